@@ -1,0 +1,57 @@
+// Payload schemas of the client events: one definition for validation (server) and types (both ends).
+import { z } from 'zod';
+import { AUDIO_FORMAT, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './audio.js';
+
+/** Session ids travel in Redis keys and logs: keep them short and printable. */
+export const sessionIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'session_id may hold only letters, digits and . _ : -');
+
+export const startSessionSchema = z.strictObject({
+  session_id: sessionIdSchema.optional(),
+  format: z.string().optional(),
+  sample_rate: z.number().optional(),
+  channels: z.number().optional(),
+  language: z
+    .string()
+    .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, 'language must be an ISO-639 code such as "en" or "pt-BR"')
+    .optional(),
+  prompt: z.string().max(1000).optional(),
+  model: z.string().min(1).max(100).optional(),
+});
+
+/** Binary audio as any client library sends it; the server always sees a Buffer or a view. */
+export type BinaryChunk = Uint8Array | ArrayBuffer;
+
+const binarySchema = z.custom<BinaryChunk>(
+  (value) => value instanceof Uint8Array || value instanceof ArrayBuffer,
+  'chunk must be binary (Buffer, ArrayBuffer or Uint8Array), not text or JSON',
+);
+
+export const audioChunkSchema = z.strictObject({
+  session_id: sessionIdSchema,
+  seq: z.number().int('seq must be a whole number').nonnegative('seq must be 0 or more').optional(),
+  chunk: binarySchema,
+});
+
+export const endSessionSchema = z.strictObject({
+  session_id: sessionIdSchema,
+});
+
+export type StartSessionRequest = z.input<typeof startSessionSchema> & { format?: typeof AUDIO_FORMAT | string };
+export type AudioChunkRequest = z.input<typeof audioChunkSchema>;
+export type EndSessionRequest = z.input<typeof endSessionSchema>;
+
+/** The audio settings a session runs with, after defaults. */
+export interface SessionSettings {
+  format: typeof AUDIO_FORMAT;
+  sample_rate: number;
+  channels: 1;
+  language?: string;
+  prompt?: string;
+  model?: string;
+}
+
+export const SAMPLE_RATE_RANGE = { min: MIN_SAMPLE_RATE, max: MAX_SAMPLE_RATE } as const;

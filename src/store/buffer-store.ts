@@ -1,0 +1,64 @@
+// The buffer store interface: session state and not-yet-transcribed audio, shared by the Redis and memory stores.
+import type { SessionSettings } from '../protocol/index.js';
+
+export interface SessionRecord {
+  id: string;
+  settings: SessionSettings;
+  /** The sequence number the session expects next. */
+  nextSeq: number;
+  /** Every audio byte accepted so far (absolute offset of the buffer's end). */
+  receivedBytes: number;
+  /** Audio bytes already transcribed (absolute offset of the buffer's start). */
+  committedBytes: number;
+  /** transcription_result segments produced so far. */
+  segments: number;
+  ended: boolean;
+}
+
+/** A segment whose text is known, kept so a resumed client can be sent what it missed. */
+export interface StoredSegment {
+  segment: number;
+  text: string;
+  startByte: number;
+  endByte: number;
+}
+
+export type AppendOutcome =
+  | { status: 'appended'; seq: number; nextSeq: number; bufferedBytes: number; receivedBytes: number }
+  | { status: 'duplicate'; seq: number; nextSeq: number; bufferedBytes: number }
+  | { status: 'gap'; nextSeq: number }
+  | { status: 'full'; nextSeq: number; bufferedBytes: number }
+  | { status: 'unknown' }
+  | { status: 'ended' };
+
+export type CommitOutcome =
+  | { status: 'committed'; record: SessionRecord; segment: StoredSegment | undefined }
+  /** Another commit already moved the buffer past this segment's start. */
+  | { status: 'stale'; record: SessionRecord }
+  | { status: 'unknown' };
+
+export interface BufferStore {
+  /** "redis" or "memory": reported as db.system on spans. */
+  readonly kind: 'redis' | 'memory';
+  /** Creates the session, or returns it unchanged when it exists (resume). Refreshes its TTL. */
+  openSession(id: string, settings: SessionSettings): Promise<{ record: SessionRecord; created: boolean }>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Appends `chunk` as sequence `seq` (the next one when undefined) in one atomic step: a lower seq is a
+   * duplicate and is not buffered again, a higher one is a gap, and the buffer never exceeds `maxBufferedBytes`.
+   */
+  append(id: string, seq: number | undefined, chunk: Buffer, maxBufferedBytes: number): Promise<AppendOutcome>;
+  /** Buffered audio between absolute offsets [from, to); `from` is at or after the committed offset. */
+  readAudio(id: string, from: number, to: number): Promise<Buffer>;
+  /**
+   * Marks audio [startByte, endByte) transcribed and drops it from the buffer; a non-empty text becomes the
+   * session's next numbered segment. Stale when the committed offset is no longer `startByte`.
+   */
+  commitSegment(id: string, startByte: number, endByte: number, text: string): Promise<CommitOutcome>;
+  /** The session's segments from number `from` on, in order. */
+  segmentsFrom(id: string, from: number): Promise<StoredSegment[]>;
+  /** Marks the session ended and drops its audio; its record and segments stay until the TTL. */
+  endSession(id: string): Promise<SessionRecord | undefined>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,217 @@
+// Buffer store in Redis: session state in a hash, audio in a string, segments in a list, all under one prefix
+// with a TTL; appends and commits are Lua scripts, so each is atomic and one round trip.
+import { Redis } from 'ioredis';
+import { ErrorCode, ProtocolError, type SessionSettings } from '../protocol/index.js';
+import type { AppendOutcome, BufferStore, CommitOutcome, SessionRecord, StoredSegment } from './buffer-store.js';
+
+// KEYS: meta, audio. ARGV: seq ('' = next), chunk, max buffered bytes, ttl.
+const APPEND = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
+local m = redis.call('HMGET', KEYS[1], 'ended', 'next_seq', 'received', 'committed')
+if m[1] == '1' then return {'ended'} end
+local nextSeq = tonumber(m[2])
+local buffered = tonumber(m[3]) - tonumber(m[4])
+local seq = nextSeq
+if ARGV[1] ~= '' then seq = tonumber(ARGV[1]) end
+if seq < nextSeq then return {'duplicate', seq, nextSeq, buffered} end
+if seq > nextSeq then return {'gap', nextSeq} end
+local size = string.len(ARGV[2])
+if buffered + size > tonumber(ARGV[3]) then return {'full', nextSeq, buffered} end
+redis.call('APPEND', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'next_seq', nextSeq + 1)
+local received = redis.call('HINCRBY', KEYS[1], 'received', size)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return {'appended', seq, nextSeq + 1, buffered + size, received}
+`;
+
+// KEYS: meta, audio, segments. ARGV: start byte, end byte, text, ttl.
+const COMMIT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
+local m = redis.call('HMGET', KEYS[1], 'committed', 'received', 'segments')
+local committed = tonumber(m[1])
+if committed ~= tonumber(ARGV[1]) then return {'stale', redis.call('HGETALL', KEYS[1])} end
+local e = math.min(tonumber(ARGV[2]), tonumber(m[2]))
+if e > committed then
+  local rest = redis.call('GETRANGE', KEYS[2], e - committed, -1)
+  redis.call('SET', KEYS[2], rest, 'EX', ARGV[4])
+end
+redis.call('HSET', KEYS[1], 'committed', e)
+local segment = -1
+if ARGV[3] ~= '' then
+  segment = tonumber(m[3])
+  redis.call('RPUSH', KEYS[3], cjson.encode({segment = segment, text = ARGV[3], startByte = committed, endByte = e}))
+  redis.call('HINCRBY', KEYS[1], 'segments', 1)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+return {'committed', redis.call('HGETALL', KEYS[1]), segment, e}
+`;
+
+interface ScriptedRedis extends Redis {
+  appendChunk(meta: string, audio: string, seq: string, chunk: Buffer, max: number, ttl: number): Promise<unknown[]>;
+  commitSegment(meta: string, audio: string, segs: string, start: number, end: number, text: string, ttl: number): Promise<unknown[]>;
+}
+
+export interface RedisStoreOptions {
+  url: string;
+  keyPrefix: string;
+  ttlS: number;
+  /** Milliseconds a command may take before it fails with STORE_UNAVAILABLE. */
+  commandTimeoutMs?: number;
+}
+
+function toRecord(id: string, flat: unknown[]): SessionRecord {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[String(flat[i])] = String(flat[i + 1]);
+  return {
+    id,
+    settings: JSON.parse(h.settings ?? '{}') as SessionSettings,
+    nextSeq: Number(h.next_seq ?? 0),
+    receivedBytes: Number(h.received ?? 0),
+    committedBytes: Number(h.committed ?? 0),
+    segments: Number(h.segments ?? 0),
+    ended: h.ended === '1',
+  };
+}
+
+/** Connects to Redis; rejects with a message naming REDIS_URL when it cannot. */
+export async function createRedisStore(options: RedisStoreOptions): Promise<BufferStore> {
+  const { keyPrefix, ttlS } = options;
+  const redis = new Redis(options.url, {
+    lazyConnect: true,
+    // Fail fast while Redis is away instead of queueing: the client gets STORE_UNAVAILABLE and retries.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs ?? 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  }) as ScriptedRedis;
+  redis.defineCommand('appendChunk', { numberOfKeys: 2, lua: APPEND });
+  redis.defineCommand('commitSegment', { numberOfKeys: 3, lua: COMMIT });
+  // ioredis reports connection loss through this event; commands report it to their callers.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(`Cannot connect to Redis at REDIS_URL: ${(error as Error).message}`);
+  }
+
+  const keys = (id: string) => {
+    // The hash tag keeps one session's keys in one Redis Cluster slot, so the scripts may touch them together.
+    const base = `${keyPrefix}{${id}}`;
+    return { meta: `${base}:meta`, audio: `${base}:audio`, segs: `${base}:segments` };
+  };
+
+  async function guarded<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new ProtocolError(ErrorCode.STORE_UNAVAILABLE, `Buffer store (Redis) failed to ${what}: ${(error as Error).message}`, {
+        retryable: true,
+      });
+    }
+  }
+
+  return {
+    kind: 'redis',
+
+    openSession(id, settings) {
+      return guarded('open the session', async () => {
+        const k = keys(id);
+        const created = await redis.hsetnx(k.meta, 'settings', JSON.stringify(settings));
+        if (created === 1) {
+          await redis
+            .multi()
+            .hset(k.meta, { next_seq: 0, received: 0, committed: 0, segments: 0, ended: 0 })
+            .expire(k.meta, ttlS)
+            .exec();
+        } else {
+          await redis.multi().expire(k.meta, ttlS).expire(k.audio, ttlS).expire(k.segs, ttlS).exec();
+        }
+        return { record: toRecord(id, await redis.hgetall(k.meta).then(flatten)), created: created === 1 };
+      });
+    },
+
+    getSession(id) {
+      return guarded('read the session', async () => {
+        const flat = flatten(await redis.hgetall(keys(id).meta));
+        return flat.length ? toRecord(id, flat) : undefined;
+      });
+    },
+
+    append(id, seq, chunk, maxBufferedBytes) {
+      return guarded('buffer the chunk', async (): Promise<AppendOutcome> => {
+        const k = keys(id);
+        const r = await redis.appendChunk(k.meta, k.audio, seq === undefined ? '' : String(seq), chunk, maxBufferedBytes, ttlS);
+        const n = (i: number) => Number(r[i]);
+        switch (String(r[0])) {
+          case 'appended':
+            return { status: 'appended', seq: n(1), nextSeq: n(2), bufferedBytes: n(3), receivedBytes: n(4) };
+          case 'duplicate':
+            return { status: 'duplicate', seq: n(1), nextSeq: n(2), bufferedBytes: n(3) };
+          case 'gap':
+            return { status: 'gap', nextSeq: n(1) };
+          case 'full':
+            return { status: 'full', nextSeq: n(1), bufferedBytes: n(2) };
+          case 'ended':
+            return { status: 'ended' };
+          default:
+            return { status: 'unknown' };
+        }
+      });
+    },
+
+    readAudio(id, from, to) {
+      return guarded('read buffered audio', async () => {
+        const k = keys(id);
+        const committed = Number(await redis.hget(k.meta, 'committed'));
+        if (to <= from) return Buffer.alloc(0);
+        return redis.getrangeBuffer(k.audio, from - committed, to - committed - 1);
+      });
+    },
+
+    commitSegment(id, startByte, endByte, text) {
+      return guarded('commit the segment', async (): Promise<CommitOutcome> => {
+        const k = keys(id);
+        const r = await redis.commitSegment(k.meta, k.audio, k.segs, startByte, endByte, text, ttlS);
+        const status = String(r[0]);
+        if (status === 'unknown') return { status: 'unknown' };
+        const record = toRecord(id, r[1] as unknown[]);
+        if (status === 'stale') return { status: 'stale', record };
+        const number = Number(r[2]);
+        const segment = number >= 0 ? { segment: number, text, startByte, endByte: Number(r[3]) } : undefined;
+        return { status: 'committed', record, segment };
+      });
+    },
+
+    segmentsFrom(id, from) {
+      return guarded('read the segments', async () => {
+        const items = await redis.lrange(keys(id).segs, from, -1);
+        return items.map((item) => JSON.parse(item) as StoredSegment);
+      });
+    },
+
+    endSession(id) {
+      return guarded('end the session', async () => {
+        const k = keys(id);
+        if ((await redis.exists(k.meta)) === 0) return undefined;
+        const [, , meta] = (await redis.multi().hset(k.meta, 'ended', 1).del(k.audio).hgetall(k.meta).exec()) ?? [];
+        const flat = flatten((meta?.[1] ?? {}) as Record<string, string>);
+        return flat.length ? toRecord(id, flat) : undefined;
+      });
+    },
+
+    async ping() {
+      await guarded('answer PING', () => redis.ping());
+    },
+
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+function flatten(hash: Record<string, string>): string[] {
+  return Object.entries(hash).flat();
+}

@@ -1,0 +1,38 @@
+// Settings come from the environment; a bad value stops start-up with a message naming the variable.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+
+describe('loadConfig', () => {
+  it('has defaults that run without any setting (memory store, offline engine)', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      opsPort: 3001,
+      redisUrl: undefined,
+      maxChunkBytes: 64000,
+      transcriber: 'pocketsphinx',
+      segmentation: { maxMs: 8000, minMs: 1000, silenceMs: 600 },
+      openai: { model: 'whisper-1' },
+    });
+  });
+
+  it('picks Whisper when a key is set and TRANSCRIBER is auto', () => {
+    expect(loadConfig({ OPENAI_API_KEY: 'sk-test' }).transcriber).toBe('openai');
+    expect(loadConfig({ OPENAI_API_KEY: 'sk-test', TRANSCRIBER: 'pocketsphinx' }).transcriber).toBe('pocketsphinx');
+  });
+
+  it.each([
+    [{ SEGMENT_MAX_MS: 'abc' }, /SEGMENT_MAX_MS must be a whole number/],
+    [{ PORT: '70000' }, /PORT must be a whole number from 0 to 65535, got "70000"/],
+    [{ TRANSCRIBER: 'vosk' }, /TRANSCRIBER must be one of auto, openai, pocketsphinx/],
+    [{ VAD_SPEECH_DBFS: '10' }, /VAD_SPEECH_DBFS must be a level in dBFS/],
+    [{ SEGMENT_MIN_MS: '9000' }, /SEGMENT_MIN_MS \(9000\) must be below SEGMENT_MAX_MS/],
+    [{ TRANSCRIBER: 'openai' }, /TRANSCRIBER=openai needs OPENAI_API_KEY/],
+  ])('refuses %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => loadConfig({ SEGMENT_MAX_MS: 'x', SILENCE_MS: '-1' })).toThrow(/SEGMENT_MAX_MS.*SILENCE_MS/);
+  });
+});

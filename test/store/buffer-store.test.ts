@@ -1,0 +1,84 @@
+// The same contract for both buffer stores: atomic seq-checked appends, bounded buffers, exact commits.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SessionSettings } from '../../src/protocol/index.js';
+import type { BufferStore } from '../../src/store/buffer-store.js';
+import { createStore, STORE_KINDS } from '../support/harness.js';
+
+const settings: SessionSettings = { format: 'pcm_s16le', sample_rate: 16000, channels: 1, language: 'en' };
+const bytes = (...values: number[]) => Buffer.from(values);
+
+describe.each(STORE_KINDS)('%s buffer store', (kind) => {
+  let store: BufferStore;
+  beforeEach(async () => {
+    store = await createStore(kind);
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('opens a session once and resumes it with its state', async () => {
+    const first = await store.openSession('s1', settings);
+    expect(first.created).toBe(true);
+    expect(first.record).toMatchObject({ nextSeq: 0, receivedBytes: 0, committedBytes: 0, segments: 0, ended: false, settings });
+    await store.append('s1', 0, bytes(1, 2), 1000);
+    const again = await store.openSession('s1', { ...settings, sample_rate: 8000 });
+    expect(again.created).toBe(false);
+    expect(again.record).toMatchObject({ nextSeq: 1, receivedBytes: 2, settings });
+  });
+
+  it('appends in seq order, acks a retransmission as duplicate without buffering it, and refuses a gap', async () => {
+    await store.openSession('s', settings);
+    expect(await store.append('s', 0, bytes(1, 2), 100)).toEqual({ status: 'appended', seq: 0, nextSeq: 1, bufferedBytes: 2, receivedBytes: 2 });
+    expect(await store.append('s', undefined, bytes(3, 4), 100)).toMatchObject({ status: 'appended', seq: 1, nextSeq: 2, receivedBytes: 4 });
+    expect(await store.append('s', 0, bytes(9, 9), 100)).toEqual({ status: 'duplicate', seq: 0, nextSeq: 2, bufferedBytes: 4 });
+    expect(await store.append('s', 5, bytes(9, 9), 100)).toEqual({ status: 'gap', nextSeq: 2 });
+    expect(await store.readAudio('s', 0, 4)).toEqual(bytes(1, 2, 3, 4));
+  });
+
+  it('concurrent retransmissions of one seq buffer it exactly once', async () => {
+    await store.openSession('s', settings);
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => store.append('s', 0, bytes(7, 7), 100)));
+    expect(outcomes.filter((o) => o.status === 'appended')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status === 'duplicate')).toHaveLength(7);
+    expect((await store.getSession('s'))?.receivedBytes).toBe(2);
+  });
+
+  it('refuses a chunk that would overflow the buffer and keeps what it holds', async () => {
+    await store.openSession('s', settings);
+    await store.append('s', 0, bytes(1, 2, 3, 4), 6);
+    expect(await store.append('s', 1, bytes(5, 6, 7, 8), 6)).toEqual({ status: 'full', nextSeq: 1, bufferedBytes: 4 });
+    expect(await store.readAudio('s', 0, 4)).toEqual(bytes(1, 2, 3, 4));
+  });
+
+  it('commits segments: drops their audio, numbers only those with text, and rejects a stale commit', async () => {
+    await store.openSession('s', settings);
+    await store.append('s', 0, bytes(1, 2, 3, 4), 100);
+    await store.append('s', 1, bytes(5, 6, 7, 8), 100);
+    const silent = await store.commitSegment('s', 0, 2, '');
+    expect(silent).toMatchObject({ status: 'committed', segment: undefined, record: { committedBytes: 2, segments: 0 } });
+    const spoken = await store.commitSegment('s', 2, 6, 'hello');
+    expect(spoken).toMatchObject({ status: 'committed', segment: { segment: 0, text: 'hello', startByte: 2, endByte: 6 } });
+    expect(await store.commitSegment('s', 2, 6, 'again')).toMatchObject({ status: 'stale' });
+    expect(await store.readAudio('s', 6, 8)).toEqual(bytes(7, 8));
+    // Buffered bytes shrink after commits, so the cap applies to untranscribed audio only.
+    expect(await store.append('s', 2, bytes(9, 9, 9, 9), 6)).toMatchObject({ status: 'appended', bufferedBytes: 6 });
+    expect(await store.segmentsFrom('s', 0)).toEqual([{ segment: 0, text: 'hello', startByte: 2, endByte: 6 }]);
+  });
+
+  it('ends a session: later chunks are refused, the transcript stays', async () => {
+    await store.openSession('s', settings);
+    await store.append('s', 0, bytes(1, 2), 100);
+    await store.commitSegment('s', 0, 2, 'hi');
+    const ended = await store.endSession('s');
+    expect(ended).toMatchObject({ ended: true, segments: 1, receivedBytes: 2 });
+    expect(await store.append('s', 1, bytes(3, 4), 100)).toEqual({ status: 'ended' });
+    expect((await store.segmentsFrom('s', 0)).map((s) => s.text)).toEqual(['hi']);
+  });
+
+  it('knows nothing of sessions never opened', async () => {
+    expect(await store.getSession('nope')).toBeUndefined();
+    expect(await store.append('nope', 0, bytes(1, 2), 100)).toEqual({ status: 'unknown' });
+    expect(await store.endSession('nope')).toBeUndefined();
+    expect(await store.getSession('nope')).toBeUndefined();
+  });
+});
