@@ -1,0 +1,35 @@
+// The whole pipeline with the offline engine on real speech: a spoken WAV streamed in 100 ms chunks.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx.js';
+import { decodeWavToPcm16 } from '../../src/engines/wav.js';
+import { connect, startServer } from '../support/harness.js';
+import { streamWhole } from '../support/pipeline.js';
+
+const fixtures = JSON.parse(readFileSync('test/fixtures/fixtures.json', 'utf8')) as Record<string, string>;
+const words = (text: string) => text.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean);
+
+function sharedWordRatio(spoken: string, heard: string): number {
+  const heardWords = new Set(words(heard));
+  const spokenWords = words(spoken);
+  return spokenWords.filter((w) => heardWords.has(w)).length / spokenWords.length;
+}
+
+describe('streaming real speech to pocketsphinx', () => {
+  it.each(['hello.wav', 'hello-with-pauses.wav'])('%s: the transcript shares most words with what was spoken', async (file) => {
+    const { pcm, sampleRate } = decodeWavToPcm16(readFileSync(`test/fixtures/${file}`));
+    const server = await startServer({ store: 'redis', engine: createPocketsphinxEngine({ command: 'pocketsphinx_continuous' }) });
+    const client = await connect(server.url);
+    try {
+      const { end } = await streamWhole(client, pcm, { sample_rate: sampleRate, language: 'en' });
+      expect(end.ok).toBe(true);
+      expect(sharedWordRatio(fixtures[file]!, end.text)).toBeGreaterThanOrEqual(0.6);
+      expect(client.results.map((r) => r.segment)).toEqual(client.results.map((_, i) => i));
+      expect(client.results.map((r) => r.text).join(' ')).toBe(end.text);
+      expect(end.duration_ms).toBe(Math.round((pcm.length / 2 / sampleRate) * 1000));
+    } finally {
+      client.close();
+      await server.close();
+    }
+  }, 60_000);
+});
