@@ -1,0 +1,41 @@
+// Picks and builds the transcription engine the configuration asks for, stopping start-up when it cannot run here.
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { EngineUnavailableError, type TranscriptionEngine } from './engine.js';
+import { createOpenAIEngine } from './openai.js';
+import { assertPocketsphinxInstalled, createPocketsphinxEngine } from './pocketsphinx.js';
+
+export { EngineError, EngineUnavailableError } from './engine.js';
+export type { EngineResult, SegmentAudio, TranscriptionEngine } from './engine.js';
+export { createOpenAIEngine, type OpenAIEngineOptions } from './openai.js';
+export {
+  assertPocketsphinxInstalled,
+  createPocketsphinxEngine,
+  POCKETSPHINX_MODEL_DIR,
+  POCKETSPHINX_SAMPLE_RATE,
+  type PocketsphinxEngineOptions,
+} from './pocketsphinx.js';
+
+/**
+ * The engine for `config.transcriber`. Throws EngineUnavailableError when pocketsphinx is chosen but not
+ * installed, or when openai is chosen without a key. OpenAI reachability is not checked here: a network
+ * blip at boot should not stop the server; readiness calls `engine.check()`.
+ */
+export async function createEngine(config: Config, logger?: Logger): Promise<TranscriptionEngine> {
+  switch (config.transcriber) {
+    case 'openai': {
+      const { apiKey, baseUrl, model, maxRetries, timeoutMs } = config.openai;
+      if (!apiKey) throw new EngineUnavailableError('TRANSCRIBER=openai needs OPENAI_API_KEY (or set TRANSCRIBER=pocketsphinx)');
+      return createOpenAIEngine({ apiKey, baseUrl, model, maxRetries, timeoutMs, logger });
+    }
+    case 'pocketsphinx': {
+      assertPocketsphinxInstalled(config.pocketsphinxCommand);
+      return createPocketsphinxEngine({
+        command: config.pocketsphinxCommand,
+        // ENGINE_TIMEOUT_MS bounds one attempt of either engine.
+        timeoutMs: config.openai.timeoutMs,
+        logger,
+      });
+    }
+  }
+}

@@ -1,0 +1,207 @@
+// The Whisper engine: uploads each segment as a WAV to OpenAI's (or a compatible server's) transcription API.
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
+import type { Logger } from 'pino';
+import { EngineError, type EngineResult, type SegmentAudio, type TranscriptionEngine } from './engine.js';
+import { pcmProblem, wavHeader } from './wav.js';
+
+export interface OpenAIEngineOptions {
+  apiKey: string;
+  /** e.g. "https://api.openai.com/v1" (the default) or a compatible server's /v1 URL. */
+  baseUrl?: string;
+  /** Default model, e.g. "whisper-1"; a session may ask for another. */
+  model: string;
+  /** Retries after the first attempt for 408/409/429/5xx, timeouts and connection errors (the SDK backs off). */
+  maxRetries: number;
+  /** Per-attempt timeout. */
+  timeoutMs: number;
+  logger?: Logger;
+}
+
+const CHECK_TIMEOUT_MS = 5000;
+const SERVER_MESSAGE_MAX = 200;
+
+export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionEngine {
+  const { apiKey, model, maxRetries, timeoutMs, logger } = options;
+  const log = logger?.child({ engine: 'openai' });
+  const client = new OpenAI({
+    apiKey,
+    // An explicit undefined would make the SDK fall back to OPENAI_BASE_URL, which config has already read.
+    ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
+    maxRetries,
+    timeout: timeoutMs,
+    // The SDK's own lines (one per attempt, retries included) carry no key or audio; its 'debug'
+    // level would dump request details, so it is never enabled.
+    logLevel: log ? 'info' : 'off',
+    logger: {
+      error: (message: string) => log?.error(message),
+      warn: (message: string) => log?.warn(message),
+      info: (message: string) => log?.debug(message),
+      debug: () => {},
+    },
+  });
+  const endpoint = describeEndpoint(client.baseURL);
+  const context: ErrorContext = { apiKey, endpoint, maxRetries, timeoutMs };
+
+  async function transcribe(segment: SegmentAudio): Promise<EngineResult> {
+    const { pcm, sampleRate } = segment;
+    const problem = pcmProblem(pcm, sampleRate);
+    if (problem) throw new EngineError(problem, { retryable: false });
+    if (pcm.length === 0) return { text: '' };
+    const requestedModel = segment.model ?? model;
+    // [header, pcm] parts: the File constructor copies the segment once; toFile() passes a File through.
+    const file = await toFile(new File([blobPart(wavHeader(pcm.length, sampleRate)), blobPart(pcm)], 'segment.wav', { type: 'audio/wav' }));
+    try {
+      const result = await client.audio.transcriptions.create({
+        file,
+        model: requestedModel,
+        response_format: 'json',
+        ...(segment.language ? { language: toIsoLanguage(segment.language) } : {}),
+        ...(segment.prompt ? { prompt: segment.prompt } : {}),
+      });
+      return { text: result.text.trim() };
+    } catch (error) {
+      if (isAudioTooShort(error)) {
+        // Whisper refuses audio under 0.1 s; such a sliver (e.g. the tail of a stream) holds no words.
+        log?.debug({ audioBytes: pcm.length, sampleRate }, 'segment too short for the API, transcribed as empty');
+        return { text: '' };
+      }
+      throw toEngineError(error, { ...context, model: requestedModel });
+    }
+  }
+
+  async function check(): Promise<void> {
+    try {
+      await client.models.list({ timeout: Math.min(CHECK_TIMEOUT_MS, timeoutMs), maxRetries: 0 });
+    } catch (error) {
+      const cause = toEngineError(error, { ...context, model, maxRetries: 0, timeoutMs: Math.min(CHECK_TIMEOUT_MS, timeoutMs) });
+      throw new EngineError(`OpenAI check failed: ${cause.message}`, { retryable: cause.retryable });
+    }
+  }
+
+  return { name: 'openai', model, transcribe, check };
+}
+
+interface ErrorContext {
+  apiKey: string;
+  endpoint: string;
+  model?: string;
+  maxRetries: number;
+  timeoutMs: number;
+}
+
+/**
+ * Turns an SDK failure into an EngineError whose message says what happened and what to check.
+ * The SDK error is not kept as `cause`: OpenAI's 401 body quotes part of the key, and loggers print causes.
+ */
+function toEngineError(error: unknown, context: ErrorContext): EngineError {
+  const attempts = `${context.maxRetries + 1} attempt${context.maxRetries === 0 ? '' : 's'}`;
+  if (error instanceof APIConnectionTimeoutError) {
+    return new EngineError(
+      `OpenAI did not answer within ${context.timeoutMs} ms (ENGINE_TIMEOUT_MS) at ${context.endpoint}, ${attempts}`,
+      { retryable: true },
+    );
+  }
+  if (error instanceof APIConnectionError) {
+    return new EngineError(
+      `cannot reach OpenAI at ${context.endpoint} (${redact(connectionCode(error), context.apiKey)}) after ${attempts}: check OPENAI_BASE_URL and the network`,
+      { retryable: true },
+    );
+  }
+  if (error instanceof APIError && typeof error.status === 'number') {
+    const status = error.status;
+    const server = serverMessage(error, context.apiKey);
+    const requestId = error.requestID ? ` [request ${error.requestID}]` : '';
+    const model = context.model ? ` "${context.model}"` : '';
+    switch (true) {
+      case status === 401:
+        // The server's text is left out on purpose: it echoes part of the key.
+        return new EngineError(`OPENAI_API_KEY rejected (401): check the key is valid and not revoked${requestId}`, {
+          retryable: false,
+        });
+      case status === 403:
+        return new EngineError(
+          `OpenAI refused access (403): check the key's project may use model${model} and the country is supported${server}${requestId}`,
+          { retryable: false },
+        );
+      case status === 404:
+        return new EngineError(
+          `OpenAI answered 404 at ${context.endpoint}: check WHISPER_MODEL${model} and OPENAI_BASE_URL${server}${requestId}`,
+          { retryable: false },
+        );
+      case status === 429 && error.code === 'insufficient_quota':
+        // Retrying cannot help until someone adds credit.
+        return new EngineError(`OpenAI quota exhausted (429 insufficient_quota): check the account's billing${requestId}`, {
+          retryable: false,
+        });
+      case status === 429:
+        return new EngineError(`OpenAI rate limit hit (429) after ${attempts}: lower TRANSCRIBE_CONCURRENCY or raise the account's limits${server}${requestId}`, {
+          retryable: true,
+        });
+      case status >= 500 || status === 408 || status === 409:
+        return new EngineError(`OpenAI server error (${status}) after ${attempts}${server}${requestId}`, { retryable: true });
+      default:
+        return new EngineError(`OpenAI rejected the request (${status})${server}${requestId}`, { retryable: false });
+    }
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new EngineError(`OpenAI request failed: ${redact(message, context.apiKey)}`, { retryable: true });
+}
+
+function isAudioTooShort(error: unknown): boolean {
+  return (
+    error instanceof APIError &&
+    error.status === 400 &&
+    (error.code === 'audio_too_short' || /audio (file )?is too short/i.test(String(errorBody(error)?.message ?? '')))
+  );
+}
+
+function errorBody(error: APIError): { message?: unknown } | undefined {
+  return typeof error.error === 'object' && error.error !== null ? (error.error as { message?: unknown }) : undefined;
+}
+
+/** `: <the server's explanation>`, shortened and with anything key-like removed; empty when there is none. */
+function serverMessage(error: APIError, apiKey: string): string {
+  const message = errorBody(error)?.message;
+  if (typeof message !== 'string' || message.trim() === '') return '';
+  const clean = redact(message.trim(), apiKey);
+  return `: ${clean.length > SERVER_MESSAGE_MAX ? `${clean.slice(0, SERVER_MESSAGE_MAX)}…` : clean}`;
+}
+
+function redact(text: string, apiKey: string): string {
+  let out = apiKey ? text.split(apiKey).join('[key]') : text;
+  out = out.replace(/\bsk-[A-Za-z0-9_*.-]{3,}/g, '[key]');
+  return out.replace(/\/\/[^/@\s]+@/g, '//'); // credentials inside URLs
+}
+
+/** The system error code under a fetch failure (ECONNREFUSED, ENOTFOUND, …), else the innermost message. */
+function connectionCode(error: unknown): string {
+  let current: unknown = error;
+  let innermost = 'connection failed';
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && code) return code;
+    if (depth > 0 && current.message) innermost = current.message;
+    current = current.cause;
+  }
+  return innermost;
+}
+
+/** The base URL without credentials or query, safe for messages. */
+function describeEndpoint(baseURL: string): string {
+  try {
+    const url = new URL(baseURL);
+    return `${url.origin}${url.pathname.replace(/\/$/, '')}`;
+  } catch {
+    return 'the configured OPENAI_BASE_URL';
+  }
+}
+
+/** The same bytes typed as a BlobPart (Node's Buffer type also admits SharedArrayBuffer, which Blob refuses). */
+function blobPart(bytes: Buffer): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Whisper takes ISO-639-1 codes: a session's "en-US" becomes "en". */
+function toIsoLanguage(language: string): string {
+  return language.split(/[-_]/)[0]!.toLowerCase();
+}

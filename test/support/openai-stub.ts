@@ -1,0 +1,207 @@
+// A real local OpenAI-compatible HTTP server for tests: records each uploaded segment's PCM and answers like the API.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface StubUpload {
+  /** 0-based number of this transcription request among all received (retries count). */
+  index: number;
+  /** The WAV's data chunk, byte for byte. */
+  pcm: Buffer;
+  sampleRate: number;
+  model: string | undefined;
+  language: string | undefined;
+  prompt: string | undefined;
+  responseFormat: string | undefined;
+  /** The Authorization header as sent, e.g. "Bearer sk-test". */
+  authorization: string | undefined;
+  /** The status the stub answered with (filled in once `respond` has decided). */
+  status: number;
+}
+
+export interface StubAnswer {
+  /** HTTP status; ≥ 400 sends an OpenAI-style error body. Default 200. */
+  status?: number;
+  /** Transcript for a 200, error message otherwise. Default `segment ${index}`. */
+  text?: string;
+  /** OpenAI error code for error answers, e.g. "insufficient_quota" or "audio_too_short". */
+  code?: string;
+  /** Wait this long before answering (to trip client timeouts). */
+  delayMs?: number;
+}
+
+export interface StubRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface OpenAIStubOptions {
+  respond?: (upload: StubUpload, index: number) => StubAnswer;
+  /**
+   * `retry-after-ms` sent with 408/409/429/5xx answers so the SDK's backoff does not slow tests down
+   * (the SDK honours it). Default 0; `null` sends no header, leaving the SDK's own backoff.
+   */
+  retryAfterMs?: number | null;
+}
+
+export interface OpenAIStub {
+  /** Base URL ending in /v1, for OpenAI's `baseURL`. */
+  url: string;
+  /** Every well-formed transcription upload, in arrival order (retries included; see `status`). */
+  uploads: StubUpload[];
+  /** Every HTTP request, in arrival order. */
+  requests: StubRequest[];
+  close(): Promise<void>;
+}
+
+export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<OpenAIStub> {
+  const uploads: StubUpload[] = [];
+  const requests: StubRequest[] = [];
+  const retryAfterMs = options.retryAfterMs === undefined ? 0 : options.retryAfterMs;
+  let transcriptionCount = 0;
+  let requestCount = 0;
+
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://stub').pathname;
+    requests.push({ method: req.method ?? '', path, headers: req.headers });
+    const requestId = `req_stub_${++requestCount}`;
+    res.setHeader('x-request-id', requestId);
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      handle(req, path, Buffer.concat(chunks)).then(
+        (answer) => send(res, answer),
+        (error: unknown) => send(res, { status: 500, body: errorBody(`stub failure: ${String(error)}`, 'server_error') }),
+      );
+    });
+  });
+
+  interface Reply {
+    status: number;
+    body: unknown;
+    delayMs?: number;
+  }
+
+  async function handle(req: http.IncomingMessage, path: string, raw: Buffer): Promise<Reply> {
+    if (req.method === 'GET' && path === '/v1/models') {
+      return { status: 200, body: { object: 'list', data: [{ id: 'whisper-1', object: 'model', created: 0, owned_by: 'stub' }] } };
+    }
+    if (req.method === 'POST' && path === '/v1/audio/transcriptions') {
+      const index = transcriptionCount++;
+      let form: FormData;
+      try {
+        form = await new Request('http://stub/upload', {
+          method: 'POST',
+          headers: { 'content-type': req.headers['content-type'] ?? '' },
+          body: new Uint8Array(raw.buffer as ArrayBuffer, raw.byteOffset, raw.byteLength),
+        }).formData();
+      } catch (error) {
+        return { status: 400, body: errorBody(`could not parse multipart body: ${String(error)}`, null) };
+      }
+      const file = form.get('file');
+      if (!(file instanceof Blob)) return { status: 400, body: errorBody('missing file part', null, 'file') };
+      const wav = parseWav(Buffer.from(await file.arrayBuffer()));
+      if (typeof wav === 'string') return { status: 400, body: errorBody(`invalid WAV upload: ${wav}`, null, 'file') };
+      const upload: StubUpload = {
+        index,
+        pcm: wav.pcm,
+        sampleRate: wav.sampleRate,
+        model: text(form.get('model')),
+        language: text(form.get('language')),
+        prompt: text(form.get('prompt')),
+        responseFormat: text(form.get('response_format')),
+        authorization: req.headers.authorization,
+        status: 200,
+      };
+      uploads.push(upload);
+      const answer = options.respond?.(upload, index) ?? {};
+      const status = answer.status ?? 200;
+      upload.status = status;
+      const message = answer.text ?? `segment ${index}`;
+      if (status >= 400) return { status, body: errorBody(message, answer.code ?? null), delayMs: answer.delayMs };
+      return { status, body: upload.responseFormat === 'text' ? message : { text: message }, delayMs: answer.delayMs };
+    }
+    return { status: 404, body: errorBody(`no route ${req.method} ${path} on the stub`, 'unknown_url') };
+  }
+
+  function send(res: http.ServerResponse, reply: Reply): void {
+    const write = () => {
+      if (res.destroyed) return; // the client gave up (timeout) while we waited
+      const retryable = reply.status === 408 || reply.status === 409 || reply.status === 429 || reply.status >= 500;
+      if (retryable && retryAfterMs !== null) res.setHeader('retry-after-ms', String(retryAfterMs));
+      const isText = typeof reply.body === 'string';
+      res.writeHead(reply.status, { 'content-type': isText ? 'text/plain' : 'application/json' });
+      res.end(isText ? (reply.body as string) : JSON.stringify(reply.body));
+    };
+    if (reply.delayMs && reply.delayMs > 0) {
+      const timer = setTimeout(write, reply.delayMs);
+      res.on('close', () => clearTimeout(timer));
+    } else {
+      write();
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    uploads,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function errorBody(message: string, code: string | null, param: string | null = null) {
+  return { error: { message, type: 'invalid_request_error', param, code } };
+}
+
+function text(value: FormDataEntryValue | null): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Checks the upload is what the engine promises (RIFF/WAVE, PCM, mono, 16-bit) and returns its data chunk.
+ * Written independently of src/engines/wav.ts so a bug there cannot hide itself.
+ */
+function parseWav(bytes: Buffer): { pcm: Buffer; sampleRate: number } | string {
+  if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {
+    return 'no RIFF/WAVE header';
+  }
+  if (bytes.readUInt32LE(4) !== bytes.length - 8) return `RIFF size ${bytes.readUInt32LE(4)} does not match ${bytes.length - 8}`;
+  let fmt: { format: number; channels: number; sampleRate: number; bits: number; blockAlign: number; byteRate: number } | undefined;
+  let offset = 12;
+  while (offset + 8 <= bytes.length) {
+    const id = bytes.toString('ascii', offset, offset + 4);
+    const size = bytes.readUInt32LE(offset + 4);
+    const body = offset + 8;
+    if (body + size > bytes.length) return `chunk "${id}" runs past the end of the file`;
+    if (id === 'fmt ') {
+      fmt = {
+        format: bytes.readUInt16LE(body),
+        channels: bytes.readUInt16LE(body + 2),
+        sampleRate: bytes.readUInt32LE(body + 4),
+        byteRate: bytes.readUInt32LE(body + 8),
+        blockAlign: bytes.readUInt16LE(body + 12),
+        bits: bytes.readUInt16LE(body + 14),
+      };
+    } else if (id === 'data') {
+      if (!fmt) return 'data chunk before fmt chunk';
+      if (fmt.format !== 1) return `format ${fmt.format}, expected 1 (PCM)`;
+      if (fmt.channels !== 1) return `${fmt.channels} channels, expected mono`;
+      if (fmt.bits !== 16) return `${fmt.bits} bits per sample, expected 16`;
+      if (fmt.blockAlign !== 2 || fmt.byteRate !== fmt.sampleRate * 2) return 'inconsistent block align or byte rate';
+      if (size % 2 !== 0) return `data chunk of ${size} bytes is not whole samples`;
+      return { pcm: Buffer.from(bytes.subarray(body, body + size)), sampleRate: fmt.sampleRate };
+    }
+    offset = body + size + (size % 2); // chunks are word-aligned
+  }
+  return 'no data chunk';
+}
