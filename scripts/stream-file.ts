@@ -1,0 +1,160 @@
+// Streams a WAV file to the transcription server in timed chunks and prints each result as it arrives.
+// Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] [--speed 1]
+//        [--language en] [--token T] [--session-id ID]
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { TranscriptionClient, TranscriptionClientError, describeError, type AudioChunkAccepted } from '../src/client/index.js';
+import { decodeWavToPcm16, resamplePcm16 } from '../src/engines/wav.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, bytesToMs, msToBytes } from '../src/protocol/audio.js';
+
+const USAGE =
+  'Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] ' +
+  '[--speed 1 (1 = real time, 0 = as fast as acks allow)] [--language en] [--token T] [--session-id ID]';
+
+/** Chunks allowed in flight when streaming as fast as acks allow. */
+const FAST_WINDOW = 16;
+
+interface Options {
+  file: string;
+  url: string;
+  chunkMs: number;
+  speed: number;
+  language: string | undefined;
+  token: string | undefined;
+  sessionId: string | undefined;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string', default: process.env.TRANSCRIPTION_URL ?? 'http://localhost:3000' },
+      'chunk-ms': { type: 'string', default: '100' },
+      speed: { type: 'string', default: '1' },
+      language: { type: 'string' },
+      token: { type: 'string', default: process.env.AUTH_TOKEN },
+      'session-id': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new UsageError('Give exactly one WAV file.');
+  const chunkMs = Number(values['chunk-ms']);
+  if (!Number.isFinite(chunkMs) || chunkMs < 10 || chunkMs > 10_000) throw new UsageError('--chunk-ms must be a number from 10 to 10000.');
+  const speed = Number(values.speed);
+  if (!Number.isFinite(speed) || speed < 0) throw new UsageError('--speed must be 0 (as fast as possible) or a positive number.');
+  return { file, url: values.url, chunkMs, speed, language: values.language, token: values.token, sessionId: values['session-id'] };
+}
+
+/** Any WAV → mono 16-bit PCM; the file's own rate is kept when the server accepts it, otherwise 16 kHz. */
+async function loadAudio(file: string): Promise<{ pcm: Buffer; sampleRate: number }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw new UsageError(`Cannot read ${file}: ${(error as Error).message}`);
+  }
+  let decoded: { pcm: Buffer; sampleRate: number };
+  try {
+    decoded = decodeWavToPcm16(bytes);
+  } catch (error) {
+    throw new UsageError(`${file} is not a WAV file this tool can read: ${(error as Error).message}`);
+  }
+  if (decoded.sampleRate < MIN_SAMPLE_RATE || decoded.sampleRate > MAX_SAMPLE_RATE) {
+    return { pcm: resamplePcm16(decoded.pcm, decoded.sampleRate, 16000), sampleRate: 16000 };
+  }
+  return decoded;
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const round = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${Math.round(ms)} ms`);
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const { pcm, sampleRate } = await loadAudio(options.file);
+  const durationMs = bytesToMs(pcm.length, sampleRate);
+  const chunkBytes = Math.max(2, msToBytes(options.chunkMs, sampleRate));
+  if (pcm.length === 0) throw new UsageError(`${options.file} holds no audio.`);
+
+  const client = new TranscriptionClient({ url: options.url, token: options.token, reconnect: { attempts: 8, maxDelayMs: 2000 } });
+  client.on('result', (r) => console.log(`[${seconds(r.start_ms)}s–${seconds(r.end_ms)}s] ${r.text} (latency ${r.latency_ms} ms)`));
+  // An error that ends the session also rejects the call in progress, which reports it once, at exit.
+  client.on('error', (e) => {
+    if (client.session.phase !== 'failed') console.error(`! ${e.describe()}`);
+  });
+  client.on('state', (state) => {
+    if (state === 'reconnecting' || state === 'disconnected') console.error(`… connection ${state}`);
+  });
+  client.on('session', (s) => {
+    if (s.reopened) console.error(`… session ${s.session_id} resumed at chunk ${s.next_seq}`);
+  });
+
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    console.error('… interrupted: finishing the session with the audio sent so far (Ctrl-C again to quit)');
+    interrupted = true;
+    process.once('SIGINT', () => process.exit(130));
+  });
+
+  try {
+    console.error(`Streaming ${options.file}: ${seconds(durationMs)} s at ${sampleRate} Hz to ${options.url} in ${options.chunkMs} ms chunks`);
+    const started = await client.start({ sessionId: options.sessionId, sampleRate, language: options.language });
+    console.error(`Session ${started.session_id}${started.resumed ? ` resumed at chunk ${started.next_seq}` : ''}`);
+
+    // The first refused chunk stops the stream; its error is reported once, below.
+    let failure: unknown;
+    const inFlight: Promise<AudioChunkAccepted>[] = [];
+    const wallStart = performance.now();
+    for (let offset = 0, index = 0; offset < pcm.length && failure === undefined && !interrupted; offset += chunkBytes, index++) {
+      if (options.speed > 0) {
+        const due = wallStart + (index * options.chunkMs) / options.speed;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+      } else if (inFlight.length >= FAST_WINDOW) {
+        await inFlight.shift()!.catch(() => undefined);
+      }
+      const sent = client.sendChunk(pcm.subarray(offset, Math.min(pcm.length, offset + chunkBytes)));
+      sent.catch((error: unknown) => {
+        failure ??= error;
+      });
+      inFlight.push(sent);
+    }
+    await Promise.allSettled(inFlight);
+    if (failure !== undefined) throw failure;
+
+    const ended = await client.end();
+    const wallMs = performance.now() - wallStart;
+    const stats = client.stats();
+    console.log('');
+    console.log(ended.text || '(no speech recognised)');
+    console.log('');
+    console.error(
+      `${ended.segments} segment(s), ${seconds(ended.duration_ms)} s of audio in ${seconds(wallMs)} s. ` +
+        `Chunks: ${stats.sent} sent, ${stats.acked} acked, ${stats.resent} resent, ${stats.duplicates} duplicate(s), ${stats.reconnects} reconnect(s). ` +
+        `Ack latency p50 ${round(stats.p50AckMs)}, p95 ${round(stats.p95AckMs)}, max ${round(stats.maxAckMs)}.`,
+    );
+  } finally {
+    client.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    if (error instanceof TranscriptionClientError) console.error(`Failed: ${describeError(error.code, error.message)}`);
+    else console.error(`Failed: ${(error as Error).message ?? String(error)}`);
+    process.exit(1);
+  },
+);

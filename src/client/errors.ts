@@ -1,0 +1,91 @@
+// Errors the client reports: protocol refusals plus its own failures, and plain-words descriptions for people.
+import { ErrorCode, isRetryable } from '../protocol/errors.js';
+
+/** Failures the client detects itself, next to the server's protocol codes. */
+export const ClientErrorCode = {
+  /** The server did not answer an event within the ack timeout, even after retries. */
+  ACK_TIMEOUT: 'ACK_TIMEOUT',
+  /** The connection was lost and could not be re-established. */
+  DISCONNECTED: 'DISCONNECTED',
+  /** The server refused the connection (for example a missing or wrong token). */
+  CONNECT_REFUSED: 'CONNECT_REFUSED',
+  /** The server accepted the session but no longer has some audio the client had already seen acknowledged. */
+  AUDIO_LOST: 'AUDIO_LOST',
+  /** A chunk was sent or a session ended before start() succeeded. */
+  NO_SESSION: 'NO_SESSION',
+  /** start() was called while a session is still running. */
+  SESSION_ACTIVE: 'SESSION_ACTIVE',
+  /** close() was called. */
+  CLOSED: 'CLOSED',
+} as const;
+
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+export type TranscriptionErrorCode = ErrorCode | ClientErrorCode;
+
+export interface TranscriptionClientErrorDetails {
+  retryable?: boolean;
+  sessionId?: string;
+  seq?: number;
+  segment?: number;
+  expectedSeq?: number;
+  cause?: unknown;
+}
+
+/** Every error the client rejects with or emits: `code` is a protocol code or a ClientErrorCode. */
+export class TranscriptionClientError extends Error {
+  readonly code: TranscriptionErrorCode;
+  readonly retryable: boolean;
+  readonly sessionId: string | undefined;
+  readonly seq: number | undefined;
+  readonly segment: number | undefined;
+  readonly expectedSeq: number | undefined;
+
+  constructor(code: TranscriptionErrorCode, message: string, details: TranscriptionClientErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'TranscriptionClientError';
+    this.code = code;
+    this.retryable = details.retryable ?? (code in ErrorCode ? isRetryable(code as ErrorCode) : false);
+    this.sessionId = details.sessionId;
+    this.seq = details.seq;
+    this.segment = details.segment;
+    this.expectedSeq = details.expectedSeq;
+  }
+
+  /** The error in words for a person, e.g. for a status line on the page. */
+  describe(): string {
+    return describeError(this.code, this.message);
+  }
+}
+
+const DESCRIPTIONS: Record<TranscriptionErrorCode, string> = {
+  INVALID_PAYLOAD: 'The app sent the server a request it could not read. This is a bug in the app.',
+  UNSUPPORTED_FORMAT: 'The server cannot use this audio format. Audio must be mono 16-bit PCM at 8000–48000 Hz.',
+  CHUNK_TOO_LARGE: 'A piece of audio was too large for the server. Send shorter chunks.',
+  INVALID_AUDIO: 'A piece of audio was not valid 16-bit PCM and was skipped.',
+  UNKNOWN_SESSION: 'The server no longer knows this session (it may have expired). Start a new one.',
+  SESSION_ENDED: 'This session has already ended. Start a new one to keep transcribing.',
+  SEQ_GAP: 'Some audio arrived out of order; it is being sent again.',
+  BUFFER_FULL: 'The server is behind on transcribing, so sending is paused for a moment.',
+  ENGINE_ERROR: 'The speech recogniser failed on part of the audio; the server will try that part again.',
+  STORE_UNAVAILABLE: 'The server cannot reach its audio storage right now; retrying.',
+  INTERNAL_ERROR: 'The server hit an unexpected problem; retrying.',
+  ACK_TIMEOUT: 'The server stopped answering in time.',
+  DISCONNECTED: 'Could not reach the server, or the connection was lost and could not be restored.',
+  CONNECT_REFUSED: 'The server refused the connection. Check the access token.',
+  AUDIO_LOST: 'The server lost some recent audio (it may have restarted); the transcript may miss a few words.',
+  NO_SESSION: 'No transcription session is running. Start one first.',
+  SESSION_ACTIVE: 'A transcription session is already running. Stop it before starting another.',
+  CLOSED: 'The connection was closed.',
+};
+
+/**
+ * Turns a protocol or client error code into a sentence for a person; the server's own message is added
+ * when it says more than the code does. Unknown codes fall back to the message itself.
+ */
+export function describeError(code: string, message?: string): string {
+  const known = (DESCRIPTIONS as Record<string, string | undefined>)[code];
+  const detail = message?.trim();
+  if (!known) return detail ? detail : `Unexpected error (${code}).`;
+  if (!detail || detail === code) return known;
+  return `${known} (${detail})`;
+}
