@@ -29,11 +29,6 @@ export class Segmenter {
     this.segmentStart = startByte;
   }
 
-  /** Where the next cut will start. */
-  get pendingStart(): number {
-    return this.segmentStart;
-  }
-
   /**
    * Feeds an accepted chunk whose last byte ends at absolute offset `endByte`; returns the absolute offsets
    * where segments end (usually none, several only when one chunk spans more than SEGMENT_MAX_MS).

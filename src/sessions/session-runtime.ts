@@ -81,8 +81,6 @@ export class SessionRuntime {
 
   /** Cuts all remaining audio (end of session) and waits for every segment; throws when one fails. */
   async finish(receivedBytes: number, trace: EventTrace): Promise<void> {
-    // Audio accepted before a restart was never fed to this process's segmenter: start from what is committed.
-    if (this.segmenter.pendingStart < this.committedBytes) this.segmenter.flush(this.committedBytes);
     await this.enqueue(this.segmenter.flush(receivedBytes), trace);
     if (this.lastFailure) throw this.lastFailure;
   }
@@ -146,7 +144,10 @@ export class SessionRuntime {
           prompt: this.settings.prompt ?? (this.previousText || undefined),
           model: this.settings.model,
         };
-        text = (await engineLimit(() => engine.transcribe(request))).text.trim();
+        // Whisper's request shows as its own http.client span under 'ai'; an offline engine's run gets this one.
+        const run = () => engine.transcribe(request);
+        const traced = engine.name === 'openai' ? run : () => cut.trace.span('ai.run', `Transcribe with ${engine.name}`, { 'engine.name': engine.name }, run);
+        text = (await engineLimit(traced)).text.trim();
       }
       const outcome = await store.commitSegment(this.id, start, end, text);
       if (outcome.status === 'unknown') {
