@@ -4,9 +4,12 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { EngineUnavailableError } from './engines/engine.js';
 import { createEngine } from './engines/index.js';
 import { createLogger } from './logger.js';
+import { createOpsServer } from './ops/ops-server.js';
 import type { BufferStore } from './store/buffer-store.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
+import { createTelemetry, flushTelemetry } from './telemetry/sentry-telemetry.js';
+import { createPageHandler } from './web-server/static-page.js';
 
 async function createStore(config: Config): Promise<BufferStore> {
   if (!config.redisUrl) return createMemoryStore({ ttlS: config.sessionTtlS });
@@ -18,12 +21,17 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const store = await createStore(config);
   const engine = await createEngine(config, logger);
-  const app = createApp(config, { store, engine, logger });
+  // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam.
+  const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model } });
+  const app = createApp(config, { store, engine, logger, telemetry, httpHandler: createPageHandler() });
   const port = await app.listen();
   logger.info(
     { port, store: store.kind, engine: engine.name, model: engine.model, namespace: '/transcription' },
     `Transcription server listening on port ${port} (store=${store.kind}, engine=${engine.name})`,
   );
+  const ops = createOpsServer({ config, store, engine, logger });
+  const opsPort = await ops.listen();
+  logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /ops/test-sentry-performance)`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -31,8 +39,11 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: clients are disconnected, sessions stay in the store');
     await app.close();
+    await ops.close();
     await store.close();
     await engine.close?.();
+    // Transactions of the last events are still queued: send them before exiting.
+    await flushTelemetry();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
@@ -40,7 +51,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // Settings and missing programs are the operator's to fix: the message says how. Anything else keeps its stack.
   const known = error instanceof ConfigError || error instanceof EngineUnavailableError;
-  console.error(known ? `Cannot start: ${(error as Error).message}` : error);
+  console.error(`Cannot start: ${(error as Error).message}`);
+  if (!known) console.error(error);
   process.exit(1);
 });

@@ -1,0 +1,96 @@
+// The ops performance test: four real operations on the real store and engine, each a span of the request's
+// transaction, with durations measured around the work itself.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import * as Sentry from '@sentry/node';
+import type { TranscriptionEngine } from '../engines/engine.js';
+import { decodeWavToPcm16, encodeWav } from '../engines/wav.js';
+import type { BufferStore } from '../store/buffer-store.js';
+import { hasSpeech } from '../sessions/vad.js';
+
+/** About a second of speech ("hello world") bundled with the server; src/ and dist/ both sit two levels below assets/. */
+export const SAMPLE_PATH = fileURLToPath(new URL('../../assets/sample.wav', import.meta.url));
+const SAMPLE_RATE = 16000;
+/** The server's default speech threshold: the test measures the same VAD work a segment gets. */
+const SPEECH_DBFS = -45;
+
+export interface OperationTiming {
+  name: string;
+  duration_ms: number;
+}
+
+export interface PerformanceReport {
+  status: 'success';
+  message: 'Performance test completed';
+  operations: OperationTiming[];
+  total_duration_ms: number;
+  check: 'Visit Sentry Performance tab to view transaction details';
+}
+
+/** An operation failed; `operations` holds the ones that completed before it. */
+export class PerformanceTestError extends Error {
+  constructor(
+    readonly operation: string,
+    readonly operations: OperationTiming[],
+    cause: unknown,
+  ) {
+    super(`Performance test failed during "${operation}": ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'PerformanceTestError';
+  }
+}
+
+let samplePcm: Promise<Buffer> | undefined;
+
+/** The bundled sample as 16 kHz PCM, read once. */
+function loadSample(): Promise<Buffer> {
+  samplePcm ??= readFile(SAMPLE_PATH).then(
+    (wav) => decodeWavToPcm16(wav, SAMPLE_RATE).pcm,
+    (error: Error) => {
+      samplePcm = undefined;
+      throw new Error(`cannot read the bundled sample ${SAMPLE_PATH}: ${error.message}`);
+    },
+  );
+  return samplePcm;
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+export async function runPerformanceTest(store: BufferStore, engine: TranscriptionEngine): Promise<PerformanceReport> {
+  const pcm = await loadSample();
+  const sessionId = `ops-performance-test-${randomUUID()}`;
+  const operations: OperationTiming[] = [];
+
+  async function measure(name: string, op: string, attributes: Record<string, string | number>, work: () => Promise<unknown>): Promise<void> {
+    const started = performance.now();
+    try {
+      await Sentry.startSpan({ name, op, attributes }, work);
+    } catch (error) {
+      throw new PerformanceTestError(name, operations, error);
+    }
+    operations.push({ name, duration_ms: round(performance.now() - started) });
+  }
+
+  const started = performance.now();
+  await measure('Database Query', 'db.query', { 'db.system': store.kind, 'session.id': sessionId }, () => store.getSession(sessionId));
+  await measure('OpenAI API Call', 'ai', { 'engine.name': engine.name, 'engine.model': engine.model, 'segment.audio_bytes': pcm.length }, () =>
+    engine.transcribe({ pcm, sampleRate: SAMPLE_RATE, language: 'en' }),
+  );
+  await measure('Data Processing', 'function', { 'audio.bytes': pcm.length }, async () => {
+    hasSpeech(pcm, SAMPLE_RATE, SPEECH_DBFS);
+    encodeWav(pcm, SAMPLE_RATE);
+  });
+  await measure('Cache Write', 'cache.set', { 'db.system': store.kind, 'cache.item_size': pcm.length }, async () => {
+    await store.openSession(sessionId, { format: 'pcm_s16le', sample_rate: SAMPLE_RATE, channels: 1 });
+    await store.append(sessionId, 0, pcm, pcm.length);
+    // Ending drops the audio at once; the small session record expires with SESSION_TTL_S.
+    await store.endSession(sessionId);
+  });
+  return {
+    status: 'success',
+    message: 'Performance test completed',
+    operations,
+    total_duration_ms: round(performance.now() - started),
+    check: 'Visit Sentry Performance tab to view transaction details',
+  };
+}

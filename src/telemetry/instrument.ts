@@ -1,0 +1,87 @@
+// Loaded before the server (`node --import ./dist/telemetry/instrument.js dist/main.js`) so Sentry can hook http,
+// fetch and Fastify as they load: starts Sentry with tracing, profiling and scrubbing, or leaves it off.
+import * as Sentry from '@sentry/node';
+import { nodeProfilingIntegration } from '@sentry/profiling-node';
+import { profileOnlySampledSpans } from './profiling.js';
+import { createTracesSampler, isUntracedRequest } from './sampler.js';
+import { createScrubber } from './scrub.js';
+import { loadSentrySettings, SentryConfigError, sentryWanted, type SentrySettings } from './sentry-config.js';
+
+/** Header names that may be recorded on spans and events; everything else (Authorization, cookies) is not. */
+const SAFE_REQUEST_HEADERS = ['host', 'user-agent', 'accept', 'content-type', 'content-length', 'x-request-id'];
+const SAFE_RESPONSE_HEADERS = ['content-type', 'content-length'];
+
+function readSettings(): SentrySettings {
+  try {
+    return loadSentrySettings();
+  } catch (error) {
+    if (!(error instanceof SentryConfigError)) throw error;
+    console.error(`Cannot start: ${error.message}`);
+    process.exit(1);
+  }
+}
+
+function start(settings: SentrySettings): void {
+  const scrub = createScrubber(settings.secrets);
+  const client = Sentry.init({
+    dsn: settings.dsn,
+    spotlight: settings.spotlight,
+    environment: settings.environment,
+    release: settings.release,
+    debug: settings.debug,
+    traceLifecycle: settings.traceLifecycle,
+    tracesSampler: createTracesSampler(settings.tracesSampleRate),
+    // In this SDK major `profilesSampleRate` is ignored: profiling is a per-process session that runs while
+    // sampled root spans are open.
+    profileSessionSampleRate: settings.profilesSampleRate,
+    profileLifecycle: 'trace',
+    // Trace headers go nowhere: the transcription provider must not receive them.
+    tracePropagationTargets: [],
+    includeLocalVariables: false,
+    dataCollection: {
+      userInfo: false,
+      cookies: false,
+      httpHeaders: { request: { allow: SAFE_REQUEST_HEADERS }, response: { allow: SAFE_RESPONSE_HEADERS } },
+      // Request bodies hold audio (Socket.IO long-polls) and uploads to the engine: never collected.
+      httpBodies: [],
+      urlQueryParams: false,
+      genAI: { inputs: false, outputs: false },
+      databaseQueryData: false,
+      stackFrameVariables: false,
+    },
+    integrations: (defaults) => [
+      // Redis command spans would quote EVALSHA arguments, i.e. the audio; the store's own cache.* spans cover it.
+      ...defaults.filter((integration) => integration.name !== 'Redis' && integration.name !== 'Http'),
+      Sentry.httpIntegration({ ignoreIncomingRequests: isUntracedRequest, maxRequestBodySize: 'none' }),
+      ...(settings.profilesSampleRate > 0 ? [nodeProfilingIntegration()] : []),
+    ],
+    beforeSend: (event) => scrub.event(event),
+    beforeSendTransaction: (event) => scrub.event(event),
+    beforeSendSpan: settings.traceLifecycle === 'static' ? Sentry.withStaticSpan((span) => scrub.span(span)) : (span) => scrub.span(span),
+    beforeBreadcrumb: (breadcrumb) => scrub.breadcrumb(breadcrumb),
+  });
+  if (client && settings.profilesSampleRate > 0) profileOnlySampledSpans(client);
+}
+
+function describe(settings: SentrySettings): string {
+  const spotlight = settings.spotlight === false ? '' : `, spotlight=${settings.spotlight === true ? 'http://localhost:8969/stream' : settings.spotlight}`;
+  return `Sentry initialized: env=${settings.environment}, release=${settings.release ?? 'unknown'}, traces=${settings.tracesSampleRate}, profiles=${settings.profilesSampleRate}${spotlight}`;
+}
+
+const settings = readSettings();
+const enabled = sentryWanted(settings);
+if (enabled) start(settings);
+
+// The logger loads after Sentry.init so its modules are seen by the instrumentation like the server's.
+const { createLogger } = await import('../logger.js');
+const levels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const logLevel = levels.has(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL! : 'info';
+const logger = createLogger(logLevel);
+if (enabled) {
+  logger.info(
+    { sentry: { environment: settings.environment, release: settings.release, traces: settings.tracesSampleRate, profiles: settings.profilesSampleRate } },
+    describe(settings),
+  );
+} else {
+  logger.info('Sentry disabled: SENTRY_DSN not set');
+}

@@ -1,0 +1,108 @@
+// Removes what must never reach Sentry from events, transactions, spans and breadcrumbs: audio bytes, keys,
+// tokens, Authorization headers, handshake secrets and request bodies.
+import type { Breadcrumb, Event } from '@sentry/node';
+
+export const FILTERED = '[Filtered]';
+
+/** Key words that mark a value as a secret, wherever the key appears (headers, data, contexts, extra). */
+const SECRET_WORDS = new Set(['authorization', 'cookie', 'cookies', 'password', 'passwd', 'secret', 'token', 'auth', 'credentials', 'apikey', 'dsn']);
+/** Two-word keys: "api key", "access key", "private key" (a bare "key", like cache.key, is not secret). */
+const SECRET_PAIRS = new Set(['api key', 'access key', 'private key', 'secret key']);
+/** Strings of audio or other bytes encoded as text: long unbroken base64 or hex runs. */
+const BASE64_RUN = /[A-Za-z0-9+/]{200,}={0,2}/g;
+const HEX_RUN = /\b[0-9a-fA-F]{128,}\b/g;
+const BEARER = /\b(Bearer|Basic)\s+[^\s,;"']+/gi;
+const OPENAI_KEY = /\bsk-[A-Za-z0-9_*.-]{8,}/g;
+const SECRET_QUERY = /([?&](?:token|auth|access_token|api_key|apikey|key|secret|password)=)[^&#\s]*/gi;
+const MAX_DEPTH = 16;
+
+export interface Scrubber {
+  /** Error and transaction events (beforeSend, beforeSendTransaction). */
+  event<T extends Event>(event: T): T;
+  /** A span in either format (static SpanJSON: data; streamed: attributes). */
+  span<T extends object>(span: T): T;
+  breadcrumb(breadcrumb: Breadcrumb): Breadcrumb | null;
+}
+
+/** `secrets` are the configured key and token values: removed from every string sent. */
+export function createScrubber(secrets: readonly string[] = []): Scrubber {
+  const known = [...new Set(secrets)].filter((secret) => secret.length >= 4).sort((a, b) => b.length - a.length);
+
+  function text(value: string): string {
+    let out = value;
+    for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(FILTERED);
+    if (looksBinary(out)) return `[binary data, ${out.length} chars]`;
+    return out
+      .replace(BEARER, `$1 ${FILTERED}`)
+      .replace(OPENAI_KEY, FILTERED)
+      .replace(SECRET_QUERY, `$1${FILTERED}`)
+      .replace(BASE64_RUN, '[Filtered encoded data]')
+      .replace(HEX_RUN, '[Filtered encoded data]');
+  }
+
+  function value(input: unknown, depth: number): unknown {
+    if (typeof input === 'string') return text(input);
+    if (input === null || typeof input !== 'object') return input;
+    if (ArrayBuffer.isView(input) || input instanceof ArrayBuffer) return `[binary data, ${input.byteLength} bytes]`;
+    if (depth >= MAX_DEPTH) return input;
+    if (Array.isArray(input)) {
+      for (let i = 0; i < input.length; i++) input[i] = value(input[i], depth + 1);
+      return input;
+    }
+    const record = input as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      record[key] = isSecretKey(key) ? FILTERED : value(record[key], depth + 1);
+    }
+    return record;
+  }
+
+  return {
+    event(event) {
+      // Bodies may hold audio (Socket.IO long-poll POSTs) or a handshake token: never sent.
+      if (event.request) {
+        delete event.request.data;
+        delete event.request.cookies;
+      }
+      for (const exception of event.exception?.values ?? []) {
+        for (const frame of exception.stacktrace?.frames ?? []) delete frame.vars;
+      }
+      const { sdkProcessingMetadata, ...rest } = event;
+      value(rest, 0);
+      return Object.assign(event, rest, sdkProcessingMetadata === undefined ? {} : { sdkProcessingMetadata });
+    },
+    span(span) {
+      return value(span, 0) as typeof span;
+    },
+    breadcrumb(breadcrumb) {
+      return value(breadcrumb, 0) as Breadcrumb;
+    },
+  };
+}
+
+/** True for keys like "authorization", "x-api-key", "handshake.auth.token" or "apiKey"; false for "cache.key". */
+export function isSecretKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  for (let i = 0; i < words.length; i++) {
+    if (SECRET_WORDS.has(words[i]!)) return true;
+    if (i > 0 && SECRET_PAIRS.has(`${words[i - 1]} ${words[i]}`)) return true;
+  }
+  return false;
+}
+
+/**
+ * True for text that is really bytes (e.g. PCM decoded as UTF-8 in a Redis statement): many control
+ * characters or replacement characters, which words in any language do not have.
+ */
+export function looksBinary(value: string): boolean {
+  if (value.length < 16) return false;
+  let odd = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || (code >= 0x7f && code <= 0x9f) || code === 0xfffd) odd++;
+  }
+  return odd / value.length > 0.05;
+}

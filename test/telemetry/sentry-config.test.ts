@@ -1,0 +1,87 @@
+// The SENTRY_* settings loader: defaults, every bad value named, and secrets collected for scrubbing.
+import { describe, expect, it } from 'vitest';
+import { loadSentrySettings, SentryConfigError, sentryWanted } from '../../src/telemetry/sentry-config.js';
+
+const DSN = 'https://abc123@o1.ingest.sentry.io/42';
+
+describe('loadSentrySettings', () => {
+  it('defaults: disabled, development, package release, 0.1 traces and profiles, static lifecycle', () => {
+    const settings = loadSentrySettings({});
+    expect(settings).toMatchObject({
+      dsn: undefined,
+      spotlight: false,
+      environment: 'development',
+      release: 'transcription-server@0.1.0',
+      tracesSampleRate: 0.1,
+      profilesSampleRate: 0.1,
+      debug: false,
+      traceLifecycle: 'static',
+    });
+    expect(sentryWanted(settings)).toBe(false);
+  });
+
+  it('reads every variable', () => {
+    const settings = loadSentrySettings({
+      SENTRY_DSN: DSN,
+      SENTRY_ENVIRONMENT: 'staging',
+      SENTRY_RELEASE: 'transcription-server@1.2.3',
+      SENTRY_TRACES_SAMPLE_RATE: '0',
+      SENTRY_PROFILES_SAMPLE_RATE: '1',
+      SENTRY_DEBUG: 'true',
+      SENTRY_TRACE_LIFECYCLE: 'stream',
+    });
+    expect(settings).toMatchObject({
+      dsn: DSN,
+      environment: 'staging',
+      release: 'transcription-server@1.2.3',
+      tracesSampleRate: 0,
+      profilesSampleRate: 1,
+      debug: true,
+      traceLifecycle: 'stream',
+    });
+    expect(sentryWanted(settings)).toBe(true);
+  });
+
+  it('falls back to NODE_ENV for the environment', () => {
+    expect(loadSentrySettings({ NODE_ENV: 'production' }).environment).toBe('production');
+    expect(loadSentrySettings({ NODE_ENV: 'production', SENTRY_ENVIRONMENT: 'eu-1' }).environment).toBe('eu-1');
+  });
+
+  it('turns Sentry on for a local Spotlight sidecar without a DSN', () => {
+    expect(loadSentrySettings({ SENTRY_SPOTLIGHT: '1' }).spotlight).toBe(true);
+    expect(sentryWanted(loadSentrySettings({ SENTRY_SPOTLIGHT: 'true' }))).toBe(true);
+    expect(loadSentrySettings({ SENTRY_SPOTLIGHT: 'http://localhost:9000/stream' }).spotlight).toBe('http://localhost:9000/stream');
+    expect(sentryWanted(loadSentrySettings({ SENTRY_SPOTLIGHT: 'false' }))).toBe(false);
+  });
+
+  it.each([
+    ['SENTRY_TRACES_SAMPLE_RATE', '1.01'],
+    ['SENTRY_TRACES_SAMPLE_RATE', '-1'],
+    ['SENTRY_PROFILES_SAMPLE_RATE', 'half'],
+    ['SENTRY_PROFILES_SAMPLE_RATE', 'Infinity'],
+  ])('refuses %s=%s, naming it', (variable, value) => {
+    expect(() => loadSentrySettings({ [variable]: value })).toThrow(new SentryConfigError(`Invalid Sentry configuration: ${variable} must be a number from 0 to 1, got "${value}"`));
+  });
+
+  it('names every bad variable at once', () => {
+    const error = (() => {
+      try {
+        loadSentrySettings({ SENTRY_DSN: 'not-a-dsn', SENTRY_DEBUG: 'maybe', SENTRY_TRACES_SAMPLE_RATE: '2', SENTRY_TRACE_LIFECYCLE: 'later' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(SentryConfigError);
+    for (const variable of ['SENTRY_DSN', 'SENTRY_DEBUG', 'SENTRY_TRACES_SAMPLE_RATE', 'SENTRY_TRACE_LIFECYCLE']) expect(error!.message).toContain(variable);
+  });
+
+  it('collects the configured secrets, including a Redis password, for scrubbing', () => {
+    const { secrets } = loadSentrySettings({
+      OPENAI_API_KEY: 'sk-live-key-123456',
+      AUTH_TOKEN: 'client-token-abc',
+      OPS_TOKEN: 'ops-token-xyz',
+      REDIS_URL: 'redis://:p%40ssword-1@redis.internal:6379/0',
+    });
+    expect(secrets.sort()).toEqual(['client-token-abc', 'ops-token-xyz', 'p@ssword-1', 'sk-live-key-123456'].sort());
+  });
+});
