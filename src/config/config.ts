@@ -4,36 +4,42 @@ import { z } from 'zod';
 const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function wholeNumber(def: number, min: number, max = Number.MAX_SAFE_INTEGER) {
+/** A variable parsed by `parse` (undefined = invalid, explained by `expected`), or `def` when unset or empty. */
+function setting<T>(def: T, parse: (raw: string) => T | undefined, expected: string) {
   return z
     .string()
     .trim()
     .optional()
     .transform((raw, ctx) => {
       if (raw === undefined || raw === '') return def;
-      const value = Number(raw);
-      if (!Number.isInteger(value) || value < min || value > max) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}, got "${raw}"` });
+      const value = parse(raw);
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be ${expected}, got "${raw}"` });
         return z.NEVER;
       }
       return value;
     });
 }
 
+function wholeNumber(def: number, min: number, max = Number.MAX_SAFE_INTEGER) {
+  const parse = (raw: string) => {
+    const value = Number(raw);
+    return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
+  };
+  return setting(def, parse, `a whole number from ${min} to ${max}`);
+}
+
 function decibels(def: number) {
-  return z
-    .string()
-    .trim()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw === '') return def;
-      const value = Number(raw);
-      if (!Number.isFinite(value) || value > 0 || value < -120) {
-        ctx.addIssue({ code: 'custom', message: `must be a level in dBFS from -120 to 0, got "${raw}"` });
-        return z.NEVER;
-      }
-      return value;
-    });
+  const parse = (raw: string) => {
+    const value = Number(raw);
+    return Number.isFinite(value) && value <= 0 && value >= -120 ? value : undefined;
+  };
+  return setting(def, parse, 'a level in dBFS from -120 to 0');
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, def: T[number]) {
+  const parse = (raw: string) => ((values as readonly string[]).includes(raw) ? (raw as T[number]) : undefined);
+  return setting<T[number]>(def, parse, `one of ${values.join(', ')}`);
 }
 
 const optionalText = z
@@ -41,21 +47,6 @@ const optionalText = z
   .trim()
   .optional()
   .transform((v) => (v ? v : undefined));
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T, def: T[number]) {
-  return z
-    .string()
-    .trim()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw === '') return def;
-      if (!(values as readonly string[]).includes(raw)) {
-        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}, got "${raw}"` });
-        return z.NEVER;
-      }
-      return raw as T[number];
-    });
-}
 
 const envSchema = z.object({
   HOST: optionalText,
