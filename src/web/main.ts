@@ -1,0 +1,184 @@
+// The demo page's controller: Start opens the microphone and a session, chunks flow through the client library,
+// Stop sends the last audio and shows the server's final transcript.
+import { TranscriptionClient, TranscriptionClientError } from '../client/index.js';
+import { Microphone, MicrophoneError } from './microphone.js';
+import { TARGET_SAMPLE_RATE } from './pcm-chunker.js';
+import { Recording } from './recording.js';
+import { Transcript } from './transcript.js';
+import { PageView, type Phase } from './view.js';
+
+/** How often the figures are redrawn while a session runs: often enough to feel live, rarely enough to cost nothing. */
+const FIGURES_INTERVAL_MS = 250;
+
+/**
+ * `?language=en` asks the engine for a language instead of detecting it; `#token=…` is the server's AUTH_TOKEN
+ * (in the fragment, so it never reaches a server or proxy log).
+ */
+function pageOptions(): { language: string | undefined; token: string | undefined } {
+  const query = new URLSearchParams(location.search);
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  return { language: query.get('language') || undefined, token: fragment.get('token') || undefined };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof TranscriptionClientError || error instanceof MicrophoneError) {
+    return error instanceof TranscriptionClientError ? error.describe() : error.message;
+  }
+  return `Something went wrong: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+class TranscriptionPage {
+  private readonly view = new PageView();
+  private readonly options = pageOptions();
+  private readonly transcript = new Transcript();
+  private client: TranscriptionClient | undefined;
+  private microphone: Microphone | undefined;
+  private recording = new Recording();
+  private phase: Phase = 'idle';
+  private figuresTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor() {
+    this.view.onStart(() => void this.start());
+    this.view.onStop(() => void this.stop());
+    this.view.setPhase('idle');
+  }
+
+  private async start(): Promise<void> {
+    if (this.phase === 'starting' || this.phase === 'recording' || this.phase === 'stopping') return;
+    this.setPhase('starting');
+    this.view.clearNotice();
+    this.view.hideSummary();
+    this.view.offerRecording(undefined);
+    this.view.setSession(undefined);
+    this.transcript.clear();
+    this.view.renderTranscript([]);
+    this.recording = new Recording();
+    this.view.setStatus('Asking for the microphone…');
+    const client = this.ensureClient();
+    try {
+      // The microphone first: if it is refused, no session is opened on the server for nothing.
+      this.microphone = await Microphone.open(
+        new URL('worklet.js', location.href).href,
+        (chunk) => this.onAudio(chunk.pcm, chunk.levelDbfs),
+        () => this.onMicrophoneLost(),
+      );
+    } catch (error) {
+      this.setPhase('failed');
+      this.view.setStatus('Not recording.');
+      this.view.showNotice(describe(error), 'error');
+      return;
+    }
+    this.setPhase('recording');
+    this.view.setStatus('Listening… press Stop when you are done.');
+    this.startFigures();
+    try {
+      // Audio captured before the server answers is queued by the client and numbered once the session exists.
+      const accepted = await client.start({ sampleRate: TARGET_SAMPLE_RATE, language: this.options.language });
+      this.view.setSession(accepted.session_id);
+    } catch (error) {
+      await this.fail(error);
+    }
+  }
+
+  private onAudio(pcm: ArrayBuffer, levelDbfs: number): void {
+    const client = this.client;
+    if (!client || (this.phase !== 'recording' && this.phase !== 'stopping')) return;
+    this.recording.append(pcm);
+    this.view.setLevel(levelDbfs);
+    // A rejected chunk is also reported through the client's 'error' event; a failed session is handled there.
+    client.sendChunk(pcm).catch(() => {});
+  }
+
+  /** What was recorded until then is still worth its transcript: finish the session as if Stop had been pressed. */
+  private onMicrophoneLost(): void {
+    if (this.phase !== 'recording') return;
+    this.view.showNotice('The microphone stopped delivering audio (unplugged, or its permission was withdrawn), so the recording was stopped.', 'warning');
+    void this.stop();
+  }
+
+  private async stop(): Promise<void> {
+    if (this.phase !== 'recording') return;
+    this.setPhase('stopping');
+    this.view.setStatus('Sending the last audio and waiting for the final transcript…');
+    await this.microphone?.stop();
+    this.microphone = undefined;
+    const client = this.client!;
+    try {
+      const end = await client.end();
+      this.transcript.finish(end);
+      this.view.renderTranscript(this.transcript.lines);
+      this.view.showSummary(end.duration_ms, end.segments);
+      this.view.offerRecording(this.recording.truncated ? undefined : this.recording.toWav());
+      this.setPhase('done');
+      this.view.setStatus(this.transcript.text ? 'Done.' : 'Done: no speech was recognised.');
+    } catch (error) {
+      await this.fail(error);
+    }
+  }
+
+  /** Ends the recording after an error the client could not recover from. */
+  private async fail(error: unknown): Promise<void> {
+    if (this.phase === 'failed') return;
+    this.setPhase('failed');
+    await this.microphone?.stop();
+    this.microphone = undefined;
+    this.view.setStatus('Recording stopped.');
+    this.view.showNotice(describe(error), 'error');
+    // What did arrive stays on the page; the audio can still be saved.
+    this.view.offerRecording(this.recording.byteLength > 0 && !this.recording.truncated ? this.recording.toWav() : undefined);
+  }
+
+  private ensureClient(): TranscriptionClient {
+    if (this.client) return this.client;
+    const client = new TranscriptionClient({
+      url: location.origin,
+      token: this.options.token,
+      // A server restart takes seconds; keep trying for about three minutes while the audio waits in the page.
+      reconnect: { delayMs: 500, maxDelayMs: 3000, attempts: 60 },
+    });
+    client.on('state', (state) => {
+      this.view.setConnection(state);
+      if (state === 'reconnecting' && this.phase === 'recording') {
+        this.view.setStatus('Connection lost: reconnecting. Keep talking; your audio is kept and will be sent when the server is back.');
+      } else if (state === 'connected' && this.phase === 'recording') {
+        this.view.setStatus('Listening… press Stop when you are done.');
+      }
+    });
+    client.on('session', (session) => {
+      this.view.setSession(session.session_id);
+      if (session.reopened && !session.resumed) this.transcript.beginServerSession();
+    });
+    client.on('result', (result) => {
+      if (this.transcript.add(result)) this.view.renderTranscript(this.transcript.lines);
+    });
+    client.on('error', (error) => {
+      if (client.session.phase === 'failed') void this.fail(error);
+      else if (this.phase === 'recording' || this.phase === 'stopping') this.view.showNotice(error.describe(), 'warning');
+    });
+    this.client = client;
+    return client;
+  }
+
+  private setPhase(phase: Phase): void {
+    this.phase = phase;
+    this.view.setPhase(phase);
+    if (phase !== 'recording' && phase !== 'stopping' && phase !== 'starting') this.stopFigures();
+  }
+
+  private startFigures(): void {
+    this.stopFigures();
+    this.figuresTimer = setInterval(() => this.renderFigures(), FIGURES_INTERVAL_MS);
+  }
+
+  private stopFigures(): void {
+    if (this.figuresTimer !== undefined) clearInterval(this.figuresTimer);
+    this.figuresTimer = undefined;
+    this.renderFigures();
+  }
+
+  private renderFigures(): void {
+    this.view.renderFigures({ stats: this.client?.stats(), capturedMs: this.recording.durationMs, finished: this.phase === 'done' });
+  }
+}
+
+new TranscriptionPage();
