@@ -1,8 +1,6 @@
 // The ops server in-process with real parts: a memory or Redis store (one Redis this test starts and kills), the
 // Whisper engine against a local OpenAI stub, and the bundled sample for the performance test.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -14,18 +12,19 @@ import type { BufferStore } from '../../src/store/buffer-store.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import { startOpenAIStub, type OpenAIStub, type OpenAIStubOptions } from '../support/openai-stub.js';
+import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const OPERATIONS = ['Database Query', 'OpenAI API Call', 'Data Processing', 'Cache Write'];
 
 let ops: OpsServer | undefined;
 let stub: OpenAIStub | undefined;
 let store: BufferStore | undefined;
-let redisServer: ChildProcess | undefined;
+let redisServer: RedisServer | undefined;
 afterEach(async () => {
   await ops?.close();
   await stub?.close();
   await store?.close();
-  redisServer?.kill('SIGKILL');
+  await redisServer?.kill();
   ops = stub = store = redisServer = undefined;
 });
 
@@ -38,31 +37,10 @@ async function start(options: { opsToken?: string; store?: BufferStore; stub?: O
   return { base: `http://127.0.0.1:${port}`, stub, store };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A redis-server of this test's own, so the test can take it down. */
 async function startRedis(): Promise<string> {
-  const port = await freePort();
-  redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('redis-server did not start')), 10_000);
-    redisServer!.stdout!.on('data', (data: Buffer) => {
-      if (data.toString().includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return `redis://127.0.0.1:${port}`;
+  redisServer = await startRedisServer();
+  return redisServer.url;
 }
 
 describe('GET /healthz', () => {
@@ -92,8 +70,7 @@ describe('GET /readyz', () => {
     const { base } = await start({ store: redisStore });
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
-    redisServer!.kill('SIGKILL');
-    await new Promise((resolve) => redisServer!.once('exit', resolve));
+    await redisServer!.kill();
     const response = await fetch(`${base}/readyz`);
     expect(response.status).toBe(503);
     const body = await response.json();

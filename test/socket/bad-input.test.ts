@@ -1,8 +1,5 @@
 // Every malformed event gets a refused ack with the right code; the connection and every other session
 // keep working, and nothing already accepted is lost.
-import { spawn } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
-import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
@@ -10,6 +7,7 @@ import { chunksOf, loudPcm } from '../support/audio.js';
 import { connect, startServer, type TestClient, type TestServer } from '../support/harness.js';
 import { startOpenAIStub } from '../support/openai-stub.js';
 import { sendChunks, startSession, streamWhole } from '../support/pipeline.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 type Stub = Awaited<ReturnType<typeof startOpenAIStub>>;
 const engineFor = (stub: Stub) => createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
@@ -170,32 +168,21 @@ describe('handshake token', () => {
 });
 
 describe('store outage', () => {
-  let redis: ReturnType<typeof spawn>;
-  let port: number;
+  let redis: RedisServer;
   beforeAll(async () => {
-    port = await new Promise<number>((resolve) => {
-      const s = createNetServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    await new Promise<void>((resolve) => redis.stdout!.on('data', (d: Buffer) => d.toString().includes('Ready to accept') && resolve()));
+    redis = await startRedisServer();
   });
-  afterAll(() => {
-    redis.kill('SIGKILL');
-  });
+  afterAll(() => redis.kill());
 
   it('answers STORE_UNAVAILABLE (retryable) while Redis is down, and keeps the connection', async () => {
     const stub = await startOpenAIStub();
-    const store = await createRedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'outage:', ttlS: 60, commandTimeoutMs: 500 });
+    const store = await createRedisStore({ url: redis.url, keyPrefix: 'outage:', ttlS: 60, commandTimeoutMs: 500 });
     const server = await startServer({ store, engine: engineFor(stub) });
     const client = await connect(server.url);
     try {
       const sessionId = await startSession(client);
       expect(await client.call('audio_chunk', { session_id: sessionId, seq: 0, chunk: loudPcm(100) })).toMatchObject({ ok: true });
-      redis.kill('SIGKILL');
-      await new Promise((r) => redis.once('exit', r));
+      await redis.kill();
       const ack = await client.call('audio_chunk', { session_id: sessionId, seq: 1, chunk: loudPcm(100) });
       expect(ack).toMatchObject({ ok: false, error: { code: 'STORE_UNAVAILABLE', retryable: true } });
       expect(ack.error.message).toMatch(/Buffer store \(Redis\) failed/);
