@@ -51,13 +51,17 @@ function start(settings: SentrySettings): void {
     },
     integrations: (defaults) => [
       // Redis command spans would quote EVALSHA arguments, i.e. the audio; the store's own cache.* spans cover it.
-      ...defaults.filter((integration) => integration.name !== 'Redis' && integration.name !== 'Http'),
+      ...defaults.filter((integration) => !['Redis', 'Http', 'Context'].includes(integration.name)),
       Sentry.httpIntegration({ ignoreIncomingRequests: isUntracedRequest, maxRequestBodySize: 'none' }),
+      // The app and memory contexts read process and system memory on every event, i.e. on every chunk of a
+      // sampled session; the static ones (os, cpu, runtime) are read once.
+      Sentry.nodeContextIntegration({ app: false, device: { cpu: true, memory: false } }),
       ...(settings.profilesSampleRate > 0 ? [nodeProfilingIntegration()] : []),
     ],
     beforeSend: (event) => scrub.event(event),
     beforeSendTransaction: (event) => scrub.event(event),
-    beforeSendSpan: settings.traceLifecycle === 'static' ? Sentry.withStaticSpan((span) => scrub.span(span)) : (span) => scrub.span(span),
+    // Static transactions are scrubbed whole (spans included) by beforeSendTransaction; streamed spans one by one.
+    beforeSendSpan: settings.traceLifecycle === 'stream' ? (span) => scrub.span(span) : undefined,
     beforeBreadcrumb: (breadcrumb) => scrub.breadcrumb(breadcrumb),
   });
   if (client && settings.profilesSampleRate > 0) profileOnlySampledSpans(client);

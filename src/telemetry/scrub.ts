@@ -28,16 +28,16 @@ export interface Scrubber {
 export function createScrubber(secrets: readonly string[] = []): Scrubber {
   const known = [...new Set(secrets)].filter((secret) => secret.length >= 4).sort((a, b) => b.length - a.length);
 
+  // Every string of every sampled transaction passes here: each pattern runs only where it could match.
   function text(value: string): string {
     let out = value;
     for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(FILTERED);
     if (looksBinary(out)) return `[binary data, ${out.length} chars]`;
-    return out
-      .replace(BEARER, `$1 ${FILTERED}`)
-      .replace(OPENAI_KEY, FILTERED)
-      .replace(SECRET_QUERY, `$1${FILTERED}`)
-      .replace(BASE64_RUN, '[Filtered encoded data]')
-      .replace(HEX_RUN, '[Filtered encoded data]');
+    out = out.replace(BEARER, `$1 ${FILTERED}`);
+    if (out.includes('sk-')) out = out.replace(OPENAI_KEY, FILTERED);
+    if (out.includes('=')) out = out.replace(SECRET_QUERY, `$1${FILTERED}`);
+    if (out.length >= 128) out = out.replace(BASE64_RUN, '[Filtered encoded data]').replace(HEX_RUN, '[Filtered encoded data]');
+    return out;
   }
 
   function value(input: unknown, depth: number): unknown {
@@ -79,8 +79,21 @@ export function createScrubber(secrets: readonly string[] = []): Scrubber {
   };
 }
 
+/** Keys seen so far: transactions repeat the same few keys, so each is judged once. */
+const secretKeyVerdicts = new Map<string, boolean>();
+const MAX_REMEMBERED_KEYS = 4096;
+
 /** True for keys like "authorization", "x-api-key", "handshake.auth.token" or "apiKey"; false for "cache.key". */
 export function isSecretKey(key: string): boolean {
+  let verdict = secretKeyVerdicts.get(key);
+  if (verdict === undefined) {
+    verdict = judgeKey(key);
+    if (secretKeyVerdicts.size < MAX_REMEMBERED_KEYS) secretKeyVerdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+function judgeKey(key: string): boolean {
   const words = key
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .toLowerCase()

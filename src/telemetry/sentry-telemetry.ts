@@ -129,14 +129,14 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
     event(event, origin, sessionId, fn) {
       const known = recall(sessionId);
       const name = TRANSACTION_NAMES[event];
+      if (known && !known.sampled) {
+        // An unsampled session: no spans at all (none under a transport request's span either), only failures
+        // are captured, in a scope of their own, linked to the session's trace. Nothing else runs per event.
+        const trace = new UnsampledEventTrace(event, origin, sessionId, known, baseTags);
+        return Sentry.withActiveSpan(null, () => fn(trace));
+      }
       // Each event gets a fresh isolation scope: tags, contexts and breadcrumbs never leak between sockets.
       return Sentry.withIsolationScope(new Sentry.Scope(), (isolationScope) => {
-        if (known && !known.sampled) {
-          // An unsampled session: no spans at all (none under a transport request's span either), only failures
-          // are captured, linked to the session's trace; tags are set only then.
-          const trace = new UnsampledEventTrace(event, origin, sessionId, known, isolationScope, baseTags);
-          return Sentry.withActiveSpan(null, () => fn(trace));
-        }
         tag(isolationScope, { ...baseTags, event, ...known?.tags });
         return Sentry.withActiveSpan(null, (scope) => {
           const first = known ? undefined : firstContext(origin, sessionId);
@@ -264,7 +264,6 @@ class UnsampledEventTrace implements EventTrace {
     private readonly origin: EventOrigin,
     private readonly sessionId: string | undefined,
     private readonly session: SessionTrace,
-    private readonly isolationScope: Sentry.Scope,
     private readonly baseTags: Record<string, Primitive>,
   ) {}
 
@@ -283,7 +282,7 @@ class UnsampledEventTrace implements EventTrace {
   fail(error: unknown, code: ErrorCode): void {
     if (this.captured) return;
     this.captured = true;
-    Sentry.withIsolationScope(this.isolationScope, (isolationScope) => {
+    Sentry.withIsolationScope(new Sentry.Scope(), (isolationScope) => {
       tag(isolationScope, { ...this.baseTags, event: this.event, ...this.session.tags, 'error.code': code });
       Sentry.withScope((scope) => {
         scope.setPropagationContext({ ...this.session.context });
