@@ -1,0 +1,10 @@
+// The load-test toolkit: scripts/load-test.ts and the benchmark both run sessions through this.
+export { DEFAULT_RECORDING, loadTestOptions, parseLoadTestOptions, UsageError, USAGE, type LoadTestOptions, type Pace, type StopRule } from './options.js';
+export { createProgressLine, describeProgress, type ProgressLine } from './progress.js';
+export type { ProgressSnapshot } from './recorder.js';
+export { ChunkedLoop, loadRecording, RecordingError, type Recording } from './recording.js';
+export { formatJson, formatReport } from './report.js';
+export { expectedMs, runLoadTest, type RunHooks } from './run.js';
+export type { SessionOutcome } from './session-runner.js';
+export { nearestRank, Samples, type Percentiles } from './stats.js';
+export type { LoadTestSummary } from './summary.js';
