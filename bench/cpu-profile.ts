@@ -31,6 +31,24 @@ export interface ProfileSummary {
   idleMs: number;
   functions: HotSpot[];
   files: HotSpot[];
+  /** Busy time by part of the system, each sample charged to the nearest library or server frame above it. */
+  parts: HotSpot[];
+}
+
+/** Parts of the system, recognised by where code lives; the first match wins. */
+const PARTS: [string, RegExp][] = [
+  ['Sentry SDK and the telemetry module', /@sentry|@opentelemetry|import-in-the-middle|require-in-the-middle|\/telemetry\//],
+  ['engine call (openai SDK, fetch, multipart upload)', /node_modules\/openai|undici|internal\/blob|webstreams|formdata|js_transferable|\/engines\//],
+  ['VAD and segmenter', /\/sessions\/(vad|segmenter)/],
+  ['buffer store (memory store, ioredis)', /\/store\/|ioredis|redis-parser|cluster-key-slot|denque/],
+  ['server handlers and session runtime', /\/socket\/|\/sessions\/|\/protocol\/|zod|p-limit|pino|dist\/app|bench\/bare-server/],
+  ['Socket.IO transport (socket.io, engine.io, ws)', /socket\.io|engine\.io|node_modules\/ws\/|component-emitter|node_modules\/debug\//],
+  ['module loading (start-up)', /modules\/esm|modules\/cjs|bootstrap\/realm|cjs-module-lexer/],
+];
+
+function partOf(url: string): string | undefined {
+  for (const [name, pattern] of PARTS) if (pattern.test(url)) return name;
+  return undefined;
 }
 
 function place(url: string, root: string): string {
@@ -44,6 +62,23 @@ function place(url: string, root: string): string {
 export function summarizeProfile(file: string, root = process.cwd(), top = 25): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  /** A native or Node-internal leaf (writev, a stream) is charged to the library or server code that called it. */
+  const partCache = new Map<number, string>();
+  const partOfNode = (id: number): string => {
+    const cached = partCache.get(id);
+    if (cached) return cached;
+    let part: string | undefined;
+    const name = byId.get(id)?.callFrame.functionName;
+    if (name === '(garbage collector)') part = 'garbage collector';
+    for (let at: number | undefined = id; part === undefined && at !== undefined; at = parent.get(at)) {
+      part = partOf(byId.get(at)?.callFrame.url ?? '');
+    }
+    part ??= 'Node runtime (timers, streams, native)';
+    partCache.set(id, part);
+    return part;
+  };
   const selfUs = new Map<number, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
@@ -56,6 +91,7 @@ export function summarizeProfile(file: string, root = process.cwd(), top = 25): 
   let idleMs = 0;
   const functions = new Map<string, HotSpot>();
   const files = new Map<string, HotSpot>();
+  const parts = new Map<string, HotSpot>();
   for (const [id, us] of selfUs) {
     const node = byId.get(id);
     if (!node) continue;
@@ -72,6 +108,10 @@ export function summarizeProfile(file: string, root = process.cwd(), top = 25): 
     const fileSpot = files.get(where) ?? { name: where, where, selfMs: 0, share: 0 };
     fileSpot.selfMs += us / 1000;
     files.set(where, fileSpot);
+    const part = partOfNode(id);
+    const partSpot = parts.get(part) ?? { name: part, where: part, selfMs: 0, share: 0 };
+    partSpot.selfMs += us / 1000;
+    parts.set(part, partSpot);
   }
   const busyMs = Math.max(1e-9, totalMs - idleMs);
   const ranked = (spots: Iterable<HotSpot>) =>
@@ -79,13 +119,16 @@ export function summarizeProfile(file: string, root = process.cwd(), top = 25): 
       .map((spot) => ({ ...spot, selfMs: Math.round(spot.selfMs * 10) / 10, share: spot.selfMs / busyMs }))
       .sort((a, b) => b.selfMs - a.selfMs)
       .slice(0, top);
-  return { totalMs, idleMs, functions: ranked(functions.values()), files: ranked(files.values()) };
+  return { totalMs, idleMs, functions: ranked(functions.values()), files: ranked(files.values()), parts: ranked(parts.values()) };
 }
 
 export function formatProfile(summary: ProfileSummary): string {
   const pct = (share: number) => `${(share * 100).toFixed(1)}%`.padStart(6);
   const lines = [
     `CPU profile: ${(summary.totalMs / 1000).toFixed(1)} s, busy ${((summary.totalMs - summary.idleMs) / 1000).toFixed(1)} s (shares are of busy time)`,
+    '',
+    'Busy time by part (native calls charged to their caller):',
+    ...summary.parts.map((p) => `${pct(p.share)} ${p.selfMs.toFixed(0).padStart(7)} ms  ${p.name}`),
     '',
     'Self time by function:',
     ...summary.functions.map((f) => `${pct(f.share)} ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}  (${f.where})`),
