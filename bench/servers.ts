@@ -138,6 +138,10 @@ export async function startServer(
     env.REDIS_URL = infra.redisUrl;
     env.REDIS_KEY_PREFIX = `bench:${randomUUID()}:`;
   }
+  // Experiments: BENCH_SERVER_<NAME>=value in the benchmark's environment sets <NAME> for the server under test.
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('BENCH_SERVER_')) env[name.slice('BENCH_SERVER_'.length)] = value;
+  }
   const { child } = await startChild(`server (${configuration.id})`, {
     command: process.execPath,
     args: [...profiling, ...serverArgs()],

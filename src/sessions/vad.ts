@@ -1,33 +1,66 @@
-// Energy voice-activity detection on 16-bit PCM: frame levels in dBFS against a fixed speech threshold.
+// Energy voice-activity detection on 16-bit PCM: frame levels against a fixed speech threshold in dBFS.
+// This runs on every byte of every session, so frames are compared in the linear domain (mean square against
+// the threshold's mean square): no logarithm or root per frame.
 
 /** Frame length for level measurement; 10 ms is the usual VAD granularity. */
 export const VAD_FRAME_MS = 10;
 
-/** RMS level of little-endian 16-bit samples in pcm[start, end) (byte offsets), in dBFS. */
-export function levelDbfs(pcm: Uint8Array, start = 0, end = pcm.length): number {
-  const view = new DataView(pcm.buffer, pcm.byteOffset, pcm.byteLength);
-  let sum = 0;
-  let count = 0;
-  for (let i = start; i + 1 < end; i += 2) {
-    const sample = view.getInt16(i, true);
-    sum += sample * sample;
-    count += 1;
-  }
-  if (count === 0 || sum === 0) return -Infinity;
-  return 20 * Math.log10(Math.sqrt(sum / count) / 32768);
+const FULL_SCALE = 32768;
+
+/** Little-endian 16-bit samples of `pcm` without a copy when the bytes are aligned (they usually are). */
+function samplesOf(pcm: Uint8Array): Int16Array | DataView {
+  return pcm.byteOffset % 2 === 0
+    ? new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength >> 1)
+    : new DataView(pcm.buffer, pcm.byteOffset, pcm.byteLength);
 }
 
-/** Calls `onFrame(isSpeech, frameBytes)` for each VAD frame of `pcm` (the last may be short). */
+/** Sum of squared samples in [from, to) (sample indices). */
+function sumOfSquares(samples: Int16Array | DataView, from: number, to: number): number {
+  let sum = 0;
+  if (samples instanceof Int16Array) {
+    for (let i = from; i < to; i++) sum += samples[i]! * samples[i]!;
+  } else {
+    for (let i = from; i < to; i++) {
+      const sample = samples.getInt16(i * 2, true);
+      sum += sample * sample;
+    }
+  }
+  return sum;
+}
+
+/** The mean square a frame must reach to be speech at `speechDbfs`. */
+function speechMeanSquare(speechDbfs: number): number {
+  const amplitude = FULL_SCALE * 10 ** (speechDbfs / 20);
+  return amplitude * amplitude;
+}
+
+/** RMS level of little-endian 16-bit samples in pcm[start, end) (byte offsets), in dBFS. */
+export function levelDbfs(pcm: Uint8Array, start = 0, end = pcm.length): number {
+  const from = start >> 1;
+  const count = (end >> 1) - from;
+  if (count <= 0) return -Infinity;
+  const sum = sumOfSquares(samplesOf(pcm), from, from + count);
+  if (sum === 0) return -Infinity;
+  return 20 * Math.log10(Math.sqrt(sum / count) / FULL_SCALE);
+}
+
+/** Calls `onFrame(isSpeech, frameBytes)` for each VAD frame of `pcm` (the last may be short); stops when it returns true. */
 export function forEachFrame(
   pcm: Uint8Array,
   sampleRate: number,
   speechDbfs: number,
-  onFrame: (isSpeech: boolean, frameBytes: number) => void,
+  onFrame: (isSpeech: boolean, frameBytes: number) => boolean | void,
 ): void {
-  const frameBytes = Math.max(2, Math.round((sampleRate * VAD_FRAME_MS) / 1000) * 2);
-  for (let start = 0; start < pcm.length; start += frameBytes) {
-    const end = Math.min(pcm.length, start + frameBytes);
-    onFrame(levelDbfs(pcm, start, end) >= speechDbfs, end - start);
+  const frameSamples = Math.max(1, Math.round((sampleRate * VAD_FRAME_MS) / 1000));
+  const threshold = speechMeanSquare(speechDbfs);
+  const samples = samplesOf(pcm);
+  const total = pcm.length >> 1;
+  for (let from = 0; from * 2 < pcm.length; from += frameSamples) {
+    const to = Math.min(total, from + frameSamples);
+    const count = to - from;
+    const isSpeech = count > 0 && sumOfSquares(samples, from, to) >= threshold * count;
+    const frameBytes = Math.min(pcm.length, (from + frameSamples) * 2) - from * 2;
+    if (onFrame(isSpeech, frameBytes) === true) return;
   }
 }
 
@@ -39,6 +72,8 @@ export function hasSpeech(pcm: Uint8Array, sampleRate: number, speechDbfs: numbe
   let speechFrames = 0;
   forEachFrame(pcm, sampleRate, speechDbfs, (isSpeech) => {
     if (isSpeech) speechFrames += 1;
+    // Speech is usually found in the first frames: no need to read the rest of the segment.
+    return speechFrames >= MIN_SPEECH_FRAMES;
   });
   return speechFrames >= MIN_SPEECH_FRAMES;
 }

@@ -11,6 +11,28 @@ import { loadSentrySettings, SentryConfigError, sentryWanted, type SentrySetting
 const SAFE_REQUEST_HEADERS = ['host', 'user-agent', 'accept', 'content-type', 'content-length', 'x-request-id'];
 const SAFE_RESPONSE_HEADERS = ['content-type', 'content-length'];
 
+/**
+ * The default integrations this server has a use for. The rest instrument libraries it does not load (Express,
+ * databases, other AI SDKs) or add data to every event: Modules sends the whole dependency list with each
+ * transaction, i.e. ten times a second per sampled session (the release already names the build).
+ */
+const USED_DEFAULT_INTEGRATIONS = new Set([
+  'EventFilters',
+  'FunctionToString',
+  'LinkedErrors',
+  'RequestData',
+  'NodeSystemError',
+  'Console',
+  'NodeFetch',
+  'OnUncaughtException',
+  'OnUnhandledRejection',
+  'ContextLines',
+  'ChildProcess',
+  'ProcessSession',
+  'Fastify',
+  'OpenAI',
+]);
+
 function readSettings(): SentrySettings {
   try {
     return loadSentrySettings();
@@ -51,7 +73,8 @@ function start(settings: SentrySettings): void {
     },
     integrations: (defaults) => [
       // Redis command spans would quote EVALSHA arguments, i.e. the audio; the store's own cache.* spans cover it.
-      ...defaults.filter((integration) => !['Redis', 'Http', 'Context'].includes(integration.name)),
+      // Http and Context are configured below.
+      ...defaults.filter((integration) => USED_DEFAULT_INTEGRATIONS.has(integration.name)),
       Sentry.httpIntegration({ ignoreIncomingRequests: isUntracedRequest, maxRequestBodySize: 'none' }),
       // The app and memory contexts read process and system memory on every event, i.e. on every chunk of a
       // sampled session; the static ones (os, cpu, runtime) are read once.

@@ -15,6 +15,18 @@ const BEARER = /\b(Bearer|Basic)\s+[^\s,;"']+/gi;
 const OPENAI_KEY = /\bsk-[A-Za-z0-9_*.-]{8,}/g;
 const SECRET_QUERY = /([?&](?:token|auth|access_token|api_key|apikey|key|secret|password)=)[^&#\s]*/gi;
 const MAX_DEPTH = 16;
+/**
+ * Fields the SDK fills from its own state, never from the server's data: the SDK's name and integrations, the
+ * installed packages, ids, and the process's static contexts. Every transaction carries them, so walking them
+ * was most of the scrubbing work; nothing of the server's (audio, keys, tokens) can be in them.
+ */
+const SDK_FIELDS = new Set(['sdk', 'modules', 'debug_meta']);
+/** Id fields at any depth (every span has them): skipped when they hold an id, too short for any secret. */
+const ID_FIELDS = new Set(['event_id', 'span_id', 'trace_id', 'parent_span_id', 'profile_id']);
+const MAX_ID_LENGTH = 32;
+const SDK_CONTEXTS = new Set(['runtime', 'os', 'device', 'culture', 'cloud_resource']);
+/** Strings repeat across a session's transactions (its ids, span names, keys): each distinct one is scrubbed once. */
+const MAX_REMEMBERED_TEXTS = 20_000;
 
 export interface Scrubber {
   /** Error and transaction events (beforeSend, beforeSendTransaction). */
@@ -28,8 +40,20 @@ export interface Scrubber {
 export function createScrubber(secrets: readonly string[] = []): Scrubber {
   const known = [...new Set(secrets)].filter((secret) => secret.length >= 4).sort((a, b) => b.length - a.length);
 
-  // Every string of every sampled transaction passes here: each pattern runs only where it could match.
+  const scrubbedTexts = new Map<string, string>();
+
   function text(value: string): string {
+    let out = scrubbedTexts.get(value);
+    if (out === undefined) {
+      out = scrubText(value);
+      if (scrubbedTexts.size >= MAX_REMEMBERED_TEXTS) scrubbedTexts.clear();
+      scrubbedTexts.set(value, out);
+    }
+    return out;
+  }
+
+  // Each pattern runs only where it could match.
+  function scrubText(value: string): string {
     let out = value;
     for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(FILTERED);
     if (looksBinary(out)) return `[binary data, ${out.length} chars]`;
@@ -40,7 +64,7 @@ export function createScrubber(secrets: readonly string[] = []): Scrubber {
     return out;
   }
 
-  function value(input: unknown, depth: number): unknown {
+  function value(input: unknown, depth: number, skip?: ReadonlySet<string>): unknown {
     if (typeof input === 'string') return text(input);
     if (input === null || typeof input !== 'object') return input;
     if (ArrayBuffer.isView(input) || input instanceof ArrayBuffer) return `[binary data, ${input.byteLength} bytes]`;
@@ -51,6 +75,9 @@ export function createScrubber(secrets: readonly string[] = []): Scrubber {
     }
     const record = input as Record<string, unknown>;
     for (const key of Object.keys(record)) {
+      if (skip?.has(key)) continue;
+      const field = record[key];
+      if (ID_FIELDS.has(key) && typeof field === 'string' && field.length <= MAX_ID_LENGTH) continue;
       record[key] = isSecretKey(key) ? FILTERED : value(record[key], depth + 1);
     }
     return record;
@@ -66,8 +93,9 @@ export function createScrubber(secrets: readonly string[] = []): Scrubber {
       for (const exception of event.exception?.values ?? []) {
         for (const frame of exception.stacktrace?.frames ?? []) delete frame.vars;
       }
-      const { sdkProcessingMetadata, ...rest } = event;
-      value(rest, 0);
+      const { sdkProcessingMetadata, contexts, ...rest } = event;
+      value(rest, 0, SDK_FIELDS);
+      if (contexts) value(contexts, 1, SDK_CONTEXTS);
       return Object.assign(event, rest, sdkProcessingMetadata === undefined ? {} : { sdkProcessingMetadata });
     },
     span(span) {

@@ -53,6 +53,24 @@ describe('scrubber', () => {
     expect(span.description).toBe('Buffer audio chunk');
   });
 
+  it('scrubs server data in contexts and spans of every transaction, the same string each time', () => {
+    const transaction = () =>
+      ({
+        type: 'transaction',
+        contexts: { trace: { trace_id: 'ede33296b901423d8cd0e78f87a4ad86', span_id: 'a4a94b4dd9761f8c', data: { note: 'key sk-configured-key-0001' } }, session: { token: 'ops-token-42' } },
+        spans: [{ start_timestamp: 1, status: 'ok', span_id: 'aca76970a50bec36', trace_id: 'sk-configured-key-0001-and-more-than-32-chars', data: { header: 'Bearer abcdef' } }],
+      }) as Event;
+    for (let i = 0; i < 2; i++) {
+      const event = scrub.event(transaction());
+      expect(event.contexts!.trace!.data).toEqual({ note: `key ${FILTERED}` });
+      expect(event.contexts!.trace!.span_id).toBe('a4a94b4dd9761f8c');
+      expect(event.contexts!.session).toEqual({ token: FILTERED });
+      expect(event.spans![0]!.data).toEqual({ header: `Bearer ${FILTERED}` });
+      // An "id" too long to be an id is scrubbed like any other string.
+      expect(event.spans![0]!.trace_id).toBe(`${FILTERED}-and-more-than-32-chars`);
+    }
+  });
+
   it('scrubs streamed span attributes and breadcrumbs the same way', () => {
     const span = scrub.span({ name: 'POST /v1/audio/transcriptions', attributes: { 'http.request.header.authorization': 'Bearer sk-x', 'url.path': '/v1' } });
     expect(span.attributes).toEqual({ 'http.request.header.authorization': FILTERED, 'url.path': '/v1' });

@@ -1,0 +1,58 @@
+// The energy VAD: a frame is speech when its RMS level reaches VAD_SPEECH_DBFS, whatever the chunk's alignment.
+import { describe, expect, it } from 'vitest';
+import { forEachFrame, levelDbfs } from '../../src/sessions/vad.js';
+
+/** 10 ms frames at 16 kHz of constant amplitude, one amplitude per frame. */
+function framesOf(amplitudes: number[]): Buffer {
+  const pcm = Buffer.alloc(amplitudes.length * 320);
+  amplitudes.forEach((amplitude, frame) => {
+    for (let i = 0; i < 160; i++) pcm.writeInt16LE(i % 2 === 0 ? amplitude : -amplitude, frame * 320 + i * 2);
+  });
+  return pcm;
+}
+
+function speechFlags(pcm: Uint8Array, speechDbfs: number): boolean[] {
+  const flags: boolean[] = [];
+  forEachFrame(pcm, 16000, speechDbfs, (isSpeech) => {
+    flags.push(isSpeech);
+  });
+  return flags;
+}
+
+describe('VAD', () => {
+  it('measures the RMS level in dBFS', () => {
+    expect(levelDbfs(framesOf([16384]))).toBeCloseTo(-6.02, 2);
+    expect(levelDbfs(framesOf([0]))).toBe(-Infinity);
+  });
+
+  it('calls a frame speech exactly from the threshold up', () => {
+    // -45 dBFS is an amplitude of 184.3 for a square wave: 184 is below, 185 above.
+    expect(speechFlags(framesOf([184, 185, 0, 3000]), -45)).toEqual([false, true, false, true]);
+    expect(levelDbfs(framesOf([184]))).toBeLessThan(-45);
+    expect(levelDbfs(framesOf([185]))).toBeGreaterThanOrEqual(-45);
+  });
+
+  it('reads chunks that start at an odd byte offset the same as aligned ones', () => {
+    const aligned = framesOf([0, 500, 100, 4000, 0]);
+    const backing = Buffer.alloc(aligned.length + 1);
+    aligned.copy(backing, 1);
+    const unaligned = backing.subarray(1);
+    expect(unaligned.byteOffset % 2).toBe(1);
+    expect(speechFlags(unaligned, -40)).toEqual(speechFlags(aligned, -40));
+    expect(levelDbfs(unaligned)).toBeCloseTo(levelDbfs(aligned), 10);
+  });
+
+  it('reports every byte in frame sizes, the last frame short', () => {
+    const sizes: number[] = [];
+    forEachFrame(framesOf([1, 1, 1]).subarray(0, 800), 16000, -45, (_speech, bytes) => {
+      sizes.push(bytes);
+    });
+    expect(sizes).toEqual([320, 320, 160]);
+  });
+
+  it('stops when the callback says so', () => {
+    let frames = 0;
+    forEachFrame(framesOf([9000, 9000, 9000, 9000]), 16000, -45, () => ++frames === 2);
+    expect(frames).toBe(2);
+  });
+});
