@@ -53,6 +53,15 @@ export interface SentryTelemetryOptions {
 
 const noopSpan: SpanHandle = { setAttributes: () => {} };
 
+/** Runs work that has no span, as a promise like a traced span's (a throw becomes a rejection), without a tick. */
+function runUntraced<T>(fn: (span: SpanHandle) => Promise<T> | T): Promise<T> {
+  try {
+    return Promise.resolve(fn(noopSpan));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 function definedAttributes(attributes: SpanAttributes): Record<string, Primitive> {
   const out: Record<string, Primitive> = {};
   for (const [key, value] of Object.entries(attributes)) if (value !== undefined) out[key] = value;
@@ -133,7 +142,8 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
         // An unsampled session: no spans at all (none under a transport request's span either), only failures
         // are captured, in a scope of their own, linked to the session's trace. Nothing else runs per event.
         const trace = new UnsampledEventTrace(event, origin, sessionId, known, baseTags);
-        return Sentry.withActiveSpan(null, () => fn(trace));
+        // Forking a scope per event only matters when a span is active (a long-polling request's).
+        return Sentry.getActiveSpan() ? Sentry.withActiveSpan(null, () => fn(trace)) : fn(trace);
       }
       // Each event gets a fresh isolation scope: tags, contexts and breadcrumbs never leak between sockets.
       return Sentry.withIsolationScope(new Sentry.Scope(), (isolationScope) => {
@@ -181,7 +191,7 @@ class SentryEventTrace implements EventTrace {
 
   span<T>(op: string, name: string, attributes: SpanAttributes, fn: (span: SpanHandle) => Promise<T> | T): Promise<T> {
     const parentSpan = this.parent();
-    if (!parentSpan) return Promise.resolve().then(() => fn(noopSpan));
+    if (!parentSpan) return runUntraced(fn);
     this.learnTags(attributes);
     // The segment queue may run this from another event's async context: parent, scope and isolation scope
     // are this event's, explicitly.
@@ -272,7 +282,7 @@ class UnsampledEventTrace implements EventTrace {
       const value = attributes[attribute];
       if (value !== undefined) this.session.tags[name] = value;
     }
-    return Promise.resolve().then(() => fn(noopSpan));
+    return runUntraced(fn);
   }
 
   setAttributes(): void {}
