@@ -1,11 +1,10 @@
 // Streams a WAV file to the transcription server in timed chunks and prints each result as it arrives.
 // Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] [--speed 1]
 //        [--language en] [--token T] [--session-id ID]
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { TranscriptionClient, TranscriptionClientError, describeError, type AudioChunkAccepted } from '../src/client/index.js';
-import { decodeWavToPcm16, resamplePcm16 } from '../src/engines/wav.js';
-import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, bytesToMs, msToBytes } from '../src/protocol/audio.js';
+import { loadRecording, RecordingError } from '../src/loadtest/recording.js';
+import { msToBytes } from '../src/protocol/audio.js';
 
 const USAGE =
   'Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] ' +
@@ -54,35 +53,14 @@ function parseOptions(argv: string[]): Options {
 }
 
 /** Any WAV → mono 16-bit PCM; the file's own rate is kept when the server accepts it, otherwise 16 kHz. */
-async function loadAudio(file: string): Promise<{ pcm: Buffer; sampleRate: number }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    throw new UsageError(`Cannot read ${file}: ${(error as Error).message}`);
-  }
-  let decoded: { pcm: Buffer; sampleRate: number };
-  try {
-    decoded = decodeWavToPcm16(bytes);
-  } catch (error) {
-    throw new UsageError(`${file} is not a WAV file this tool can read: ${(error as Error).message}`);
-  }
-  if (decoded.sampleRate < MIN_SAMPLE_RATE || decoded.sampleRate > MAX_SAMPLE_RATE) {
-    return { pcm: resamplePcm16(decoded.pcm, decoded.sampleRate, 16000), sampleRate: 16000 };
-  }
-  return decoded;
-}
-
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const round = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${Math.round(ms)} ms`);
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const { pcm, sampleRate } = await loadAudio(options.file);
-  const durationMs = bytesToMs(pcm.length, sampleRate);
+  const { pcm, sampleRate, durationMs } = await loadRecording(options.file);
   const chunkBytes = Math.max(2, msToBytes(options.chunkMs, sampleRate));
-  if (pcm.length === 0) throw new UsageError(`${options.file} holds no audio.`);
 
   const client = new TranscriptionClient({ url: options.url, token: options.token, reconnect: { attempts: 8, maxDelayMs: 2000 } });
   client.on('result', (r) => console.log(`[${seconds(r.start_ms)}s–${seconds(r.end_ms)}s] ${r.text} (latency ${r.latency_ms} ms)`));
@@ -149,7 +127,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof RecordingError) {
       console.error(`${error.message}\n${USAGE}`);
       process.exit(2);
     }

@@ -1,4 +1,5 @@
-// The recording a load test replays: a WAV file as mono 16-bit PCM, cut into chunks and looped as long as asked.
+// The recording a script streams (stream-file, the load test, the benchmark): a WAV file as mono 16-bit PCM,
+// cut into chunks and looped as long as asked.
 import { readFile } from 'node:fs/promises';
 import { decodeWavToPcm16, resamplePcm16 } from '../engines/wav.js';
 import { bytesToMs, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, msToBytes } from '../protocol/audio.js';
@@ -25,7 +26,7 @@ export async function loadRecording(file: string): Promise<Recording> {
   try {
     decoded = decodeWavToPcm16(bytes);
   } catch (error) {
-    throw new RecordingError(`${file} is not a WAV file the load test can read: ${(error as Error).message}`);
+    throw new RecordingError(`${file} is not a WAV file that can be read: ${(error as Error).message}`);
   }
   let { pcm, sampleRate } = decoded;
   if (sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {

@@ -85,8 +85,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     maxRetriesPerRequest: 1,
     commandTimeout: options.commandTimeoutMs ?? 2000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    // Chunks of many sessions arrive in the same tick: one socket write for all their commands, not one each.
-    enableAutoPipelining: true,
+    // Not enableAutoPipelining: measured, it cost more than it saved (each socket's chunk arrives in its own
+    // tick, so there is rarely a second command to batch with); see BENCHMARKS.md.
   }) as ScriptedRedis;
   redis.defineCommand('appendChunk', { numberOfKeys: 2, lua: APPEND });
   redis.defineCommand('commitSegment', { numberOfKeys: 3, lua: COMMIT });
