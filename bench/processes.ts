@@ -2,7 +2,7 @@
 // each started on a free loopback port, watched, and stopped by its own pid (never by name).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 
 export interface Child {
   name: string;
@@ -32,16 +32,8 @@ process.once('exit', () => {
   }
 });
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+// The same helper the tests use to find a loopback port nobody listens on.
+export { freePort } from '../test/support/redis-server.js';
 
 export interface StartOptions {
   command: string;
