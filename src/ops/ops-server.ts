@@ -9,7 +9,7 @@ import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
 import type { BufferStore } from '../store/buffer-store.js';
 import { PerformanceTestError, runPerformanceTest } from './performance-test.js';
-import { checkReadiness } from './readiness.js';
+import { createReadinessProbe } from './readiness.js';
 
 export interface OpsServerDeps {
   config: Pick<Config, 'opsPort' | 'opsToken' | 'host'>;
@@ -33,7 +33,7 @@ const errorBody = {
 
 const check = {
   type: 'object',
-  properties: { ok: { type: 'boolean' }, duration_ms: { type: 'number' }, error: { type: 'string' } },
+  properties: { ok: { type: 'boolean' }, duration_ms: { type: 'number' }, error: { type: 'string' }, checked_ms_ago: { type: 'number' } },
   required: ['ok', 'duration_ms'],
 } as const;
 
@@ -103,8 +103,9 @@ export function createOpsServer({ config, store, engine, logger }: OpsServerDeps
     async () => ({ status: 'ok' as const }),
   );
 
+  const checkReadiness = createReadinessProbe(store, engine);
   fastify.get('/readyz', { schema: { response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
-    const result = await checkReadiness(store, engine);
+    const result = await checkReadiness();
     return reply.code(result.status === 'ready' ? 200 : 503).send(result);
   });
 

@@ -7,6 +7,8 @@ export interface CheckResult {
   duration_ms: number;
   /** Why it failed, as the component reported it. */
   error?: string;
+  /** Set when this is an earlier success remembered: how long ago the component was last checked. */
+  checked_ms_ago?: number;
 }
 
 export interface Readiness {
@@ -38,14 +40,36 @@ function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 100) / 100;
 }
 
-/** Pings the store and checks the engine in parallel. */
-export async function checkReadiness(store: BufferStore, engine: TranscriptionEngine, timeoutMs = 3000): Promise<Readiness> {
-  const [storeCheck, engineCheck] = await Promise.all([
-    timed(() => store.ping(), timeoutMs, `the ${store.kind} buffer store`),
-    timed(() => engine.check(), timeoutMs, `the ${engine.name} engine`),
-  ]);
-  const failed: Readiness['failed'] = [];
-  if (!storeCheck.ok) failed.push('store');
-  if (!engineCheck.ok) failed.push('engine');
-  return { status: failed.length === 0 ? 'ready' : 'not_ready', failed, checks: { store: storeCheck, engine: engineCheck } };
+export interface ReadinessOptions {
+  timeoutMs?: number;
+  /**
+   * How long an engine that answered counts as answering. Probes come every few seconds, and for the openai
+   * engine each check is a request to the provider; the store is local and is pinged on every probe.
+   * Failures are never remembered: the next probe checks again.
+   */
+  engineSuccessTtlMs?: number;
+  now?: () => number;
+}
+
+/** A readiness probe: pings the store and checks the engine in parallel, the engine at most once per TTL while it answers. */
+export function createReadinessProbe(store: BufferStore, engine: TranscriptionEngine, options: ReadinessOptions = {}): () => Promise<Readiness> {
+  const { timeoutMs = 3000, engineSuccessTtlMs = 30_000, now = Date.now } = options;
+  let lastEngineSuccess: { at: number; result: CheckResult } | undefined;
+
+  async function checkEngine(): Promise<CheckResult> {
+    if (lastEngineSuccess && now() - lastEngineSuccess.at < engineSuccessTtlMs) {
+      return { ...lastEngineSuccess.result, checked_ms_ago: now() - lastEngineSuccess.at };
+    }
+    const result = await timed(() => engine.check(), timeoutMs, `the ${engine.name} engine`);
+    lastEngineSuccess = result.ok ? { at: now(), result } : undefined;
+    return result;
+  }
+
+  return async () => {
+    const [storeCheck, engineCheck] = await Promise.all([timed(() => store.ping(), timeoutMs, `the ${store.kind} buffer store`), checkEngine()]);
+    const failed: Readiness['failed'] = [];
+    if (!storeCheck.ok) failed.push('store');
+    if (!engineCheck.ok) failed.push('engine');
+    return { status: failed.length === 0 ? 'ready' : 'not_ready', failed, checks: { store: storeCheck, engine: engineCheck } };
+  };
 }
