@@ -77,13 +77,4 @@ describe('PcmChunker', () => {
   it('clips overdriven input to the 16-bit range', () => {
     expect([toInt16(1.5), toInt16(1), toInt16(0), toInt16(-1), toInt16(-3)]).toEqual([32767, 32767, 0, -32768, -32768]);
   });
-
-  it('keeps up with real time many times over (the audio thread has 2.7 ms per render quantum)', () => {
-    const input = sine(44100, 10, 440, 0.5);
-    const started = performance.now();
-    convert(44100, [input, input]);
-    const elapsed = performance.now() - started;
-    // 10 s of stereo 44.1 kHz audio; even a slow CI machine does this in well under a second.
-    expect(elapsed).toBeLessThan(2500);
-  });
 });
