@@ -52,7 +52,6 @@ function parseOptions(argv: string[]): Options {
   return { file, url: values.url, chunkMs, speed, language: values.language, token: values.token, sessionId: values['session-id'] };
 }
 
-/** Any WAV → mono 16-bit PCM; the file's own rate is kept when the server accepts it, otherwise 16 kHz. */
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const round = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${Math.round(ms)} ms`);

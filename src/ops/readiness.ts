@@ -57,8 +57,9 @@ export function createReadinessProbe(store: BufferStore, engine: TranscriptionEn
   let lastEngineSuccess: { at: number; result: CheckResult } | undefined;
 
   async function checkEngine(): Promise<CheckResult> {
-    if (lastEngineSuccess && now() - lastEngineSuccess.at < engineSuccessTtlMs) {
-      return { ...lastEngineSuccess.result, checked_ms_ago: now() - lastEngineSuccess.at };
+    if (lastEngineSuccess) {
+      const age = now() - lastEngineSuccess.at;
+      if (age < engineSuccessTtlMs) return { ...lastEngineSuccess.result, checked_ms_ago: age };
     }
     const result = await timed(() => engine.check(), timeoutMs, `the ${engine.name} engine`);
     lastEngineSuccess = result.ok ? { at: now(), result } : undefined;

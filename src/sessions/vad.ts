@@ -34,16 +34,6 @@ function speechMeanSquare(speechDbfs: number): number {
   return amplitude * amplitude;
 }
 
-/** RMS level of little-endian 16-bit samples in pcm[start, end) (byte offsets), in dBFS. */
-export function levelDbfs(pcm: Uint8Array, start = 0, end = pcm.length): number {
-  const from = start >> 1;
-  const count = (end >> 1) - from;
-  if (count <= 0) return -Infinity;
-  const sum = sumOfSquares(samplesOf(pcm), from, from + count);
-  if (sum === 0) return -Infinity;
-  return 20 * Math.log10(Math.sqrt(sum / count) / FULL_SCALE);
-}
-
 /** Calls `onFrame(isSpeech, frameBytes)` for each VAD frame of `pcm` (the last may be short); stops when it returns true. */
 export function forEachFrame(
   pcm: Uint8Array,

@@ -14,7 +14,9 @@ const SAFE_RESPONSE_HEADERS = ['content-type', 'content-length'];
 /**
  * The default integrations this server has a use for. The rest instrument libraries it does not load (Express,
  * databases, other AI SDKs) or add data to every event: Modules sends the whole dependency list with each
- * transaction, i.e. ten times a second per sampled session (the release already names the build).
+ * transaction, i.e. ten times a second per sampled session (the release already names the build). Redis is left
+ * out on purpose: its command spans would quote EVALSHA arguments, i.e. the audio; the store's own cache.* spans
+ * cover it. Http and Context are configured in init below.
  */
 const USED_DEFAULT_INTEGRATIONS = new Set([
   'EventFilters',
@@ -72,8 +74,6 @@ function start(settings: SentrySettings): void {
       stackFrameVariables: false,
     },
     integrations: (defaults) => [
-      // Redis command spans would quote EVALSHA arguments, i.e. the audio; the store's own cache.* spans cover it.
-      // Http and Context are configured below.
       ...defaults.filter((integration) => USED_DEFAULT_INTEGRATIONS.has(integration.name)),
       Sentry.httpIntegration({ ignoreIncomingRequests: isUntracedRequest, maxRequestBodySize: 'none' }),
       // The app and memory contexts read process and system memory on every event, i.e. on every chunk of a

@@ -78,7 +78,7 @@ export function createScrubber(secrets: readonly string[] = []): Scrubber {
       if (skip?.has(key)) continue;
       const field = record[key];
       if (ID_FIELDS.has(key) && typeof field === 'string' && field.length <= MAX_ID_LENGTH) continue;
-      record[key] = isSecretKey(key) ? FILTERED : value(record[key], depth + 1);
+      record[key] = isSecretKey(key) ? FILTERED : value(field, depth + 1);
     }
     return record;
   }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import * as Sentry from '@sentry/node';
 import { ErrorCode, NAMESPACE, type ClientEventName } from '../protocol/index.js';
 import { sessionSampleRand } from './sampler.js';
-import { noopTelemetry, type EventOrigin, type EventTrace, type SpanAttributes, type SpanHandle, type Telemetry } from './telemetry.js';
+import { noopTelemetry, runUntraced, type EventOrigin, type EventTrace, type SpanAttributes, type SpanHandle, type Telemetry } from './telemetry.js';
 
 type Span = Sentry.Span;
 type PropagationContext = ReturnType<Sentry.Scope['getPropagationContext']>;
@@ -49,17 +49,6 @@ export interface SentryTelemetryOptions {
   tags?: Record<string, Primitive>;
   /** Sessions remembered at once; the least recently active are forgotten first (ones that never ended). */
   maxSessions?: number;
-}
-
-const noopSpan: SpanHandle = { setAttributes: () => {} };
-
-/** Runs work that has no span, as a promise like a traced span's (a throw becomes a rejection), without a tick. */
-function runUntraced<T>(fn: (span: SpanHandle) => Promise<T> | T): Promise<T> {
-  try {
-    return Promise.resolve(fn(noopSpan));
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 function definedAttributes(attributes: SpanAttributes): Record<string, Primitive> {

@@ -39,8 +39,17 @@ export interface Telemetry {
 
 const noopSpan: SpanHandle = { setAttributes: () => {} };
 
+/** Runs work that has no span, as a promise like a traced span's (a throw becomes a rejection), without a tick. */
+export function runUntraced<T>(fn: (span: SpanHandle) => Promise<T> | T): Promise<T> {
+  try {
+    return Promise.resolve(fn(noopSpan));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 const noopTrace: EventTrace = {
-  span: async (_op, _name, _attributes, fn) => fn(noopSpan),
+  span: (_op, _name, _attributes, fn) => runUntraced(fn),
   setAttributes: () => {},
   setSession: () => {},
   refuse: () => {},
