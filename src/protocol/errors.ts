@@ -11,6 +11,16 @@ export const ErrorCode = {
   BUFFER_FULL: 'BUFFER_FULL',
   ENGINE_ERROR: 'ENGINE_ERROR',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /** The engine cannot serve a new session within MAX_RESULT_DELAY_MS: retry after `retry_after_ms`, or another node. */
+  OVERLOADED: 'OVERLOADED',
+  /** Audio arrives faster than the allowed multiple of real time (or events faster than allowed): wait `retry_after_ms`. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** A per-connection or per-token limit on concurrent sessions is reached: end one first. */
+  TOO_MANY_SESSIONS: 'TOO_MANY_SESSIONS',
+  /** The session reached MAX_SESSION_MS (or its token's limit): it was ended; start a new one to go on. */
+  SESSION_TIME_LIMIT: 'SESSION_TIME_LIMIT',
+  /** This node is shutting down: reconnect (through the load balancer) and resume. */
+  SERVER_DRAINING: 'SERVER_DRAINING',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 
@@ -21,6 +31,9 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.BUFFER_FULL,
   ErrorCode.ENGINE_ERROR,
   ErrorCode.STORE_UNAVAILABLE,
+  ErrorCode.OVERLOADED,
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.SERVER_DRAINING,
   ErrorCode.INTERNAL_ERROR,
 ]);
 
@@ -30,6 +43,8 @@ export interface ProtocolErrorBody {
   retryable: boolean;
   /** SEQ_GAP only: the sequence number the server expects next. */
   expected_seq?: number;
+  /** OVERLOADED, RATE_LIMITED, SERVER_DRAINING: wait at least this long before retrying. */
+  retry_after_ms?: number;
 }
 
 /** An error that carries a protocol code; anything else thrown in a handler becomes INTERNAL_ERROR. */
@@ -53,4 +68,26 @@ export class ProtocolError extends Error {
 
 export function isRetryable(code: ErrorCode): boolean {
   return RETRYABLE.has(code);
+}
+
+/**
+ * Why the handshake was refused: `connect_error`'s `data.code` (its message says the same in words).
+ * Not retryable by reconnecting with the same credentials, except TOO_MANY_CONNECTIONS after a pause.
+ */
+export const ConnectErrorCode = {
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  TOKEN_INVALID: 'TOKEN_INVALID',
+  TOKEN_REPLAYED: 'TOKEN_REPLAYED',
+  ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  SERVER_DRAINING: 'SERVER_DRAINING',
+} as const;
+
+export type ConnectErrorCode = (typeof ConnectErrorCode)[keyof typeof ConnectErrorCode];
+
+/** `connect_error`'s `data` when the server refuses a handshake. */
+export interface ConnectErrorData {
+  code: ConnectErrorCode;
+  retry_after_ms?: number;
 }

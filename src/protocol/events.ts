@@ -13,6 +13,13 @@ export interface StartSessionAccepted {
   /** The sequence number the server expects next (0 for a new session). */
   next_seq: number;
   sample_rate: number;
+  /**
+   * New sessions only: the secret that proves ownership. Send it back as `resume_token` with `session_id` to resume
+   * from another connection; keep it like a password.
+   */
+  resume_token?: string;
+  /** Interim results are on, every this many ms of new speech; absent when off. */
+  interim_interval_ms?: number;
 }
 
 export interface AudioChunkAccepted {
@@ -35,12 +42,15 @@ export interface EndSessionAccepted {
 
 export interface TranscriptionResult {
   session_id: string;
+  /** Finals and the interims that precede them share the number. */
   segment: number;
   text: string;
-  is_final: true;
+  /** false: an interim guess at the segment so far, replaced by the next result with the same `segment`. */
+  is_final: boolean;
   start_ms: number;
+  /** For an interim, the end of the audio heard so far. */
   end_ms: number;
-  /** From the moment the segment was cut to this emit (0 for a replay). */
+  /** Final: from the segment's cut to this emit (0 for a replay). Interim: from the request's start to this emit. */
   latency_ms: number;
   /** Sent again to a client that resumed the session; it may already have this segment. */
   replayed?: true;
@@ -57,14 +67,23 @@ export interface ClientToServerEvents {
   end_session: (payload: EndSessionRequest, ack: (response: Ack<EndSessionAccepted>) => void) => void;
 }
 
+/** Sent before a node closes a connection on purpose (shutdown, drain): reconnect and resume elsewhere. */
+export interface ServerNotice {
+  code: 'SERVER_DRAINING';
+  message: string;
+  /** Reconnect after about this long (the load balancer sends the new connection to another node). */
+  retry_after_ms: number;
+}
+
 export interface ServerToClientEvents {
   transcription_result: (result: TranscriptionResult) => void;
   transcription_error: (error: TranscriptionErrorEvent) => void;
+  server_notice: (notice: ServerNotice) => void;
 }
 
 /** What a client may pass in the Socket.IO handshake `auth`. */
 export interface HandshakeAuth {
-  /** Required when the server sets AUTH_TOKEN. */
+  /** The server's AUTH_TOKEN, or a short-lived client token minted by POST /v1/tokens. */
   token?: string;
   /** Continue a distributed trace (Sentry). */
   'sentry-trace'?: string;

@@ -20,6 +20,10 @@ export const startSessionSchema = z.strictObject({
     .optional(),
   prompt: z.string().max(1000).optional(),
   model: z.string().min(1).max(100).optional(),
+  /** Proof of ownership when resuming `session_id` (the `resume_token` of its first ack). */
+  resume_token: z.string().min(1).max(200).optional(),
+  interim_results: z.boolean().optional(),
+  interim_interval_ms: z.number().int('interim_interval_ms must be a whole number').optional(),
 });
 
 /** Binary audio as any client library sends it; the server always sees a Buffer or a view. */
@@ -52,6 +56,8 @@ export interface SessionSettings {
   language?: string;
   prompt?: string;
   model?: string;
+  /** Interim results every this many ms of new speech; absent = off. */
+  interim_interval_ms?: number;
 }
 
 export const SAMPLE_RATE_RANGE = { min: MIN_SAMPLE_RATE, max: MAX_SAMPLE_RATE } as const;

@@ -31,6 +31,11 @@ const STATUS_OF: Record<ErrorCode, string> = {
   BUFFER_FULL: 'resource_exhausted',
   ENGINE_ERROR: 'internal_error',
   STORE_UNAVAILABLE: 'unavailable',
+  OVERLOADED: 'resource_exhausted',
+  RATE_LIMITED: 'resource_exhausted',
+  TOO_MANY_SESSIONS: 'resource_exhausted',
+  SESSION_TIME_LIMIT: 'out_of_range',
+  SERVER_DRAINING: 'unavailable',
   INTERNAL_ERROR: 'internal_error',
 };
 const SPAN_STATUS_ERROR = 2;
