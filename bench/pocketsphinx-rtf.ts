@@ -1,6 +1,6 @@
 // Offline engine speed and accuracy, old against new in one run: the per-segment pocketsphinx_continuous engine
 // (taken from git at LEGACY_COMMIT) and the pool of long-lived pocketsphinx_batch decoders, on the speech fixtures
-// at several input levels. Run: `npx tsx bench/pocketsphinx-rtf.ts [--decoders N] [--rounds N]`.
+// at several input levels, as recorded (digital-zero silence) and with the 1-bit noise floor any real input has. Run: `npx tsx bench/pocketsphinx-rtf.ts [--decoders N] [--rounds N]`.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -16,13 +16,20 @@ const LEVELS_DB = [0, -6, -12, -18];
 const FIXTURES = ['hello.wav', 'hello-with-pauses.wav'];
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
-const { values } = parseArgs({ options: { decoders: { type: 'string', default: '2' }, rounds: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: {
+    decoders: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '2' },
+    command: { type: 'string', default: 'pocketsphinx_batch' },
+  },
+});
 const decoders = Number(values.decoders);
 const rounds = Number(values.rounds);
 
 interface Clip {
   name: string;
   level: number;
+  noiseFloor: boolean;
   pcm: Buffer;
   spoken: string;
   seconds: number;
@@ -47,19 +54,33 @@ function clips(): Clip[] {
   return FIXTURES.flatMap((file) => {
     const { pcm, sampleRate } = decodeWavToPcm16(readFileSync(`${root}/test/fixtures/${file}`));
     if (sampleRate !== 16000) throw new Error(`${file}: expected 16 kHz`);
-    return LEVELS_DB.map((level) => ({
-      name: `${file} ${level} dB`,
-      level,
-      pcm: scale(pcm, 10 ** (level / 20)),
-      spoken: spokenText[file]!,
-      seconds: pcm.length / 2 / sampleRate,
-    }));
+    return [false, true].flatMap((noiseFloor) =>
+      LEVELS_DB.map((level) => ({
+        name: `${file} ${level} dB${noiseFloor ? ' + noise floor' : ''}`,
+        level,
+        noiseFloor,
+        pcm: scale(pcm, 10 ** (level / 20), noiseFloor ? 1 : 0),
+        spoken: spokenText[file]!,
+        seconds: pcm.length / 2 / sampleRate,
+      })),
+    );
   });
 }
 
-function scale(pcm: Buffer, gain: number): Buffer {
+/** Gain, plus triangular noise of `noise` LSB (seeded: the same clip every run), like sox's dither. */
+function scale(pcm: Buffer, gain: number, noise: number): Buffer {
+  let seed = 0x9e3779b9;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
   const out = Buffer.alloc(pcm.length);
-  for (let i = 0; i < pcm.length; i += 2) out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(pcm.readInt16LE(i) * gain))), i);
+  for (let i = 0; i < pcm.length; i += 2) {
+    const value = Math.round(pcm.readInt16LE(i) * gain + noise * (random() - random()));
+    out.writeInt16LE(Math.max(-32768, Math.min(32767, value)), i);
+  }
   return out;
 }
 
@@ -138,18 +159,18 @@ const all = clips();
 const load = loadavg().map((l) => l.toFixed(1)).join(' ');
 const outcomes = [
   await measure(`per-segment pocketsphinx_continuous (${LEGACY_COMMIT})`, await legacyEngine(), all),
-  await measure(`pool of ${decoders} pocketsphinx_batch decoders`, createPocketsphinxEngine({ command: 'pocketsphinx_batch', decoders }), all),
+  await measure(`pool of ${decoders} ${values.command} decoders`, createPocketsphinxEngine({ command: values.command, decoders }), all),
 ];
 
 const lines: string[] = [];
 lines.push(`Load average at start: ${load}; at end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}. ${rounds} rounds of ${all.length} clips, one at a time.`, '');
-lines.push('| engine | first segment (ms) | wall RTF, median | wall RTF, p90 | CPU RTF | word accuracy, all levels | at the recorded level (0 dB) |');
-lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+lines.push('| engine | first segment (ms) | wall RTF, median | wall RTF, p90 | CPU RTF | word accuracy, all clips | as recorded, 0 dB | as recorded, all levels | with noise floor, all levels |');
+lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const o of outcomes) {
-  const recorded = all.filter((c) => c.level === 0).map((c) => o.accuracy.get(c.name)!);
+  const accuracy = (keep: (clip: Clip) => boolean) => `${(mean(all.filter(keep).map((c) => o.accuracy.get(c.name)!)) * 100).toFixed(0)} %`;
   const sorted = [...o.rtfs].sort((a, b) => a - b);
   lines.push(
-    `| ${o.engine} | ${o.firstMs} | ${median(o.rtfs).toFixed(2)} | ${sorted[Math.floor(sorted.length * 0.9)]!.toFixed(2)} | ${o.cpuRtf.toFixed(2)} | ${(mean([...o.accuracy.values()]) * 100).toFixed(0)} % | ${(mean(recorded) * 100).toFixed(0)} % |`,
+    `| ${o.engine} | ${o.firstMs} | ${median(o.rtfs).toFixed(2)} | ${sorted[Math.floor(sorted.length * 0.9)]!.toFixed(2)} | ${o.cpuRtf.toFixed(2)} | ${accuracy(() => true)} | ${accuracy((c) => !c.noiseFloor && c.level === 0)} | ${accuracy((c) => !c.noiseFloor)} | ${accuracy((c) => c.noiseFloor)} |`,
   );
 }
 lines.push('', '| clip | ' + outcomes.map((o) => o.engine).join(' | ') + ' |', '| --- |' + outcomes.map(() => ' --- |').join(''));

@@ -24,6 +24,8 @@ export interface PocketsphinxEngine extends TranscriptionEngine {
   readonly capacity: number;
   /** Process ids of the decoders now running. */
   decoderPids(): Promise<number[]>;
+  /** Ends every decoder process and removes their files; segments still waiting fail. */
+  close(): Promise<void>;
 }
 
 /**
