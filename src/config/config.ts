@@ -1,4 +1,5 @@
 // Server settings read from the environment once, at start-up; a bad value stops start-up naming the variable.
+import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_SPEECH_DBFS } from '../sessions/vad.js';
 
@@ -79,7 +80,8 @@ const envSchema = z.object({
   WHISPER_MODEL: z.string().optional().transform((v) => v || 'whisper-1'),
   ENGINE_MAX_RETRIES: wholeNumber(3, 0, 10),
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
-  POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_continuous'),
+  POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
+  POCKETSPHINX_DECODERS: wholeNumber(os.availableParallelism(), 1, 256),
 });
 
 export type Transcriber = 'openai' | 'pocketsphinx';
@@ -106,6 +108,8 @@ export interface Config {
   interimIntervalMs: number;
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; maxRetries: number; timeoutMs: number };
   pocketsphinxCommand: string;
+  /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
+  pocketsphinxDecoders: number;
 }
 
 export class ConfigError extends Error {
@@ -172,5 +176,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.ENGINE_TIMEOUT_MS,
     },
     pocketsphinxCommand: e.POCKETSPHINX_COMMAND,
+    pocketsphinxDecoders: e.POCKETSPHINX_DECODERS,
   };
 }

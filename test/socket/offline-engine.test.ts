@@ -1,7 +1,7 @@
 // The whole pipeline with the offline engine on real speech: a spoken WAV streamed in 100 ms chunks.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx.js';
+import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { decodeWavToPcm16 } from '../../src/engines/wav.js';
 import { connect, startServer } from '../support/harness.js';
 import { streamWhole } from '../support/pipeline.js';
@@ -18,7 +18,7 @@ function sharedWordRatio(spoken: string, heard: string): number {
 describe('streaming real speech to pocketsphinx', () => {
   it.each(['hello.wav', 'hello-with-pauses.wav'])('%s: the transcript shares most words with what was spoken', async (file) => {
     const { pcm, sampleRate } = decodeWavToPcm16(readFileSync(`test/fixtures/${file}`));
-    const server = await startServer({ store: 'redis', engine: createPocketsphinxEngine({ command: 'pocketsphinx_continuous' }) });
+    const server = await startServer({ store: 'redis', engine: createPocketsphinxEngine({ command: 'pocketsphinx_batch', decoders: 2 }) });
     const client = await connect(server.url);
     try {
       const { end } = await streamWhole(client, pcm, { sample_rate: sampleRate, language: 'en' });

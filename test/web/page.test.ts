@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
-import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx.js';
+import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { decodeWavToPcm16 } from '../../src/engines/wav.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createStore } from '../support/harness.js';
@@ -69,7 +69,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       server = await startPageServer({
         pageDir: page_.dir,
         store: createMemoryStore({ ttlS: 600 }),
-        engine: createPocketsphinxEngine({ command: 'pocketsphinx_continuous' }),
+        engine: createPocketsphinxEngine({ command: 'pocketsphinx_batch', decoders: 2 }),
       });
       browser = await launchChromium({ microphoneWav: 'test/fixtures/hello-with-pauses.wav', playOnce: true });
     });
@@ -315,7 +315,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       server = await startPageServer({
         pageDir: page_.dir,
         store: createMemoryStore({ ttlS: 600 }),
-        engine: createPocketsphinxEngine({ command: 'pocketsphinx_continuous' }),
+        engine: createPocketsphinxEngine({ command: 'pocketsphinx_batch', decoders: 2 }),
       });
       browser = await launchChromium({});
     });
