@@ -1,10 +1,9 @@
 // The client's connection: one socket.io socket to /transcription, its state, reconnects (socket.io's own, and by hand
 // after a server-side close or a drain notice), a fresh handshake token per attempt, and refused handshakes.
 import { io as defaultIo, type Socket } from 'socket.io-client';
-import { ConnectErrorCode, type ConnectErrorData } from '../protocol/errors.js';
+import { ConnectErrorCode } from '../protocol/errors.js';
 import type {
   ClientToServerEvents,
-  HandshakeAuth,
   ServerNotice,
   ServerToClientEvents,
   TranscriptionErrorEvent,
@@ -12,6 +11,7 @@ import type {
 } from '../protocol/index.js';
 import { backoffDelay, retryAfterDelay, type BackoffOptions } from './backoff.js';
 import { ClientErrorCode, TranscriptionClientError } from './errors.js';
+import { connectErrorText, handshakeAuth, refusalOf } from './handshake-auth.js';
 import type { ConnectionState, TranscriptionClientOptions } from './types.js';
 import { Waiters } from './waiters.js';
 
@@ -146,7 +146,7 @@ export class Connection {
       reconnectionDelayMax: reconnect.maxDelayMs,
       randomizationFactor: reconnect.randomization,
       reconnectionAttempts: reconnect.attempts,
-      auth: this.handshakeAuth(),
+      auth: handshakeAuth(this.options, () => this.socket?.active === true, (error) => this.onTokenFailure(error)),
       ...this.options.socketOptions,
     });
     socket.on('connect', () => this.onConnect());
@@ -162,24 +162,6 @@ export class Connection {
     });
     this.socket = socket;
     return socket;
-  }
-
-  /** Fixed handshake auth, or (with a token function) a callback socket.io calls before every connection attempt. */
-  private handshakeAuth(): HandshakeAuth | ((send: (auth: object) => void) => void) {
-    const base: HandshakeAuth = definedOnly({ 'sentry-trace': this.options.sentryTrace, baggage: this.options.baggage });
-    const token = this.options.token;
-    if (typeof token !== 'function') return definedOnly({ ...base, token });
-    return (send) => {
-      Promise.resolve()
-        .then(token)
-        .then(
-          (fresh) => {
-            // The attempt may have been abandoned (close, a planned reconnect) while the token was on its way.
-            if (this.socket?.active) send({ ...base, token: fresh });
-          },
-          (error: unknown) => this.onTokenFailure(error),
-        );
-    };
   }
 
   private onConnect(): void {
@@ -230,9 +212,7 @@ export class Connection {
     const socket = this.socket;
     // An inactive socket after connect_error means the server's middleware refused us: socket.io will not retry.
     if (!socket || socket.active) return;
-    const data = (error as { data?: Partial<ConnectErrorData> }).data;
-    const code = typeof data?.code === 'string' ? data.code : undefined;
-    const retryAfterMs = typeof data?.retry_after_ms === 'number' ? data.retry_after_ms : undefined;
+    const { code, retryAfterMs } = refusalOf(error);
     if (code && RETRY_LATER.has(code) && (this.waiters.size > 0 || this.hooks.wanted())) {
       this.reconnectLater(retryAfterMs === undefined ? undefined : retryAfterDelay(retryAfterMs), true);
       return;
@@ -330,14 +310,4 @@ export class Connection {
     this.current = state;
     this.hooks.state(state);
   }
-}
-
-/** socket.io's transport errors hide the useful part (e.g. ECONNREFUSED) in `description`. */
-function connectErrorText(error: Error): string {
-  const description = (error as { description?: unknown }).description;
-  return description instanceof Error ? `${error.message}: ${description.message}` : error.message;
-}
-
-export function definedOnly<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
