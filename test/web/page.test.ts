@@ -88,7 +88,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
 
       await page.click('#start');
       // Results arrive while the person is still speaking: the first sentence is followed by a long pause.
-      await page.waitForSelector('#transcript li', { timeout: 20_000 });
+      await page.waitForSelector('#transcript li:not(.interim)', { timeout: 20_000 });
       const live = await readPage(page);
       expect(live.phase).toBe('recording');
       expect(live.connection).toBe('connected');
@@ -158,7 +158,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
         await page.goto(server.url);
         await page.click('#start');
         const startedAt = Date.now();
-        await page.waitForSelector('#transcript li', { timeout: 15_000 });
+        await page.waitForSelector('#transcript li:not(.interim)', { timeout: 15_000 });
         await waitForCapturedMs(page, 1800);
 
         // The server process stops mid-sentence; the session lives on in Redis.
@@ -236,7 +236,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       try {
         await page.goto(server.url);
         await page.click('#start');
-        await page.waitForSelector('#transcript li', { timeout: 15_000 });
+        await page.waitForSelector('#transcript li:not(.interim)', { timeout: 15_000 });
         await waitForCapturedMs(page, 1800);
         const before = await readPage(page);
         await server.close();
