@@ -164,6 +164,9 @@ class TranscriptionPage {
         this.view.setStatus('Listening… press Stop when you are done.');
       }
     });
+    client.on('notice', () => {
+      if (this.phase === 'recording') this.view.setStatus('The server is restarting: moving to another one. Keep talking; your audio is kept.');
+    });
     client.on('session', (session) => {
       this.view.setSession(session.session_id);
       rememberSession(client.session);
