@@ -199,8 +199,9 @@ describe('load test against the real server', () => {
     expect(server.state.starts.map((s) => s.payload)).toEqual([{ sample_rate: 16000, interim_results: true, interim_interval_ms: 300 }]);
     expect(summary.results).toMatchObject({ received: 2, interims: 2 });
     expect(summary.firstTextLatencyMs.count).toBe(2);
-    // The interim answers the 3rd chunk, sent 200 ms after the 1st at real-time pace; the final only the 10th (900 ms).
-    expect(summary.firstTextLatencyMs.p50!).toBeGreaterThanOrEqual(195);
+    // The interim answers the 3rd chunk, due 200 ms after the 1st at real-time pace (less however late the 1st left);
+    // the final only the 10th, due at 900 ms.
+    expect(summary.firstTextLatencyMs.p50!).toBeGreaterThanOrEqual(195 - (summary.generator.sendLagP99Ms ?? 0));
     expect(summary.firstTextLatencyMs.max!).toBeLessThan(900);
     expect(summary.settings).toMatchObject({ interim: true, interimIntervalMs: 300 });
   });
