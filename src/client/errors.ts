@@ -94,9 +94,9 @@ const DESCRIPTIONS: Record<TranscriptionErrorCode, string> = {
 
 /** Why a handshake was refused (CONNECT_REFUSED's `detail`), for a person. */
 const CONNECT_DESCRIPTIONS: Record<ConnectErrorCode, string> = {
-  UNAUTHORIZED: 'The server refused the connection: the access token is missing or wrong. Check the token.',
+  UNAUTHORIZED: 'The server refused the connection. Check the access token: it is missing or wrong.',
   TOKEN_EXPIRED: 'The server refused the connection: the access token has expired. Get a new token.',
-  TOKEN_INVALID: 'The server refused the connection: the access token is not valid. Check the token.',
+  TOKEN_INVALID: 'The server refused the connection. Check the access token: it is not valid.',
   TOKEN_REPLAYED: 'The server refused the connection: this one-time access token was already used. Get a new token.',
   ORIGIN_NOT_ALLOWED: 'The server does not accept connections from this page\'s address (origin).',
   TOO_MANY_CONNECTIONS: 'The server refused the connection: too many connections are open from here. Close some and try again.',

@@ -346,7 +346,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
         await page.waitForSelector('body[data-phase="failed"]', { timeout: 15_000 });
         const refused = await readPage(page);
         expect(refused.notice?.kind).toBe('error');
-        expect(refused.notice?.text).toContain('The server refused the connection. Check the access token.');
+        expect(refused.notice?.text).toContain('The server refused the connection. Check the access token');
         expect(refused.connection).toBe('disconnected');
         await screenshot(page, 'page-token-refused');
 
