@@ -24,10 +24,10 @@ async function main(): Promise<void> {
   const engine = await createEngine(config, logger);
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam.
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model } });
-  // Prometheus metrics on a registry of this process's own; the ops server serves it at /metrics and /dashboard.
-  // (The pipeline reports through prometheus.metrics once createApp takes a `metrics` dep.)
+  // Prometheus metrics on a registry of this process's own: the pipeline reports to it, the ops server serves it
+  // at /metrics and draws it at /dashboard.
   const prometheus = createPrometheusMetrics();
-  const app = createApp(config, { store, engine, logger, telemetry, httpHandler: createPageHandler() });
+  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, httpHandler: createPageHandler() });
   const port = await app.listen();
   logger.info(
     { port, store: store.kind, engine: engine.name, model: engine.model, namespace: '/transcription' },

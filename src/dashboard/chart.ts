@@ -53,7 +53,8 @@ export class TimeChart {
           })),
         ],
         axes: [{}, { values: (_u, ticks) => ticks.map(format), size: 60 }],
-        scales: { y: { range: (_u, min, max) => [0, Math.max(max, min, 1e-9) * 1.1] } },
+        // From zero, with headroom; an all-zero chart (no refusals) gets 0–1 rather than a range of nothing.
+        scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         legend: { live: true },
       },
       data,
