@@ -95,22 +95,22 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
 
   const metrics: ServerMetrics = {
     eventHandled(event: ClientEventName, seconds: number, code?: ErrorCode) {
-      eventChild(event).observe(seconds);
+      if (valid(seconds)) eventChild(event).observe(seconds);
       if (code) refusals.labels(event, code).inc();
     },
     resultEmitted(kind: ResultKind, seconds: number) {
-      resultChild(kind).observe(seconds);
+      if (valid(seconds)) resultChild(kind).observe(seconds);
     },
     engineRequest(kind: ResultKind, seconds: number, outcome: EngineOutcome) {
-      engineDuration.labels(kind, outcome).observe(seconds);
+      if (valid(seconds)) engineDuration.labels(kind, outcome).observe(seconds);
     },
     engineState({ limit, inFlight, queued }) {
-      engineLimit.set(limit);
-      engineInFlight.set(inFlight);
-      engineQueued.set(queued);
+      if (valid(limit)) engineLimit.set(limit);
+      if (valid(inFlight)) engineInFlight.set(inFlight);
+      if (valid(queued)) engineQueued.set(queued);
     },
     queueWait(kind: ResultKind, seconds: number) {
-      queueWait.labels(kind).observe(seconds);
+      if (valid(seconds)) queueWait.labels(kind).observe(seconds);
     },
     sessionStarted(resumed: boolean) {
       (resumed ? sessionsResumed : sessionsStarted).inc();
@@ -119,7 +119,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
       sessionsEnded.inc();
     },
     sessionsActive(count: number) {
-      sessionsActive.set(count);
+      if (valid(count)) sessionsActive.set(count);
     },
     connectionOpened() {
       connectionsOpened.inc();
@@ -130,16 +130,24 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
     chunkAccepted(audioSeconds: number) {
       chunks.inc();
-      audioReceived.inc(audioSeconds);
+      if (valid(audioSeconds)) audioReceived.inc(audioSeconds);
     },
     audioTranscribed(audioSeconds: number) {
-      audioTranscribed.inc(audioSeconds);
+      if (valid(audioSeconds)) audioTranscribed.inc(audioSeconds);
     },
     storeRoundTrip(operation: string, seconds: number) {
-      storeChild(operation).observe(seconds);
+      if (valid(seconds)) storeChild(operation).observe(seconds);
     },
   };
   return { metrics, registry };
+}
+
+/**
+ * prom-client throws on NaN, Infinity and (for counters) negative increments: a metric must never break the event
+ * that reports it, so such a value is dropped instead. (A clock that steps back can give a negative duration.)
+ */
+function valid(value: number): boolean {
+  return value >= 0 && value !== Infinity;
 }
 
 function memo<T>(make: (key: string) => T): (key: string) => T {

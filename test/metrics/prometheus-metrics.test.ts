@@ -208,6 +208,23 @@ describe('createPrometheusMetrics', () => {
     expect(await bucket('transcription_store_round_trip_seconds', { operation: 'append', le: '0.0005' })).toBe(2);
   });
 
+  it('drops values prom-client would throw on, instead of breaking the event that reports them', async () => {
+    const { metrics, registry } = createPrometheusMetrics({ defaultMetrics: false });
+    expect(() => {
+      metrics.eventHandled('audio_chunk', Number.NaN);
+      metrics.eventHandled('audio_chunk', -0.001);
+      metrics.chunkAccepted(Number.NaN);
+      metrics.audioTranscribed(-1);
+      metrics.resultEmitted('final', Infinity);
+      metrics.storeRoundTrip('append', Number.NaN);
+      metrics.sessionsActive(Number.NaN);
+    }).not.toThrow();
+    expect(await value(registry, 'transcription_event_duration_seconds', { event: 'audio_chunk' }, 'transcription_event_duration_seconds_count')).toBe(0);
+    expect(await value(registry, 'transcription_audio_received_seconds_total')).toBe(0);
+    // The chunk itself was accepted: it still counts.
+    expect(await value(registry, 'transcription_chunks_total')).toBe(1);
+  });
+
   it('writes text that the cluster primary parses back to the same values', async () => {
     const { metrics, registry } = createPrometheusMetrics();
     metrics.eventHandled('audio_chunk', 0.004, 'BUFFER_FULL');
