@@ -18,6 +18,27 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/dashboard/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 
+const series = { type: 'array', items: { type: ['number', 'null'] } } as const;
+const percentiles = { type: 'object', properties: { p50: series, p75: series, p95: series, p99: series }, required: ['p50', 'p75', 'p95', 'p99'] } as const;
+
+/** DashboardData (src/metrics/dashboard-data.ts). */
+const dashboardData = {
+  type: 'object',
+  properties: {
+    stepS: { type: 'number' },
+    rateWindowS: { type: 'number' },
+    t: { type: 'array', items: { type: 'number' } },
+    ackLatency: percentiles,
+    resultLatency: percentiles,
+    throughput: { type: 'object', properties: { chunksPerS: series, audioSecondsPerS: series, resultsPerS: series }, required: ['chunksPerS', 'audioSecondsPerS', 'resultsPerS'] },
+    errorsPerS: { type: 'object', additionalProperties: series },
+    sessionsActive: series,
+    connectionsActive: series,
+    engine: { type: 'object', properties: { limit: series, inFlight: series, queued: series }, required: ['limit', 'inFlight', 'queued'] },
+  },
+  required: ['stepS', 'rateWindowS', 't', 'ackLatency', 'resultLatency', 'throughput', 'errorsPerS', 'sessionsActive', 'connectionsActive', 'engine'],
+} as const;
+
 /** Only its own files and its own origin: the charts are drawn locally, nothing is fetched from elsewhere. */
 const PAGE_POLICY = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -50,7 +71,7 @@ export function registerDashboard(fastify: FastifyInstance, options: DashboardOp
     });
   }
 
-  fastify.get('/dashboard/data', async (_request, reply) => {
+  fastify.get('/dashboard/data', { schema: { response: { 200: dashboardData } } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     return sampler.data();
   });

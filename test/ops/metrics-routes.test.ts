@@ -95,5 +95,8 @@ describe('GET /dashboard', () => {
     expect(data.sessionsActive.at(-1)).toBe(3);
     expect(data.ackLatency.p95.some((v: number | null) => v !== null && v > 0.0025 && v <= 0.005)).toBe(true);
     expect(data.throughput.chunksPerS.some((v: number | null) => v !== null && v > 0)).toBe(true);
+    // No result yet: gaps (null), not zeros, survive the response schema.
+    expect(data.resultLatency.p95.length).toBeGreaterThan(0);
+    expect(data.resultLatency.p95.every((v: number | null) => v === null)).toBe(true);
   });
 });
