@@ -13,6 +13,7 @@ import { createPrometheusMetrics } from '../../src/metrics/prometheus-metrics.js
 import { createOpsServer, type OpsServer } from '../../src/ops/ops-server.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { browserSkipReason, launchChromium, watchProblems } from '../web/page-harness.js';
+import { connect, type TestClient } from '../support/harness.js';
 import { buildDashboard } from './dashboard-build.js';
 
 const ARTIFACTS = 'test-artifacts';
@@ -43,6 +44,8 @@ describe.skipIf(skip)('GET /dashboard in Chromium', () => {
   let browser: Browser;
   let base: string;
   let load: Promise<LoadTestSummary>;
+  let misbehaving: TestClient;
+  let refusals: NodeJS.Timeout;
 
   beforeAll(async () => {
     built = buildDashboard();
@@ -62,10 +65,21 @@ describe.skipIf(skip)('GET /dashboard in Chromium', () => {
     base = `http://127.0.0.1:${await ops.listen()}`;
     // The real load-test tool: 12 real-time sessions started over 4 s, streaming for 14 s.
     load = runLoadTest(loadTestOptions({ url, sessions: 12, rampUpMs: 4000, stop: { kind: 'duration', ms: 14_000 } }));
+    // A client that gets refused now and then, so the errors chart has codes to show.
+    misbehaving = await connect(url);
+    let n = 0;
+    refusals = setInterval(() => {
+      n += 1;
+      // A session that never started, and a payload the protocol refuses (not what the typed client would send).
+      if (n % 2) misbehaving.socket.emit('end_session', { session_id: `no-such-session-${n}` }, () => {});
+      else (misbehaving.socket.emit as (...args: unknown[]) => void).call(misbehaving.socket, 'audio_chunk', { nonsense: true }, () => {});
+    }, 400);
     browser = await launchChromium({});
   });
 
   afterAll(async () => {
+    clearInterval(refusals);
+    misbehaving?.socket.close();
     await load?.catch(() => undefined);
     await browser?.close();
     await ops?.close();
@@ -105,6 +119,7 @@ describe.skipIf(skip)('GET /dashboard in Chromium', () => {
 
     // The page polls by itself: more points later, without a reload.
     await page.waitForFunction((before) => Number(document.getElementById('chart-throughput')!.dataset.points) > before, first, { timeout: 10_000 });
+    expect(await page.locator('#chart-errors .u-legend').innerText()).toMatch(/INVALID_PAYLOAD[\s\S]*UNKNOWN_SESSION/);
     expect(await page.locator('#status').getAttribute('data-state')).toBe('ok');
     expect(await page.locator('#tiles').innerText()).toMatch(/active sessions\s+\d+/i);
 
