@@ -1,20 +1,40 @@
 // A two-worker cluster for the aggregation test: each worker reports its own counts through Prometheus metrics
-// shared with shareWorkerMetrics; the primary prints what createClusterMetricsSource serves, then stops.
+// shared with shareWorkerMetrics; the primary serves createClusterMetricsSource on a real ops server, prints what
+// its /metrics and /dashboard/data answer, then stops.
 import cluster from 'node:cluster';
 import { createClusterMetricsSource, shareWorkerMetrics } from '../../src/metrics/cluster-metrics.js';
 import { createPrometheusMetrics } from '../../src/metrics/prometheus-metrics.js';
 
 if (cluster.isPrimary) {
+  // The ops server's modules (Fastify, Sentry) load in the primary only: workers start in a fraction of the time.
+  const [{ createOpsServer }, { createMemoryStore }, { createPocketsphinxEngine }] = await Promise.all([
+    import('../../src/ops/ops-server.js'),
+    import('../../src/store/memory-store.js'),
+    import('../../src/engines/pocketsphinx.js'),
+  ]);
   const source = createClusterMetricsSource();
   const workers = [cluster.fork({ CHUNKS: '3' }), cluster.fork({ CHUNKS: '5' })];
   let ready = 0;
   for (const worker of workers) {
     worker.on('message', async (message: unknown) => {
       if (message !== 'ready' || ++ready < workers.length) return;
-      const text = await source.metrics();
+      const ops = createOpsServer({
+        config: { opsPort: 0, opsToken: undefined, host: '127.0.0.1' },
+        store: createMemoryStore({ ttlS: 60 }),
+        engine: createPocketsphinxEngine({ command: 'pocketsphinx_continuous' }),
+        metrics: source,
+        dashboard: { stepMs: 100 },
+      });
+      const base = `http://127.0.0.1:${await ops.listen()}`;
+      const response = await fetch(`${base}/metrics`);
+      const text = await response.text();
       const families = await source.getMetricsAsJSON();
-      process.stdout.write(JSON.stringify({ text, families, contentType: source.contentType }));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const dashboard = await (await fetch(`${base}/dashboard/data`)).json();
+      await ops.close();
       for (const w of workers) w.kill();
+      // Exit once written: fetch's pooled keep-alive sockets would hold the primary open for a while.
+      process.stdout.write(JSON.stringify({ text, families, contentType: response.headers.get('content-type'), dashboard }), () => process.exit(0));
     });
   }
 } else {
