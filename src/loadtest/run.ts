@@ -2,10 +2,10 @@
 // keeps the run within its time limit, and returns the summary.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { TranscriptionClient } from '../client/index.js';
+import { writeHtmlReport } from './html-report.js';
 import type { LoadTestOptions } from './options.js';
 import { RunRecorder, type ProgressSnapshot } from './recorder.js';
 import { ChunkedLoop, loadRecording, type Recording } from './recording.js';
-import { writeHtmlReport } from './html-report.js';
 import { runSession, type SessionOutcome, type SessionPlan } from './session-runner.js';
 import { summarize, type LoadTestSummary } from './summary.js';
 import { TimelineRecorder } from './timeline.js';
