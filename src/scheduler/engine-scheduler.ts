@@ -67,9 +67,9 @@ export class EngineScheduler {
     return this.averageLatencyMs === undefined ? undefined : (this.options.limit.ceiling * 1000) / this.averageLatencyMs;
   }
 
-  /** A request could start right now without making any waiting segment wait longer. */
+  /** A request could start right now and no segment waits, not even for a Retry-After: the engine is not busy. */
   hasFreeSlot(): boolean {
-    return this.inFlight < this.options.limit.current && !this.hasEligible();
+    return this.inFlight < this.options.limit.current && this.waiting.length === 0;
   }
 
   /** How long a segment cut now would wait for its result: the queue ahead of it, then the request itself. */
@@ -115,11 +115,6 @@ export class EngineScheduler {
     let index = this.waiting.length;
     while (index > 0 && this.waiting[index - 1]!.waitingSince > job.waitingSince) index--;
     this.waiting.splice(index, 0, job);
-  }
-
-  private hasEligible(): boolean {
-    const now = this.now();
-    return this.waiting.some((job) => job.notBefore <= now);
   }
 
   private dispatch(): void {

@@ -174,6 +174,11 @@ export class Sessions {
     this.deps.metrics.sessionsActive(this.deps.registry.size);
   }
 
+  /** Why new sessions are refused now (the engine is behind), for readiness; undefined when they are welcome. */
+  overloaded(): Error | undefined {
+    return this.deps.admission.refusal(this.deps.registry.size);
+  }
+
   /** Stop taking new sessions (shutdown); running ones go on. */
   startDraining(): void {
     this.draining = true;
