@@ -44,6 +44,8 @@ export interface LoadTestOptions {
   timeoutMs: number;
   json: boolean;
   progress: boolean;
+  /** Writes the run as one self-contained HTML file (charts included) at this path. */
+  report: string | undefined;
 }
 
 export class UsageError extends Error {}
@@ -77,6 +79,7 @@ Replays a WAV file (default test/fixtures/hello.wav) as concurrent sessions of t
   --max-ack-p99-ms MS   exit with status 1 when the P99 ack latency is above MS
   --timeout S           give up on the whole run after S seconds (default: the expected time plus 120)
   --json                print the summary as one JSON object on stdout
+  --report FILE         also write a self-contained HTML report (latency over time, histograms, sessions, errors)
   --quiet               no live progress line
   -h, --help            this text`;
 
@@ -119,6 +122,7 @@ export function parseLoadTestOptions(argv: string[], env: NodeJS.ProcessEnv = pr
         'max-ack-p99-ms': { type: 'string' },
         timeout: { type: 'string' },
         json: { type: 'boolean' },
+        report: { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -167,6 +171,7 @@ export function parseLoadTestOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     timeoutMs: (number('timeout', values.timeout, 1, 7 * 86_400) ?? 0) * 1000,
     json: values.json ?? false,
     progress: !(values.quiet ?? false),
+    report: values.report || undefined,
   };
 }
 
