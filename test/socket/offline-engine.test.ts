@@ -18,7 +18,8 @@ function sharedWordRatio(spoken: string, heard: string): number {
 describe('streaming real speech to pocketsphinx', () => {
   it.each(['hello.wav', 'hello-with-pauses.wav'])('%s: the transcript shares most words with what was spoken', async (file) => {
     const { pcm, sampleRate } = decodeWavToPcm16(readFileSync(`test/fixtures/${file}`));
-    const server = await startServer({ store: 'redis', engine: createPocketsphinxEngine({ command: 'pocketsphinx_batch', decoders: 2 }) });
+    const engine = createPocketsphinxEngine({ command: 'pocketsphinx_batch', decoders: 2 });
+    const server = await startServer({ store: 'redis', engine });
     const client = await connect(server.url);
     try {
       const { end } = await streamWhole(client, pcm, { sample_rate: sampleRate, language: 'en' });
@@ -30,6 +31,7 @@ describe('streaming real speech to pocketsphinx', () => {
     } finally {
       client.close();
       await server.close();
+      await engine.close();
     }
   }, 60_000);
 });
