@@ -60,8 +60,12 @@ export class Decoder {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        this.fail(new DecoderGoneError(`pocketsphinx ${how}: ${summariseLog(this.stderrTail) || 'no error output'}`));
-        resolve();
+        // Its last log lines may still be in the pipe: wait for them (briefly: a wrapper's child may hold it open).
+        const stderrEnded = child.stderr!.destroyed ? Promise.resolve() : new Promise((done) => child.stderr!.once('close', done));
+        void Promise.race([stderrEnded, new Promise((done) => setTimeout(done, 200))]).then(() => {
+          this.fail(new DecoderGoneError(`pocketsphinx ${how}: ${summariseLog(this.stderrTail) || 'no error output'}`));
+          resolve();
+        });
       });
       child.once('error', (error: NodeJS.ErrnoException) => {
         const missing = error.code === 'ENOENT' || error.code === 'EACCES';

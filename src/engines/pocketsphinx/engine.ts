@@ -29,8 +29,8 @@ export interface PocketsphinxEngine extends TranscriptionEngine {
 }
 
 /**
- * Decoders start on first use and then stay: measured here, model load was ~0.3 s and ~100 MB RSS per process,
- * which the per-segment pocketsphinx_continuous engine paid on every segment (BENCHMARKS.md, "Offline engine").
+ * Decoders start on first use and then stay: the model load (~0.3–0.7 CPU-s and ~100 MB RSS per process) is paid once
+ * per decoder, not once per segment (BENCHMARKS.md, "Offline engine: decoder pool").
  */
 export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): PocketsphinxEngine {
   const { command } = options;
