@@ -193,17 +193,14 @@ export class SessionRuntime {
         this.deps.admission.segmentCut();
         const request = this.request(pcm);
         const messageId = `${this.id}:${start}`;
-        // The hand-off is the queue's producer span, each engine attempt once started its consumer span.
-        const queued = await eventSpans.publish(cut.trace, messageId, pcm.length, () => {
-          const publishedAt = performance.now();
-          const done = this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
-            span.setAttributes({ 'segment.queue_ms': Math.round(attempt.queueMs), 'segment.retries': attempt.retry });
-            const receive = { receiveLatencyMs: performance.now() - publishedAt, retry: attempt.retry };
-            return eventSpans.process(cut.trace, messageId, pcm.length, receive, () => this.runEngine(cut.trace, request));
-          });
-          return { done };
+        // The hand-off is the queue's producer span (marked before the scheduler may start the request, so the
+        // attempts are its siblings), each engine attempt once started its consumer span.
+        const publishedAt = await eventSpans.publish(cut.trace, messageId, pcm.length, () => performance.now());
+        text = await this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
+          span.setAttributes({ 'segment.queue_ms': Math.round(attempt.queueMs), 'segment.retries': attempt.retry });
+          const receive = { receiveLatencyMs: performance.now() - publishedAt, retry: attempt.retry };
+          return eventSpans.process(cut.trace, messageId, pcm.length, receive, () => this.runEngine(cut.trace, request));
         });
-        text = await queued.done;
         metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
       }
       const outcome = await store.commitSegment(this.id, start, end, text);

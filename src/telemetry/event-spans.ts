@@ -31,10 +31,7 @@ export const eventSpans = {
     return trace.span('ai', name, { ...attributes, 'transcription.kind': kind }, fn);
   },
 
-  /**
-   * Hand-off of a segment to the engine scheduler (a producer span of Sentry's Queues view). It lasts as long as
-   * the hand-off itself: `fn` returns the pending work wrapped, not awaited.
-   */
+  /** Hand-off of a segment to the engine scheduler (a producer span of Sentry's Queues view). */
   publish<T>(trace: EventTrace, messageId: string, bytes: number, fn: Work<T>): Promise<T> {
     return trace.span('queue.publish', `Queue segment for ${ENGINE_QUEUE}`, {
       'messaging.system': MESSAGING_SYSTEM,
