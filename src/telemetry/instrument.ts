@@ -134,6 +134,7 @@ function logDrops(logger: { warn(object: object, message: string): void }): void
   let timer: NodeJS.Timeout | undefined;
   let lastLog = 0;
   const flush = () => {
+    if (timer) clearTimeout(timer);
     timer = undefined;
     lastLog = Date.now();
     const dropped = pending;
@@ -144,6 +145,10 @@ function logDrops(logger: { warn(object: object, message: string): void }): void
       `Sentry dropped ${total} telemetry items (${Object.keys(dropped).join(', ')}); a full buffer means raising SENTRY_TRANSPORT_BUFFER_SIZE or lowering SENTRY_TRACES_SAMPLE_RATE`,
     );
   };
+  // What is still pending at exit (the shutdown flush may drop too) is logged then.
+  process.once('exit', () => {
+    if (Object.keys(pending).length > 0) flush();
+  });
   onTelemetryDropped((reason, category, count) => {
     if (!DELIVERY_DROP_REASONS.has(reason)) return;
     const key = `${reason}:${category}`;
