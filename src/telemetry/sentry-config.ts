@@ -24,8 +24,8 @@ export interface SentrySettings {
 }
 
 /** See docs/monitoring.md (Delivery): measured need at tracing 1.0 is events/s × request time, with headroom. */
-export const DEFAULT_TRANSPORT_BUFFER_SIZE = 1000;
-export const DEFAULT_TRANSPORT_CONCURRENCY = 30;
+export const DEFAULT_TRANSPORT_BUFFER_SIZE = 2000;
+export const DEFAULT_TRANSPORT_CONCURRENCY = 200;
 
 export class SentryConfigError extends Error {
   constructor(message: string) {
