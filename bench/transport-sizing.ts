@@ -2,9 +2,9 @@
 // ingest stand-in in this process answering each envelope after a set round trip, and what arrived against what
 // was sampled (plus what the SDK reported dropped). Usage: tsx bench/transport-sizing.ts [N] [seconds] [rtt ms]
 // (BENCH_SERVER_<NAME> sets <NAME> for the server, e.g. BENCH_SERVER_SENTRY_TRANSPORT_BUFFER_SIZE=64).
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { gunzipSync } from 'node:zlib';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import { startOpenAIStub } from '../test/support/openai-stub.js';
 import { spawnServer } from '../test/support/spawn-server.js';
@@ -14,36 +14,25 @@ const seconds = Number(process.argv[3] ?? 15);
 const rttMs = Number(process.argv[4] ?? 100);
 const CHUNK_MS = 100;
 
-/** The ingest stand-in: counts envelopes, transactions and client-report drops; answers after `rttMs`. */
+/** The ingest stand-in (bench/slow-ingest.mjs) in its own process, so the load generator's work does not delay it. */
 async function startIngest() {
-  const counts = { envelopes: 0, transactions: 0, discarded: {} as Record<string, number>, inFlight: 0, maxInFlight: 0 };
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    counts.inFlight++;
-    counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      let body = Buffer.concat(chunks);
-      if (request.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      const lines = body.toString('utf8').split('\n');
-      counts.envelopes++;
-      lines.forEach((line, index) => {
-        if (line.startsWith('{"type":"transaction"')) counts.transactions++;
-        if (line.startsWith('{"type":"client_report"')) {
-          const report = JSON.parse(lines[index + 1]!) as { discarded_events?: Array<{ reason: string; category: string; quantity: number }> };
-          for (const d of report.discarded_events ?? []) counts.discarded[`${d.reason}:${d.category}`] = (counts.discarded[`${d.reason}:${d.category}`] ?? 0) + d.quantity;
-        }
-      });
-      setTimeout(() => {
-        counts.inFlight--;
-        response.writeHead(200, { 'content-type': 'application/json' });
-        response.end('{}');
-      }, rttMs);
+  const child = spawn(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), 'slow-ingest.mjs'), `--rtt-ms=${rttMs}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve) => {
+    let out = '';
+    child.stdout!.on('data', (data: Buffer) => {
+      out += data.toString();
+      const match = /listening on port (\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
     });
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { counts, port: (server.address() as AddressInfo).port, close: () => server.close() };
+  return {
+    port,
+    counts: async () =>
+      (await (await fetch(`http://127.0.0.1:${port}/count`)).json()) as { envelopes: number; transactions: number; discarded: Record<string, number>; maxInFlight: number },
+    close: () => child.kill('SIGTERM'),
+  };
 }
 
 function serverEnv(): Record<string, string> {
@@ -90,24 +79,27 @@ async function main() {
   const elapsed = (performance.now() - started) / 1000;
   // Let the transport drain, then stop the server: its shutdown flush sends the client report.
   let last = -1;
-  while (ingest.counts.transactions !== last) {
-    last = ingest.counts.transactions;
+  for (let now = (await ingest.counts()).transactions; now !== last; now = (await ingest.counts()).transactions) {
+    last = now;
     await new Promise((r) => setTimeout(r, 2000));
   }
   await server.stop();
   await new Promise((r) => setTimeout(r, 500));
-  const drops = server.stdout.filter((line) => line.includes('Sentry dropped')).length;
+  const counts = await ingest.counts();
+  const drops = server.stdout.filter((line) => line.includes("Sentry dropped")).length;
+  if (process.env.BENCH_DEBUG) console.log(server.stdout.filter((line) => !line.includes("audio_chunk")).slice(-20).join("\n"), server.stderr.slice(-20).join("\n"));
   const result = {
     streams,
     seconds: Math.round(elapsed * 10) / 10,
     rtt_ms: rttMs,
     server_env: serverEnv(),
     sampled_events: acked,
-    transactions_received: ingest.counts.transactions,
-    envelopes_received: ingest.counts.envelopes,
-    transactions_per_stream_per_s: Math.round((ingest.counts.transactions / streams / elapsed) * 100) / 100,
-    max_in_flight_at_ingest: ingest.counts.maxInFlight,
-    client_report_discarded: ingest.counts.discarded,
+    sampled_events_per_s: Math.round(acked / elapsed),
+    transactions_received: counts.transactions,
+    envelopes_received: counts.envelopes,
+    transactions_per_stream_per_s: Math.round((counts.transactions / streams / elapsed) * 100) / 100,
+    max_in_flight_at_ingest: counts.maxInFlight,
+    client_report_discarded: counts.discarded,
     drop_log_lines: drops,
   };
   console.log(JSON.stringify(result, null, 2));

@@ -9,7 +9,7 @@ export const DELIVERY_DROP_REASONS: ReadonlySet<string> = new Set(['queue_overfl
 const totals = new Map<string, number>();
 const listeners = new Set<DropListener>();
 
-/** Called by the transport for every item it drops. */
+/** Called by the transport and the client (instrument.ts) for every item they drop for delivery. */
 export function recordTelemetryDrop(reason: string, category: string, count = 1): void {
   const key = `${reason}:${category}`;
   totals.set(key, (totals.get(key) ?? 0) + count);

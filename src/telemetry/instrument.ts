@@ -69,12 +69,11 @@ function transport(settings: SentrySettings): NonNullable<Sentry.NodeOptions['tr
   return (options) =>
     Sentry.makeNodeTransport({
       ...options,
-      bufferSize: settings.transportBufferSize,
       keepAlive: true,
       ...(proxied ? {} : { httpModule: httpModule as Parameters<typeof Sentry.makeNodeTransport>[0]['httpModule'] }),
       recordDroppedEvent: (reason, category, count) => {
         options.recordDroppedEvent(reason, category, count);
-        recordTelemetryDrop(reason, category, count);
+        if (DELIVERY_DROP_REASONS.has(reason)) recordTelemetryDrop(reason, category, count);
       },
     });
 }
@@ -88,6 +87,8 @@ function start(settings: SentrySettings): void {
     release: settings.release,
     debug: settings.debug,
     transport: transport(settings),
+    // Sizes both buffers: the client's (events being processed and sent) and the transport's (requests).
+    transportOptions: { bufferSize: settings.transportBufferSize },
     traceLifecycle: settings.traceLifecycle,
     tracesSampler: createTracesSampler(settings.tracesSampleRate),
     // In this SDK major `profilesSampleRate` is ignored: profiling is a per-process session that runs while
@@ -123,6 +124,19 @@ function start(settings: SentrySettings): void {
     beforeBreadcrumb: (breadcrumb) => scrub.breadcrumb(breadcrumb),
   });
   if (client && settings.profilesSampleRate > 0) profileOnlySampledSpans(client);
+  if (client) countClientDrops(client);
+}
+
+/**
+ * The client drops too (its own buffer of events being processed is full): the SDK has no hook for it, so its
+ * recordDroppedEvent is wrapped. The transport holds the original, bound, so its drops are not counted twice.
+ */
+function countClientDrops(client: Sentry.NodeClient): void {
+  const record = client.recordDroppedEvent.bind(client);
+  client.recordDroppedEvent = (reason, category, count) => {
+    record(reason, category, count);
+    if (DELIVERY_DROP_REASONS.has(reason)) recordTelemetryDrop(reason, category, count);
+  };
 }
 
 /** How often at most a drop is logged: the first at once, then one line per period with what it dropped since. */
