@@ -81,8 +81,9 @@ async function main() {
   let last = -1;
   for (let now = (await ingest.counts()).transactions; now !== last; now = (await ingest.counts()).transactions) {
     last = now;
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, 3000));
   }
+  const beforeStop = (await ingest.counts()).transactions;
   await server.stop();
   await new Promise((r) => setTimeout(r, 500));
   const counts = await ingest.counts();
@@ -96,6 +97,7 @@ async function main() {
     sampled_events: acked,
     sampled_events_per_s: Math.round(acked / elapsed),
     transactions_received: counts.transactions,
+    transactions_received_before_stop: beforeStop,
     envelopes_received: counts.envelopes,
     transactions_per_stream_per_s: Math.round((counts.transactions / streams / elapsed) * 100) / 100,
     max_in_flight_at_ingest: counts.maxInFlight,
