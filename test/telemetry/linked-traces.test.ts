@@ -1,6 +1,7 @@
 // Long sessions through the built server with a sink in its own process: one trace per segment within its span
 // budget, each linked to the one before; the engine queue as queue.publish / queue.process spans; interim work
 // told apart; an unsampled session's failure still reported; nothing lost silently under a burst.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionSampleRand } from '../../src/telemetry/sampler.js';
 import { chunksOf, loudPcm, silentPcm } from '../support/audio.js';
@@ -228,6 +229,32 @@ describe('a sampled server at SENTRY_TRACES_SAMPLE_RATE=0.5', () => {
     }
     expect(finals[0]!.ai.name).toBe('Process audio buffer');
     expect(childrenOf(finals[0]!.t, finals[0]!.ai).map((s) => s.op)).toEqual(['cache.get', 'queue.publish', 'queue.process']);
+  });
+
+  it('parents the first trace on the client’s trace, and keeps the client’s decision in the traces after it', async () => {
+    // The rate alone would not sample this session: the client's sampled trace decides.
+    const id = sessionId('client-trace', false);
+    const traceId = randomBytes(16).toString('hex');
+    const spanId = randomBytes(8).toString('hex');
+    const c = await connect(server.url, {
+      'sentry-trace': `${traceId}-${spanId}-1`,
+      baggage: `sentry-trace_id=${traceId},sentry-public_key=publickey,sentry-sample_rate=1,sentry-sampled=true,sentry-environment=test`,
+    });
+    clients.push(c);
+    await startSession(c, { session_id: id, language: 'en' });
+    // Two segments: two chunk traces, then end_session's.
+    await sendChunks(c, id, chunksOf(loudPcm(2 * SEGMENT_MAX_MS, 16000, 59), CHUNK_MS));
+    await until(() => c.results.length >= 2, 'two results');
+    expect((await c.call('end_session', { session_id: id })).ok).toBe(true);
+    const received = await sink.waitFor((r) => ofSession(r, id).length === 100 + 2, 'the client-traced session’s transactions');
+    const byTrace = traces(ofSession(received, id));
+    expect(byTrace).toHaveLength(3);
+    expect(byTrace[0]!.every((t) => t.traceId === traceId && t.parentSpanId === spanId)).toBe(true);
+    const start = byTrace[0]!.find((t) => t.name === 'start_session_handler')!;
+    expect(rootOf(byTrace[1]!).raw.contexts.trace.links).toEqual([
+      { trace_id: traceId, span_id: start.spanId, sampled: true, attributes: { 'sentry.link.type': 'previous_trace' } },
+    ]);
+    expect(rootOf(byTrace[2]!).raw.contexts.trace.links[0].trace_id).toBe(byTrace[1]![0]!.traceId);
   });
 
   it('reports an unsampled session’s engine error as an error event with its context, and sends no transaction of it', async () => {
