@@ -1,5 +1,5 @@
 // Measures what the Sentry transport must carry at tracing 1.0: N real-time streams through the built server, an
-// ingest stand-in in this process answering each envelope after a set round trip, and what arrived against what
+// ingest stand-in in its own process (slow-ingest.mjs) answering each envelope after a set round trip, and what arrived against what
 // was sampled (plus what the SDK reported dropped). Usage: tsx bench/transport-sizing.ts [N] [seconds] [rtt ms]
 // (BENCH_SERVER_<NAME> sets <NAME> for the server, e.g. BENCH_SERVER_SENTRY_TRANSPORT_BUFFER_SIZE=64; BENCH_DEBUG=1
 // prints the server's last log lines).
