@@ -22,11 +22,12 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const store = await createStore(config);
   const engine = await createEngine(config, logger);
-  // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam.
-  const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model } });
   // Prometheus metrics on a registry of this process's own: the pipeline reports to it, the ops server serves it
   // at /metrics and draws it at /dashboard.
   const prometheus = createPrometheusMetrics();
+  // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam; what
+  // the SDK drops is counted in the metrics.
+  const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });
   const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, httpHandler: createPageHandler() });
   const port = await app.listen();
   logger.info(
