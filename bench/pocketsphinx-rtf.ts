@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TranscriptionEngine } from '../src/engines/engine.js';
 import { createPocketsphinxEngine } from '../src/engines/pocketsphinx/engine.js';
-import { decodeWavToPcm16 } from '../src/engines/wav.js';
+import { decodeWavToPcm16 } from '../src/audio/wav-decode.js';
 
 /** The last commit with the per-segment engine (src/engines/pocketsphinx.ts). */
 const LEGACY_COMMIT = '3c4200b';

@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { loadRecording, runLoadTest, loadTestOptions, type Recording } from '../src/loadtest/index.js';
+import { loadSpeechSample, runLoadTest, loadTestOptions, type SpeechSample } from '../src/loadtest/index.js';
 import { formatProfile, summarizeProfile } from './cpu-profile.js';
 import { describeMachine, formatMarkdown, targets, type RunDescription } from './markdown.js';
 import { stopAll } from './processes.js';
@@ -38,12 +38,12 @@ function fanInRampUpMs(sessions: number): number {
   return Math.max(8000, sessions * 5);
 }
 
-function settingsFor(quick: boolean, hello: Recording, pauses: Recording): BenchSettings {
+function settingsFor(quick: boolean, hello: SpeechSample, pauses: SpeechSample): BenchSettings {
   if (quick) {
     return {
       fanIn: { steps: [5, 10], holdMs: 600, rampUpMs: () => 100, p99LimitMs: 50 },
       replay: { sessions: [1, 2], audioMs: 3000 },
-      finalization: { recording: hello, sessions: 2, loops: 1, pace: 'max', rampUpMs: 0, engineDelayMs: 200 },
+      finalization: { sample: hello, sessions: 2, loops: 1, pace: 'max', rampUpMs: 0, engineDelayMs: 200 },
       memory: { sessions: 10, settleMs: 100 },
       freshServers: false,
       quiet: { maxOtherCores: Infinity, waitMs: 0, attempts: 1 },
@@ -60,7 +60,7 @@ function settingsFor(quick: boolean, hello: Recording, pauses: Recording): Bench
     // Phrases with 1 s pauses, so the VAD cuts segments while audio still flows; 8 sessions spread over 3 s,
     // each ending on its own, never need more than TRANSCRIBE_CONCURRENCY (4) engine calls at once, so queueing
     // stays out of the figure.
-    finalization: { recording: pauses, sessions: 8, loops: 3, pace: 'realtime', rampUpMs: 3000, engineDelayMs: 200 },
+    finalization: { sample: pauses, sessions: 8, loops: 3, pace: 'realtime', rampUpMs: 3000, engineDelayMs: 200 },
     memory: { sessions: 1000, settleMs: 2000 },
     freshServers: true,
     quiet: { maxOtherCores: 0.2, waitMs: 120_000, attempts: 3 },
@@ -80,7 +80,7 @@ function method(settings: BenchSettings): string[] {
       ' sending the next 100 ms chunk as soon as the previous one is acked; audio seconds acknowledged per wall second, first chunk to last ack.',
     `Finalization overhead: the stub answers after ${settings.finalization.engineDelayMs} ms; after one warm-up session (not measured),` +
       ` ${settings.finalization.sessions} sessions started over ${settings.finalization.rampUpMs / 1000} s each stream` +
-      ` ${settings.finalization.recording.file.split('/').pop()} ${settings.finalization.loops} time(s) ${settings.finalization.pace === 'max' ? 'at max pace' : 'in real time'}; from the ack of each` +
+      ` ${settings.finalization.sample.file.split('/').pop()} ${settings.finalization.loops} time(s) ${settings.finalization.pace === 'max' ? 'at max pace' : 'in real time'}; from the ack of each` +
       ` segment's last chunk (the server cuts right after storing it) or from end_session, to the transcription_result's arrival, minus` +
       ` ${settings.finalization.engineDelayMs} ms. The server's own latency_ms minus ${settings.finalization.engineDelayMs} ms is given beside it.`,
     `Memory: ${settings.memory.sessions} sessions connected with start_session done and no audio; server VmRSS (/proc/<pid>/status) after` +
@@ -106,7 +106,7 @@ function method(settings: BenchSettings): string[] {
  * Full runs go one configuration at a time on fresh servers; quick runs share one server per configuration and
  * run the configurations side by side.
  */
-async function runAll(configurations: Configuration[], infra: Infrastructure, settings: BenchSettings, hello: Recording, quick: boolean) {
+async function runAll(configurations: Configuration[], infra: Infrastructure, settings: BenchSettings, hello: SpeechSample, quick: boolean) {
   const logs = new Map(configurations.map((c) => [c.id, (line: string) => console.error(`[${c.id}] ${line}`)]));
   const log = (c: Configuration) => logs.get(c.id)!;
   const shared = new Map<string, RunningServer>();
@@ -152,7 +152,7 @@ async function runAll(configurations: Configuration[], infra: Infrastructure, se
   }
 }
 
-async function profile(id: string, sessions: number, seconds: number, hello: Recording): Promise<void> {
+async function profile(id: string, sessions: number, seconds: number, hello: SpeechSample): Promise<void> {
   const configuration = CONFIGURATIONS.find((c) => c.id === id);
   if (!configuration) throw new Error(`Unknown configuration "${id}".\n${USAGE}`);
   const infra = await startInfrastructure(configuration.store === 'redis');
@@ -163,7 +163,7 @@ async function profile(id: string, sessions: number, seconds: number, hello: Rec
   console.error(`Profiling ${configuration.label}: ${sessions} real-time sessions for ${seconds} s…`);
   const summary = await runLoadTest(
     loadTestOptions({ url: server.url, sessions, stop: { kind: 'duration', ms: seconds * 1000 }, rampUpMs, warmUpMs: rampUpMs + 1000 }),
-    { recording: hello },
+    { sample: hello },
   );
   console.error(`ack P50 ${summary.ackLatencyMs.p50} ms, P99 ${summary.ackLatencyMs.p99} ms, errors ${summary.errors.total}`);
   await server.child.stop(10_000);
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
   });
   if (values.help) return console.log(USAGE);
   const quick = values.quick ?? false;
-  const [hello, pauses] = await Promise.all([loadRecording(HELLO), loadRecording(HELLO_WITH_PAUSES)]);
+  const [hello, pauses] = await Promise.all([loadSpeechSample(HELLO), loadSpeechSample(HELLO_WITH_PAUSES)]);
   if (values.profile) return profile(values.profile, Number(values.sessions ?? 400), Number(values.seconds ?? 20), hello);
 
   const only = values.only?.split(',').map((s) => s.trim());

@@ -2,7 +2,7 @@
 // the one TranscriptionClient): real-time fan-in, max-pace replay, finalization overhead, idle-session memory.
 import { loadavg } from 'node:os';
 import { TranscriptionClient } from '../src/client/index.js';
-import { loadTestOptions, runLoadTest, type LoadTestOptions, type LoadTestSummary, type Pace, type Recording } from '../src/loadtest/index.js';
+import { loadTestOptions, runLoadTest, type LoadTestOptions, type LoadTestSummary, type Pace, type SpeechSample } from '../src/loadtest/index.js';
 import { CpuMeter, waitForQuiet, type CpuReading } from './cpu-meter.js';
 import { residentBytes } from './processes.js';
 import { envelopesReceived, startServer, type Configuration, type Infrastructure, type RunningServer } from './servers.js';
@@ -17,7 +17,7 @@ export interface BenchSettings {
     p99LimitMs: number;
   };
   replay: { sessions: number[]; audioMs: number };
-  finalization: { recording: Recording; sessions: number; loops: number; pace: Pace; rampUpMs: number; engineDelayMs: number };
+  finalization: { sample: SpeechSample; sessions: number; loops: number; pace: Pace; rampUpMs: number; engineDelayMs: number };
   memory: { sessions: number; settleMs: number };
   /** A fresh server process for every fan-in step and scenario (full runs); one per configuration (quick runs). */
   freshServers: boolean;
@@ -216,7 +216,7 @@ export async function runFanInStep(
   configuration: Configuration,
   infra: Infrastructure,
   settings: BenchSettings,
-  recording: Recording,
+  sample: SpeechSample,
   sessions: number,
   shared: RunningServer | undefined,
   log: Log,
@@ -225,7 +225,7 @@ export async function runFanInStep(
     withServer(configuration, infra, shared, 0, async (server) => {
       const before = configuration.tracesSampleRate !== undefined ? await envelopesReceived(infra) : undefined;
       const meter = new CpuMeter(benchPids(infra, server));
-      const summary = await runLoadTest(fanInOptions(server.url, sessions, settings.fanIn), { recording });
+      const summary = await runLoadTest(fanInOptions(server.url, sessions, settings.fanIn), { sample });
       const cpu = meter.read();
       // Sentry sends in the background: give it a moment before counting what arrived.
       const envelopes = before === undefined ? undefined : (await sleep(500), (await envelopesReceived(infra)) - before);
@@ -256,7 +256,7 @@ export async function runReplay(
   configuration: Configuration,
   infra: Infrastructure,
   settings: BenchSettings,
-  recording: Recording,
+  sample: SpeechSample,
   shared: RunningServer | undefined,
   log: Log,
 ): Promise<ReplayResult[]> {
@@ -267,7 +267,7 @@ export async function runReplay(
         const meter = new CpuMeter(benchPids(infra, server));
         const summary = await runLoadTest(
           loadTestOptions({ url: server.url, sessions, pace: 'max', window: 1, chunkMs: 100, stop: { kind: 'audio', ms: settings.replay.audioMs } }),
-          { recording },
+          { sample },
         );
         return {
           sessions,
@@ -298,12 +298,12 @@ export async function runFinalization(
   const f = settings.finalization;
   const result = await undisturbed(settings, infra, log, 'finalization', () =>
     withServer(configuration, infra, shared, f.engineDelayMs, async (server) => {
-      const options = { url: server.url, file: f.recording.file, chunkMs: 100, stop: { kind: 'loops', loops: f.loops } as const };
+      const options = { url: server.url, file: f.sample.file, chunkMs: 100, stop: { kind: 'loops', loops: f.loops } as const };
       // The first engine call of a process opens connections and compiles code paths: a warm-up session takes it.
-      await runLoadTest(loadTestOptions({ ...options, sessions: 1, pace: 'max' }), { recording: f.recording });
+      await runLoadTest(loadTestOptions({ ...options, sessions: 1, pace: 'max' }), { sample: f.sample });
       const meter = new CpuMeter(benchPids(infra, server));
       const summary = await runLoadTest(loadTestOptions({ ...options, sessions: f.sessions, pace: f.pace, rampUpMs: f.rampUpMs }), {
-        recording: f.recording,
+        sample: f.sample,
       });
       const minus = (v: number | undefined) => (v === undefined ? undefined : Math.round((v - f.engineDelayMs) * 100) / 100);
       return {
@@ -343,28 +343,28 @@ export async function runMemory(
   configuration: Configuration,
   infra: Infrastructure,
   settings: BenchSettings,
-  recording: Recording,
+  sample: SpeechSample,
   shared: RunningServer | undefined,
   log: Log,
 ): Promise<MemoryResult> {
   return withServer(configuration, infra, shared, 0, async (server) => {
     const redisPid = configuration.store === 'redis' ? infra.redisPid : undefined;
     // Warm up first: the modules and code paths of a session are loaded before the baseline is read.
-    const warm = await openSessions(server.url, 20, recording.sampleRate);
+    const warm = await openSessions(server.url, 20, sample.sampleRate);
     await Promise.all(warm.map((client) => client.end()));
     for (const client of warm) client.close();
     await sleep(settings.memory.settleMs);
     const baselineBytes = residentBytes(server.pid);
     const redisBaseline = redisPid ? residentBytes(redisPid) : undefined;
     const n = settings.memory.sessions;
-    const clients = await openSessions(server.url, n, recording.sampleRate);
+    const clients = await openSessions(server.url, n, sample.sampleRate);
     try {
       await sleep(settings.memory.settleMs);
       const loadedBytes = residentBytes(server.pid);
       const redisLoaded = redisPid ? residentBytes(redisPid) : undefined;
       // A second batch as large: a process that had free heap left from start-up absorbs the first batch
       // partly for free, the second shows what a session really adds.
-      clients.push(...(await openSessions(server.url, n, recording.sampleRate)));
+      clients.push(...(await openSessions(server.url, n, sample.sampleRate)));
       await sleep(settings.memory.settleMs);
       const doubledBytes = residentBytes(server.pid);
       const result: MemoryResult = {

@@ -6,7 +6,7 @@ import {
   formatJson,
   formatReport,
   parseLoadTestOptions,
-  RecordingError,
+  SpeechSampleError,
   runLoadTest,
   UsageError,
   USAGE,
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
 main().then(
   (status) => process.exit(status),
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof RecordingError) {
+    if (error instanceof UsageError || error instanceof SpeechSampleError) {
       console.error(`${error.message}\n\n${USAGE}`);
       process.exit(2);
     }

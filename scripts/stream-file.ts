@@ -3,8 +3,8 @@
 //        [--language en] [--token T] [--session-id ID [--resume-token R]] [--interim [--interim-interval-ms MS]]
 import { parseArgs } from 'node:util';
 import { TranscriptionClient, TranscriptionClientError, describeError, type AudioChunkAccepted } from '../src/client/index.js';
-import { loadRecording, RecordingError } from '../src/loadtest/recording.js';
-import { msToBytes } from '../src/protocol/audio.js';
+import { loadSpeechSample, SpeechSampleError } from '../src/loadtest/speech-sample.js';
+import { msToBytes } from '../src/audio/pcm.js';
 
 const USAGE =
   'Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] ' +
@@ -83,7 +83,7 @@ const round = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${Math.ro
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const { pcm, sampleRate, durationMs } = await loadRecording(options.file);
+  const { pcm, sampleRate, durationMs } = await loadSpeechSample(options.file);
   const chunkBytes = Math.max(2, msToBytes(options.chunkMs, sampleRate));
 
   const client = new TranscriptionClient({ url: options.url, token: options.token, reconnect: { attempts: 8, maxDelayMs: 2000 } });
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof RecordingError) {
+    if (error instanceof UsageError || error instanceof SpeechSampleError) {
       console.error(`${error.message}\n${USAGE}`);
       process.exit(2);
     }

@@ -1,7 +1,7 @@
 // Server settings read from the environment once, at start-up; a bad value stops start-up naming the variable.
 import os from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_SPEECH_DBFS } from '../sessions/vad.js';
+import { DEFAULT_SPEECH_DBFS } from '../audio/vad.js';
 
 const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -2,7 +2,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
 import type { Logger } from 'pino';
 import { EngineError, type EngineResult, type SegmentAudio, type TranscriptionEngine } from './engine.js';
-import { pcmProblem, wavHeader } from './wav.js';
+import { pcmProblem, wavHeader } from '../audio/wav.js';
 
 export interface OpenAIEngineOptions {
   apiKey: string;
@@ -49,7 +49,7 @@ export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionE
     if (pcm.length === 0) return { text: '' };
     const requestedModel = segment.model ?? model;
     // [header, pcm] parts: the File constructor copies the segment once; toFile() passes a File through.
-    const file = await toFile(new File([blobPart(wavHeader(pcm.length, sampleRate)), blobPart(pcm)], 'segment.wav', { type: 'audio/wav' }));
+    const file = await toFile(new File([wavHeader(pcm.length, sampleRate), blobPart(pcm)], 'segment.wav', { type: 'audio/wav' }));
     try {
       const result = await client.audio.transcriptions.create({
         file,

@@ -5,7 +5,7 @@ import type { TranscriptionClient } from '../client/index.js';
 import { writeHtmlReport } from './html-report.js';
 import type { LoadTestOptions } from './options.js';
 import { RunRecorder, type ProgressSnapshot } from './recorder.js';
-import { ChunkedLoop, loadRecording, type Recording } from './recording.js';
+import { ChunkedLoop, loadSpeechSample, type SpeechSample } from './speech-sample.js';
 import { runSession, type SessionOutcome, type SessionPlan } from './session-runner.js';
 import { summarize, type LoadTestSummary } from './summary.js';
 import { TimelineRecorder } from './timeline.js';
@@ -18,26 +18,26 @@ export interface RunHooks {
   onSession?: (outcome: SessionOutcome) => void;
   /** Aborting winds the run down early: sessions stop sending and end their sessions. */
   signal?: AbortSignal;
-  /** An already loaded recording (the benchmark replays one many times). */
-  recording?: Recording;
+  /** An already loaded speech sample (the benchmark replays one many times). */
+  sample?: SpeechSample;
 }
 
 /** How long the run should take when all goes well, to derive the default time limit. */
-export function expectedMs(options: LoadTestOptions, recording: Recording): number {
+export function expectedMs(options: LoadTestOptions, sample: SpeechSample): number {
   const stop = options.stop;
-  const streamMs = stop.kind === 'duration' ? stop.ms : stop.kind === 'audio' ? stop.ms : stop.loops * recording.durationMs;
+  const streamMs = stop.kind === 'duration' ? stop.ms : stop.kind === 'audio' ? stop.ms : stop.loops * sample.durationMs;
   return options.rampUpMs + streamMs;
 }
 
 export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}): Promise<LoadTestSummary> {
-  const recording = hooks.recording ?? (await loadRecording(options.file));
-  const audio = new ChunkedLoop(recording, options.chunkMs);
+  const sample = hooks.sample ?? (await loadSpeechSample(options.file));
+  const audio = new ChunkedLoop(sample, options.chunkMs);
   // --report: the same recorder, keeping per-second latency, sessions and errors for the HTML charts.
   const recorder = options.report ? new TimelineRecorder(options.sessions, options.warmUpMs) : new RunRecorder(options.sessions, options.warmUpMs);
   const t0 = recorder.startedAt;
 
   const stop = options.stop;
-  const totalBytes = stop.kind === 'loops' ? stop.loops * recording.pcm.length : stop.kind === 'audio' ? Math.max(2, audio.bytesOf(stop.ms)) : Infinity;
+  const totalBytes = stop.kind === 'loops' ? stop.loops * sample.pcm.length : stop.kind === 'audio' ? Math.max(2, audio.bytesOf(stop.ms)) : Infinity;
   const stopAt = stop.kind === 'duration' ? t0 + options.rampUpMs + stop.ms : Infinity;
 
   let stopping = false;
@@ -57,7 +57,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
 
   const clients = new Set<TranscriptionClient>();
-  const limitMs = options.timeoutMs > 0 ? options.timeoutMs : expectedMs(options, recording) + 120_000;
+  const limitMs = options.timeoutMs > 0 ? options.timeoutMs : expectedMs(options, sample) + 120_000;
   const limit = setTimeout(() => {
     timedOut = true;
     windDown();
@@ -106,7 +106,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
 
   // The histogram holds whole timer intervals: what exceeds the resolution is the delay.
   const ns = (value: number) => (Number.isFinite(value) && value > 0 ? Math.max(0, value / 1e6 - loopDelayResolutionMs) : undefined);
-  const summary = summarize(options, recording, recorder, {
+  const summary = summarize(options, sample, recorder, {
     wallMs: performance.now() - t0,
     timedOut,
     interrupted,

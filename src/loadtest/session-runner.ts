@@ -1,4 +1,4 @@
-// One simulated user: a TranscriptionClient that opens a session, replays the recording at the chosen pace,
+// One simulated user: a TranscriptionClient that opens a session, replays the speech sample at the chosen pace,
 // ends the session, and reports every ack, result, error and disconnect it sees to the run's recorder.
 import {
   TranscriptionClient,
@@ -9,7 +9,7 @@ import {
 } from '../client/index.js';
 import type { LoadTestOptions } from './options.js';
 import type { RunRecorder } from './recorder.js';
-import type { ChunkedLoop } from './recording.js';
+import type { ChunkedLoop } from './speech-sample.js';
 
 export interface SessionPlan {
   /** 0-based number of this simulated user in the run. */
@@ -102,7 +102,7 @@ export async function runSession(context: SessionContext): Promise<SessionOutcom
   const awaitingAck = new Map<number, { at: number; serverMs: number }[]>();
   const results: TranscriptionResult[] = [];
   let connected = false;
-  /** performance.now() at which each chunk (by its index in the recording) was first handed to the client. */
+  /** performance.now() at which each chunk (by its index in the looped sample) was first handed to the client. */
   const sentAt = new Map<number, number>();
   let sentForgottenBelow = 0;
   /** Segments below this have had their first text (results of a segment come in order, interims first). */
@@ -181,7 +181,7 @@ export async function runSession(context: SessionContext): Promise<SessionOutcom
 
     try {
       await client.start({
-        sampleRate: audio.recording.sampleRate,
+        sampleRate: audio.sample.sampleRate,
         language: options.language,
         interimResults: options.interim,
         interimIntervalMs: options.interimIntervalMs,

@@ -1,7 +1,7 @@
 // The result of a load-test run as one plain object (what --json prints), and whether it passes the user's thresholds.
 import type { LoadTestOptions, StopRule } from './options.js';
 import type { RunRecorder } from './recorder.js';
-import type { Recording } from './recording.js';
+import type { SpeechSample } from './speech-sample.js';
 import type { Percentiles } from './stats.js';
 
 export interface LoadTestSummary {
@@ -68,11 +68,11 @@ function rounded(p: Percentiles): Percentiles {
 
 export function summarize(
   options: LoadTestOptions,
-  recording: Recording,
+  sample: SpeechSample,
   recorder: RunRecorder,
   run: { wallMs: number; timedOut: boolean; interrupted: boolean; generator: GeneratorHealth },
 ): LoadTestSummary {
-  const seconds = (bytes: number) => round(bytes / 2 / recording.sampleRate, 3);
+  const seconds = (bytes: number) => round(bytes / 2 / sample.sampleRate, 3);
   const ack = rounded(recorder.ackLatency.summary());
   const sendLagP99 = recorder.sendLag.summary().p99;
   const ingestWindowMs =
@@ -88,7 +88,7 @@ export function summarize(
 
   return {
     target: options.url,
-    recording: { file: recording.file, sampleRate: recording.sampleRate, seconds: round(recording.durationMs / 1000) },
+    recording: { file: sample.file, sampleRate: sample.sampleRate, seconds: round(sample.durationMs / 1000) },
     settings: {
       sessions: options.sessions,
       pace: options.pace,
@@ -118,7 +118,7 @@ export function summarize(
     audio: {
       sentSeconds: seconds(recorder.audioBytesSent),
       ackedSeconds: seconds(recorder.audioBytesAcked),
-      ingestPerWallSecond: ingestWindowMs && ingestWindowMs > 0 ? round(recorder.audioBytesAcked / 2 / recording.sampleRate / (ingestWindowMs / 1000), 2) : undefined,
+      ingestPerWallSecond: ingestWindowMs && ingestWindowMs > 0 ? round(recorder.audioBytesAcked / 2 / sample.sampleRate / (ingestWindowMs / 1000), 2) : undefined,
     },
     ackLatencyMs: ack,
     resultLatencyMs: rounded(recorder.resultLatency.summary()),

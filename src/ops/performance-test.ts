@@ -4,14 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as Sentry from '@sentry/node';
+import { DEFAULT_SAMPLE_RATE } from '../audio/pcm.js';
+import { DEFAULT_SPEECH_DBFS, hasSpeech } from '../audio/vad.js';
+import { encodeWav } from '../audio/wav.js';
+import { decodeWavToPcm16 } from '../audio/wav-decode.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
-import { decodeWavToPcm16, encodeWav } from '../engines/wav.js';
 import type { BufferStore } from '../store/buffer-store.js';
-import { DEFAULT_SPEECH_DBFS, hasSpeech } from '../sessions/vad.js';
 
 /** About a second of speech ("hello world") bundled with the server; src/ and dist/ both sit two levels below assets/. */
 export const SAMPLE_PATH = fileURLToPath(new URL('../../assets/sample.wav', import.meta.url));
-const SAMPLE_RATE = 16000;
 
 export interface OperationTiming {
   name: string;
@@ -43,7 +44,7 @@ let samplePcm: Promise<Buffer> | undefined;
 /** The bundled sample as 16 kHz PCM, read once. */
 function loadSample(): Promise<Buffer> {
   samplePcm ??= readFile(SAMPLE_PATH).then(
-    (wav) => decodeWavToPcm16(wav, SAMPLE_RATE).pcm,
+    (wav) => decodeWavToPcm16(wav, DEFAULT_SAMPLE_RATE).pcm,
     (error: Error) => {
       samplePcm = undefined;
       throw new Error(`cannot read the bundled sample ${SAMPLE_PATH}: ${error.message}`);
@@ -82,14 +83,14 @@ export async function runPerformanceTest(
   // A remote engine is an OpenAI-compatible API (the seed's operation name); a local one says which it is.
   const engineCall = engine.tracesOwnRequests ? 'OpenAI API Call' : `Transcribe with ${engine.name}`;
   await measure(engineCall, 'ai', { 'engine.name': engine.name, 'engine.model': engine.model, 'segment.audio_bytes': pcm.length }, () =>
-    engine.transcribe({ pcm, sampleRate: SAMPLE_RATE, language: 'en' }),
+    engine.transcribe({ pcm, sampleRate: DEFAULT_SAMPLE_RATE, language: 'en' }),
   );
   await measure('Data Processing', 'function', { 'audio.bytes': pcm.length }, async () => {
-    hasSpeech(pcm, SAMPLE_RATE, speechDbfs);
-    encodeWav(pcm, SAMPLE_RATE);
+    hasSpeech(pcm, DEFAULT_SAMPLE_RATE, speechDbfs);
+    encodeWav(pcm, DEFAULT_SAMPLE_RATE);
   });
   await measure('Cache Write', 'cache.set', { 'db.system': store.kind, 'cache.item_size': pcm.length }, async () => {
-    await store.openSession(sessionId, { format: 'pcm_s16le', sample_rate: SAMPLE_RATE, channels: 1 });
+    await store.openSession(sessionId, { format: 'pcm_s16le', sample_rate: DEFAULT_SAMPLE_RATE, channels: 1 });
     await store.append(sessionId, 0, pcm, pcm.length);
     // Ending drops the audio at once; the small session record expires with SESSION_TTL_S.
     await store.endSession(sessionId);

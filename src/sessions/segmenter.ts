@@ -1,6 +1,6 @@
 // Decides where a session's audio is cut into segments: at the length cap, or at a pause after enough audio.
 import { msToBytes } from '../protocol/index.js';
-import { forEachFrame } from './vad.js';
+import { forEachFrame } from '../audio/vad.js';
 
 export interface SegmentationSettings {
   maxMs: number;

@@ -12,7 +12,7 @@ import type { BufferStore, StoredSegment } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
 import { Segmenter, type SegmentationSettings } from './segmenter.js';
-import { hasSpeech } from './vad.js';
+import { hasSpeech } from '../audio/vad.js';
 
 /** Where a session's results go: the connection it is attached to now, if any. */
 export interface ResultSink {

@@ -9,7 +9,7 @@ import {
   UnknownSessionError,
 } from '../errors/server-errors.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
-import { bytesToMs, msToBytes, type SessionSettings, type TranscriptionResult } from '../protocol/index.js';
+import { bytesToMs, DEFAULT_SAMPLE_RATE, msToBytes, type SessionSettings, type TranscriptionResult } from '../protocol/index.js';
 import type { AdmissionControl } from '../scheduler/admission.js';
 import type { BufferStore, SessionRecord } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
@@ -108,7 +108,7 @@ export class Sessions {
     const { store, registry, limits, metrics } = this.deps;
     const runtime = registry.find(sessionId);
     if (runtime?.isEnding) throw new SessionEndedError(sessionId, true);
-    const rate = runtime?.settings.sample_rate ?? 16000;
+    const rate = runtime?.settings.sample_rate ?? DEFAULT_SAMPLE_RATE;
     const appendStarted = performance.now();
     const outcome = await eventSpans.bufferChunk(trace, store.keyOf(sessionId), chunk.length, store.kind, () =>
       store.append(sessionId, seq, chunk, msToBytes(limits.maxBufferMs, rate)),

@@ -1,6 +1,7 @@
 // The AudioWorklet processor: converts what the microphone delivers into 100 ms chunks of 16 kHz 16-bit PCM for the page.
+import { levelDbfs } from '../audio/vad.js';
 import { CAPTURE_PROCESSOR, type PageToWorklet, type WorkletToPage } from './capture-messages.js';
-import { levelDbfs, PcmChunker } from './pcm-chunker.js';
+import { PcmChunker } from './pcm-chunker.js';
 
 class CaptureProcessor extends AudioWorkletProcessor {
   private readonly chunker = new PcmChunker(sampleRate);

@@ -1,9 +1,9 @@
 // The demo page's controller: Start opens the microphone and a session, chunks flow through the client library,
 // Stop sends the last audio and shows the server's final transcript.
+import { DEFAULT_SAMPLE_RATE } from '../audio/pcm.js';
 import { TranscriptionClient, TranscriptionClientError } from '../client/index.js';
 import { Microphone, MicrophoneError } from './microphone.js';
-import { TARGET_SAMPLE_RATE } from './pcm-chunker.js';
-import { Recording } from './recording.js';
+import { SentAudio } from './sent-audio.js';
 import { Transcript } from './transcript.js';
 import { PageView, type Phase } from './view.js';
 
@@ -50,7 +50,7 @@ class TranscriptionPage {
   private readonly transcript = new Transcript();
   private client: TranscriptionClient | undefined;
   private microphone: Microphone | undefined;
-  private recording = new Recording();
+  private sentAudio = new SentAudio();
   private phase: Phase = 'idle';
   private figuresTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -70,7 +70,7 @@ class TranscriptionPage {
     rememberSession(undefined);
     this.transcript.clear();
     this.view.renderTranscript([]);
-    this.recording = new Recording();
+    this.sentAudio = new SentAudio();
     this.view.setStatus('Asking for the microphone…');
     const client = this.ensureClient();
     try {
@@ -91,7 +91,7 @@ class TranscriptionPage {
     this.startFigures();
     try {
       // Audio captured before the server answers is queued by the client and numbered once the session exists.
-      const accepted = await client.start({ sampleRate: TARGET_SAMPLE_RATE, language: this.options.language, interimResults: this.options.interim });
+      const accepted = await client.start({ sampleRate: DEFAULT_SAMPLE_RATE, language: this.options.language, interimResults: this.options.interim });
       this.view.setSession(accepted.session_id);
       rememberSession(client.session);
     } catch (error) {
@@ -102,7 +102,7 @@ class TranscriptionPage {
   private onAudio(pcm: ArrayBuffer, levelDbfs: number): void {
     const client = this.client;
     if (!client || (this.phase !== 'recording' && this.phase !== 'stopping')) return;
-    this.recording.append(pcm);
+    this.sentAudio.append(pcm);
     this.view.setLevel(levelDbfs);
     // A rejected chunk is also reported through the client's 'error' event; a failed session is handled there.
     client.sendChunk(pcm).catch(() => {});
@@ -128,7 +128,7 @@ class TranscriptionPage {
       this.transcript.finish(end);
       this.view.renderTranscript(this.transcript.lines);
       this.view.showSummary(end.duration_ms, end.segments);
-      this.view.offerRecording(this.recording.truncated ? undefined : this.recording.toWav());
+      this.view.offerRecording(this.sentAudio.truncated ? undefined : this.sentAudio.toWav());
       this.setPhase('done');
       this.view.setStatus(this.transcript.text ? 'Done.' : 'Done: no speech was recognised.');
     } catch (error) {
@@ -145,7 +145,7 @@ class TranscriptionPage {
     this.view.setStatus('Recording stopped.');
     this.view.showNotice(describe(error), 'error');
     // What did arrive stays on the page; the audio can still be saved.
-    this.view.offerRecording(this.recording.byteLength > 0 && !this.recording.truncated ? this.recording.toWav() : undefined);
+    this.view.offerRecording(this.sentAudio.byteLength > 0 && !this.sentAudio.truncated ? this.sentAudio.toWav() : undefined);
   }
 
   private ensureClient(): TranscriptionClient {
@@ -204,7 +204,7 @@ class TranscriptionPage {
   }
 
   private renderFigures(): void {
-    this.view.renderFigures({ stats: this.client?.stats(), capturedMs: this.recording.durationMs, finished: this.phase === 'done' });
+    this.view.renderFigures({ stats: this.client?.stats(), capturedMs: this.sentAudio.durationMs, finished: this.phase === 'done' });
   }
 }
 

@@ -1,9 +1,8 @@
 // Turns the microphone's float audio (any rate, any channel count) into 16 kHz mono 16-bit PCM in fixed-size chunks.
+import { DEFAULT_SAMPLE_RATE } from '../audio/pcm.js';
 
-/** The rate the server's engines want; sending it avoids a second resampling on the server. */
-export const TARGET_SAMPLE_RATE = 16000;
 /** 100 ms of 16 kHz audio: small enough for a live transcript, large enough to keep per-chunk overhead low. */
-export const CHUNK_SAMPLES = 1600;
+export const CHUNK_SAMPLES = DEFAULT_SAMPLE_RATE / 10;
 
 /** Filter half-width, in output samples: sharp enough to keep speech up to 7 kHz (recognisers use it), cheap enough for the audio thread. */
 const HALF_WIDTH_OUTPUT_SAMPLES = 16;
@@ -45,7 +44,7 @@ export class PcmChunker {
   constructor(inputRate: number, options: PcmChunkerOptions = {}) {
     if (!(inputRate > 0)) throw new RangeError(`input sample rate must be positive, got ${inputRate}`);
     this.inputRate = inputRate;
-    this.outputRate = options.outputRate ?? TARGET_SAMPLE_RATE;
+    this.outputRate = options.outputRate ?? DEFAULT_SAMPLE_RATE;
     this.chunkSamples = options.chunkSamples ?? CHUNK_SAMPLES;
     this.step = this.inputRate / this.outputRate;
     const bandwidth = Math.min(this.inputRate, this.outputRate) / 2;
@@ -156,13 +155,4 @@ function hann(x: number): number {
 export function toInt16(value: number): number {
   const clipped = Math.max(-1, Math.min(1, value));
   return Math.round(clipped < 0 ? clipped * 0x8000 : clipped * 0x7fff);
-}
-
-/** Root-mean-square level of a chunk in dBFS (−Infinity for digital silence), for the input meter. */
-export function levelDbfs(pcm: Int16Array): number {
-  if (pcm.length === 0) return -Infinity;
-  let sum = 0;
-  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
-  const rms = Math.sqrt(sum / pcm.length) / 0x8000;
-  return rms === 0 ? -Infinity : 20 * Math.log10(rms);
 }

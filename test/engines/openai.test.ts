@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { EngineError } from '../../src/engines/engine.js';
 import { createEngine } from '../../src/engines/index.js';
 import { createOpenAIEngine, type OpenAIEngineOptions } from '../../src/engines/openai.js';
-import { decodeWavToPcm16 } from '../../src/engines/wav.js';
+import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { startOpenAIStub, type OpenAIStub, type OpenAIStubOptions } from '../support/openai-stub.js';
 
 const API_KEY = 'sk-test-0123456789abcdefSECRET';

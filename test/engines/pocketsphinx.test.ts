@@ -9,7 +9,8 @@ import { EngineError, EngineUnavailableError } from '../../src/engines/engine.js
 import { createEngine } from '../../src/engines/index.js';
 import { atDecoderLevel, createPocketsphinxEngine, type PocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { assertPocketsphinxInstalled } from '../../src/engines/pocketsphinx/install.js';
-import { decodeWavToPcm16, resamplePcm16 } from '../../src/engines/wav.js';
+import { resamplePcm16 } from '../../src/audio/resample.js';
+import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 
 const fixtures = JSON.parse(readFileSync(new URL('../fixtures/fixtures.json', import.meta.url), 'utf8')) as Record<string, string>;
 const hello = decodeWavToPcm16(readFileSync(new URL('../fixtures/hello.wav', import.meta.url)));

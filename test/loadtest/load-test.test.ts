@@ -9,7 +9,7 @@ import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import {
   ChunkedLoop,
   DEFAULT_RECORDING,
-  loadRecording,
+  loadSpeechSample,
   loadTestOptions,
   nearestRank,
   parseLoadTestOptions,
@@ -96,23 +96,23 @@ describe('load test against the real server', () => {
     const delayMs = 100;
     const slowSessions = slowFirstSocket(server, delayMs);
 
-    const recording = await loadRecording(DEFAULT_RECORDING);
+    const sample = await loadSpeechSample(DEFAULT_RECORDING);
     const sessions = 4;
     const loops = 3;
     const outcomes: SessionOutcome[] = [];
     const summary: LoadTestSummary = await runLoadTest(
       loadTestOptions({ url: server.url, sessions, stop: { kind: 'loops', loops }, pace: 'max', window: 8, chunkMs: 100 }),
-      { recording, onSession: (outcome) => outcomes.push(outcome) },
+      { sample, onSession: (outcome) => outcomes.push(outcome) },
     );
 
-    const chunksPerSession = Math.ceil((loops * recording.pcm.length) / new ChunkedLoop(recording, 100).chunkBytes);
+    const chunksPerSession = Math.ceil((loops * sample.pcm.length) / new ChunkedLoop(sample, 100).chunkBytes);
     expect(summary.sessions).toEqual({ planned: sessions, started: sessions, completed: sessions, failed: 0 });
     expect(summary.chunks.sent).toBe(sessions * chunksPerSession);
     expect(summary.chunks.acked).toBe(summary.chunks.sent);
     expect(appended()).toBe(summary.chunks.sent);
     expect(summary.chunks.failed).toBe(0);
     expect(summary.errors).toEqual({ total: 0, byCode: {} });
-    expect(summary.audio.ackedSeconds).toBeCloseTo((sessions * loops * recording.pcm.length) / 2 / recording.sampleRate, 2);
+    expect(summary.audio.ackedSeconds).toBeCloseTo((sessions * loops * sample.pcm.length) / 2 / sample.sampleRate, 2);
     // The server's own end_session totals agree with what the tool counted.
     const serverMs = outcomes.reduce((sum, o) => sum + (o.ended?.duration_ms ?? 0), 0);
     expect(serverMs / 1000).toBeCloseTo(summary.audio.ackedSeconds, 1);
@@ -193,7 +193,7 @@ describe('load test against the real server', () => {
     cleanups.push(() => server.close());
     const summary = await runLoadTest(
       loadTestOptions({ url: server.url, sessions: 1, stop: { kind: 'audio', ms: 2000 }, pace: 'realtime', chunkMs: 100, interim: true, interimIntervalMs: 300 }),
-      { recording: await loadRecording(DEFAULT_RECORDING) },
+      { sample: await loadSpeechSample(DEFAULT_RECORDING) },
     );
 
     expect(server.state.starts.map((s) => s.payload)).toEqual([{ sample_rate: 16000, interim_results: true, interim_interval_ms: 300 }]);
@@ -231,18 +231,18 @@ describe('load-test options and arithmetic', () => {
     expect(nearestRank([1, 2, 3, 4], 99)).toBe(4);
     expect(nearestRank([], 50)).toBeUndefined();
 
-    const loop = new ChunkedLoop(await loadRecording(DEFAULT_RECORDING), 100);
+    const loop = new ChunkedLoop(await loadSpeechSample(DEFAULT_RECORDING), 100);
     expect(loop.chunkBytes).toBe(3200);
     expect(loop.chunkEnding(3200)).toBe(0);
     expect(loop.chunkEnding(3202)).toBe(1);
     // A segment cut at SEGMENT_MAX_MS (8 s) ends inside chunk 79's last byte.
     expect(loop.chunkEnding(loop.bytesOf(8000))).toBe(79);
     // Chunks run on past the end of the file, continuing from its start.
-    const pass = loop.recording.pcm.length;
+    const pass = loop.sample.pcm.length;
     const across = loop.chunk(Math.floor(pass / 3200))!;
     expect(across.length).toBe(3200);
     expect(Buffer.from(across.subarray(3200 - ((Math.floor(pass / 3200) + 1) * 3200 - pass)))).toEqual(
-      loop.recording.pcm.subarray(0, (Math.floor(pass / 3200) + 1) * 3200 - pass),
+      loop.sample.pcm.subarray(0, (Math.floor(pass / 3200) + 1) * 3200 - pass),
     );
     expect(loop.chunk(2, 2 * 3200 + 100)!.length).toBe(100);
     expect(loop.chunk(3, 3 * 3200)).toBeUndefined();

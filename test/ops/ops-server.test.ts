@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
-import { decodeWavToPcm16 } from '../../src/engines/wav.js';
+import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { createOpsServer, type OpsServer } from '../../src/ops/ops-server.js';
 import { SAMPLE_PATH } from '../../src/ops/performance-test.js';
 import type { BufferStore } from '../../src/store/buffer-store.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { msToBytes } from '../../src/protocol/index.js';
 import { Segmenter } from '../../src/sessions/segmenter.js';
-import { hasSpeech } from '../../src/sessions/vad.js';
+import { hasSpeech } from '../../src/audio/vad.js';
 import { chunksOf, loudPcm, silentPcm } from '../support/audio.js';
 
 const settings = { maxMs: 8000, minMs: 1000, silenceMs: 600, speechDbfs: -45 };

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
-import { decodeWavToPcm16 } from '../../src/engines/wav.js';
+import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { connect, startServer } from '../support/harness.js';
 import { streamWhole } from '../support/pipeline.js';
 

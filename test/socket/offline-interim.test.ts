@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import type { TranscriptionEngine } from '../../src/engines/engine.js';
-import { decodeWavToPcm16 } from '../../src/engines/wav.js';
+import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { chunksOf } from '../support/audio.js';
 import { connect, startServer, type TestClient, type TestServer } from '../support/harness.js';
 

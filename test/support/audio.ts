@@ -26,3 +26,24 @@ export function chunksOf(pcm: Buffer, ms: number, sampleRate = 16000): Buffer[] 
   for (let i = 0; i < pcm.length; i += size) chunks.push(pcm.subarray(i, Math.min(pcm.length, i + size)));
   return chunks;
 }
+
+/** Mono 16-bit PCM holding exactly `samples`. */
+export function pcmOf(samples: number[] | Int16Array): Buffer {
+  const array = samples instanceof Int16Array ? samples : Int16Array.from(samples);
+  return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+}
+
+/** The samples of mono 16-bit PCM, as numbers. */
+export function samplesOf(pcm: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < pcm.length; i += 2) out.push(pcm.readInt16LE(i));
+  return out;
+}
+
+/** `seconds` of a `freq` Hz sine at `rate`. */
+export function sine(freq: number, rate: number, seconds: number, amplitude = 10000): Buffer {
+  const n = Math.round(rate * seconds);
+  const s = new Int16Array(n);
+  for (let i = 0; i < n; i++) s[i] = Math.round(amplitude * Math.sin((2 * Math.PI * freq * i) / rate));
+  return pcmOf(s);
+}

@@ -169,7 +169,7 @@ function text(value: FormDataEntryValue | null): string | undefined {
 
 /**
  * Checks the upload is what the engine promises (RIFF/WAVE, PCM, mono, 16-bit) and returns its data chunk.
- * Written independently of src/engines/wav.ts so a bug there cannot hide itself.
+ * Written independently of src/audio/wav.ts so a bug there cannot hide itself.
  */
 function parseWav(bytes: Buffer): { pcm: Buffer; sampleRate: number } | string {
   if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {

@@ -2,7 +2,7 @@
 // items when SENTRY_TRACE_LIFECYCLE=stream.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeWavToPcm16 } from '../../src/engines/wav.js';
+import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
 import { connect, until, type TestClient } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';

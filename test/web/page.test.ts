@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
-import { decodeWavToPcm16 } from '../../src/engines/wav.js';
+import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createStore } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';

@@ -1,6 +1,7 @@
 // The worklet's audio conversion, run in Node: downmix, band-limited resampling to 16 kHz, 16-bit samples, 100 ms chunks.
 import { describe, expect, it } from 'vitest';
-import { CHUNK_SAMPLES, PcmChunker, TARGET_SAMPLE_RATE, toInt16 } from '../../src/web/pcm-chunker.js';
+import { DEFAULT_SAMPLE_RATE } from '../../src/audio/pcm.js';
+import { CHUNK_SAMPLES, PcmChunker, toInt16 } from '../../src/web/pcm-chunker.js';
 
 function sine(rate: number, seconds: number, hz: number, amplitude: number): Float32Array {
   const out = new Float32Array(Math.round(rate * seconds));
@@ -30,7 +31,7 @@ function convert(rate: number, channels: Float32Array[], block = 128): { chunks:
 function worstError(samples: Int16Array, hz: number, amplitude: number): number {
   let worst = 0;
   for (let i = 100; i < samples.length - 100; i++) {
-    const ideal = amplitude * Math.sin((2 * Math.PI * hz * i) / TARGET_SAMPLE_RATE);
+    const ideal = amplitude * Math.sin((2 * Math.PI * hz * i) / DEFAULT_SAMPLE_RATE);
     worst = Math.max(worst, Math.abs(samples[i]! / 32768 - ideal));
   }
   return worst;
@@ -46,7 +47,7 @@ describe('PcmChunker', () => {
   it.each([48000, 44100, 32000, 22050, 16000, 8000])('%i Hz: keeps a 440 Hz tone and yields exactly the 16 kHz sample count', (rate) => {
     const input = sine(rate, 1.3, 440, 0.5);
     const { samples } = convert(rate, [input]);
-    expect(samples.length).toBe(Math.ceil((input.length * TARGET_SAMPLE_RATE) / rate));
+    expect(samples.length).toBe(Math.ceil((input.length * DEFAULT_SAMPLE_RATE) / rate));
     expect(worstError(samples, 440, 0.5)).toBeLessThan(0.01);
   });
 

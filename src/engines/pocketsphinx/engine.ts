@@ -2,7 +2,8 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { EngineError, type EngineResult, type SegmentAudio, type TranscriptionEngine } from '../engine.js';
-import { pcmProblem, resamplePcm16 } from '../wav.js';
+import { resamplePcm16 } from '../../audio/resample.js';
+import { pcmProblem } from '../../audio/wav.js';
 import { Decoder } from './decoder.js';
 import { assertPocketsphinxInstalled, POCKETSPHINX_SAMPLE_RATE } from './install.js';
 import { DecoderPool } from './pool.js';

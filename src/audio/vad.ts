@@ -1,5 +1,5 @@
-// Energy voice-activity detection on 16-bit PCM: frame levels against a fixed speech threshold in dBFS.
-// This runs on every byte of every session, so frames are compared in the linear domain (mean square against
+// Levels of 16-bit PCM: energy voice-activity detection (frames against a speech threshold in dBFS) and the page's
+// input meter. Browser-safe (typed arrays only). The VAD runs on every byte of every session, so frames are compared in the linear domain (mean square against
 // the threshold's mean square): no logarithm or root per frame.
 
 /** Frames louder than this (RMS, dBFS) count as speech unless VAD_SPEECH_DBFS says otherwise. */
@@ -69,4 +69,11 @@ export function hasSpeech(pcm: Uint8Array, sampleRate: number, speechDbfs: numbe
     return speechFrames >= MIN_SPEECH_FRAMES;
   });
   return speechFrames >= MIN_SPEECH_FRAMES;
+}
+
+/** Root-mean-square level of `samples` in dBFS (−Infinity for digital silence or no samples), for the page's input meter. */
+export function levelDbfs(samples: Int16Array): number {
+  if (samples.length === 0) return -Infinity;
+  const rms = Math.sqrt(sumOfSquares(samples, 0, samples.length) / samples.length) / FULL_SCALE;
+  return rms === 0 ? -Infinity : 20 * Math.log10(rms);
 }

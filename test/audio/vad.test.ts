@@ -1,6 +1,7 @@
-// The energy VAD: a frame is speech when its RMS level reaches VAD_SPEECH_DBFS, whatever the chunk's alignment.
+// The energy VAD (a frame is speech when its RMS level reaches VAD_SPEECH_DBFS, whatever the chunk's alignment) and
+// the page meter's level.
 import { describe, expect, it } from 'vitest';
-import { forEachFrame } from '../../src/sessions/vad.js';
+import { forEachFrame, levelDbfs } from '../../src/audio/vad.js';
 
 /** 10 ms frames at 16 kHz of constant amplitude, one amplitude per frame. */
 function framesOf(amplitudes: number[]): Buffer {
@@ -56,5 +57,16 @@ describe('VAD', () => {
     let frames = 0;
     forEachFrame(framesOf([9000, 9000, 9000, 9000]), 16000, -45, () => ++frames === 2);
     expect(frames).toBe(2);
+  });
+});
+
+describe('levelDbfs', () => {
+  it('is the RMS level against full scale, −Infinity for silence or nothing', () => {
+    const frame = framesOf([16384]);
+    const half = new Int16Array(frame.buffer, frame.byteOffset, 160);
+    expect(levelDbfs(half)).toBeCloseTo(20 * Math.log10(0.5), 10);
+    expect(levelDbfs(Int16Array.from([-32768, -32768]))).toBe(0);
+    expect(levelDbfs(new Int16Array(160))).toBe(-Infinity);
+    expect(levelDbfs(new Int16Array(0))).toBe(-Infinity);
   });
 });

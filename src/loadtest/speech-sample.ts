@@ -1,12 +1,15 @@
-// The recording a script streams (stream-file, the load test, the benchmark): a WAV file as mono 16-bit PCM,
+// The speech sample a script streams (stream-file, the load test, the benchmark): a WAV file as mono 16-bit PCM,
 // cut into chunks and looped as long as asked.
 import { readFile } from 'node:fs/promises';
-import { decodeWavToPcm16, resamplePcm16 } from '../engines/wav.js';
-import { bytesToMs, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, msToBytes } from '../protocol/audio.js';
+import { bytesToMs, DEFAULT_SAMPLE_RATE, msToBytes } from '../audio/pcm.js';
+import { resamplePcm16 } from '../audio/resample.js';
+import { decodeWavToPcm16 } from '../audio/wav-decode.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../protocol/audio.js';
 
-export class RecordingError extends Error {}
+export class SpeechSampleError extends Error {}
 
-export interface Recording {
+/** A WAV file loaded as mono 16-bit PCM, to replay. */
+export interface SpeechSample {
   file: string;
   sampleRate: number;
   /** One pass of the file. */
@@ -15,30 +18,30 @@ export interface Recording {
 }
 
 /** Any WAV → mono 16-bit PCM; the file's own rate is kept when the server accepts it, otherwise 16 kHz. */
-export async function loadRecording(file: string): Promise<Recording> {
+export async function loadSpeechSample(file: string): Promise<SpeechSample> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (error) {
-    throw new RecordingError(`Cannot read ${file}: ${(error as Error).message}`);
+    throw new SpeechSampleError(`Cannot read ${file}: ${(error as Error).message}`);
   }
   let decoded: { pcm: Buffer; sampleRate: number };
   try {
     decoded = decodeWavToPcm16(bytes);
   } catch (error) {
-    throw new RecordingError(`${file} is not a WAV file that can be read: ${(error as Error).message}`);
+    throw new SpeechSampleError(`${file} is not a WAV file that can be read: ${(error as Error).message}`);
   }
   let { pcm, sampleRate } = decoded;
   if (sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
-    pcm = resamplePcm16(pcm, sampleRate, 16000);
-    sampleRate = 16000;
+    pcm = resamplePcm16(pcm, sampleRate, DEFAULT_SAMPLE_RATE);
+    sampleRate = DEFAULT_SAMPLE_RATE;
   }
-  if (pcm.length < 2) throw new RecordingError(`${file} holds no audio.`);
+  if (pcm.length < 2) throw new SpeechSampleError(`${file} holds no audio.`);
   return { file, sampleRate, pcm, durationMs: bytesToMs(pcm.length, sampleRate) };
 }
 
 /**
- * The recording as an endless loop cut into equal chunks: chunk `i` starts at byte `i × chunkBytes` of the
+ * The sample as an endless loop cut into equal chunks: chunk `i` starts at byte `i × chunkBytes` of the
  * looped stream, so a segment's end offset tells which chunk completed it.
  */
 export class ChunkedLoop {
@@ -48,21 +51,21 @@ export class ChunkedLoop {
   private readonly passBytes: number;
 
   constructor(
-    readonly recording: Recording,
+    readonly sample: SpeechSample,
     readonly chunkMs: number,
   ) {
-    this.chunkBytes = Math.max(2, msToBytes(chunkMs, recording.sampleRate));
-    this.passBytes = recording.pcm.length;
+    this.chunkBytes = Math.max(2, msToBytes(chunkMs, sample.sampleRate));
+    this.passBytes = sample.pcm.length;
     const tail = Buffer.alloc(this.chunkBytes);
     for (let filled = 0; filled < this.chunkBytes; filled += this.passBytes) {
-      recording.pcm.copy(tail, filled, 0, Math.min(this.passBytes, this.chunkBytes - filled));
+      sample.pcm.copy(tail, filled, 0, Math.min(this.passBytes, this.chunkBytes - filled));
     }
-    this.looped = Buffer.concat([recording.pcm, tail]);
+    this.looped = Buffer.concat([sample.pcm, tail]);
   }
 
   /** Bytes of `ms` milliseconds of audio (whole samples). */
   bytesOf(ms: number): number {
-    return msToBytes(ms, this.recording.sampleRate);
+    return msToBytes(ms, this.sample.sampleRate);
   }
 
   /** Chunk `index`, cut short when the stream ends at `totalBytes`; undefined past the end. */
@@ -85,6 +88,6 @@ export class ChunkedLoop {
   }
 
   msOf(bytes: number): number {
-    return bytesToMs(bytes, this.recording.sampleRate);
+    return bytesToMs(bytes, this.sample.sampleRate);
   }
 }
