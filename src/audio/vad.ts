@@ -1,6 +1,6 @@
 // Levels of 16-bit PCM: energy voice-activity detection (frames against a speech threshold in dBFS) and the page's
-// input meter. Browser-safe (typed arrays only). The VAD runs on every byte of every session, so frames are compared in the linear domain (mean square against
-// the threshold's mean square): no logarithm or root per frame.
+// input meter; browser-safe (typed arrays only). The VAD runs on every byte of every session, so frames are compared
+// in the linear domain (mean square against the threshold's mean square): no logarithm or root per frame.
 
 /** Frames louder than this (RMS, dBFS) count as speech unless VAD_SPEECH_DBFS says otherwise. */
 export const DEFAULT_SPEECH_DBFS = -45;
