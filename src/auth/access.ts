@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { createClientTokens, type ClientTokens } from './client-tokens.js';
-import { createConnectionCounter, type ConnectionCounter } from './connection-limits.js';
+import { createConnectionCounter, type ConnectionCounter } from './connection-counter.js';
 import { createConnectionLimit, createHandshakeAuth, type Middleware } from './handshake-auth.js';
 import { createOriginPolicy, type OriginPolicy } from './origin-policy.js';
 import { createMemoryReplayGuard, createRedisReplayGuard, type ReplayGuard } from './replay-guard.js';

@@ -6,7 +6,7 @@ import { ConnectErrorCode, type ConnectErrorData, type HandshakeAuth } from '../
 import { timingSafeEqual } from 'node:crypto';
 import { clientAddress } from './client-address.js';
 import { looksLikeClientToken, TokenError, type ClientTokens, type TokenGrant } from './client-tokens.js';
-import type { ConnectionCounter } from './connection-limits.js';
+import type { ConnectionCounter } from './connection-counter.js';
 
 /** What the handshake established about a connection; kept in `socket.data.grant` for the event handlers. */
 export interface ConnectionGrant {
@@ -55,9 +55,9 @@ export function createHandshakeAuth({ authToken, clientTokens, logger }: Handsha
     };
     if (!required) return grant({ via: 'open' });
     const token = ((socket.handshake.auth ?? {}) as HandshakeAuth).token;
-    if (typeof token !== 'string' || token === '') return next(connectError(ConnectErrorCode.UNAUTHORIZED, `UNAUTHORIZED: no token; ${hint}`));
+    if (typeof token !== 'string' || token === '') return next(connectError(ConnectErrorCode.UNAUTHORIZED, `UNAUTHORIZED: ${hint} (none was sent)`));
     if (authToken !== undefined && sameSecret(authToken, token)) return grant({ via: 'server-token' });
-    if (!clientTokens || !looksLikeClientToken(token)) return next(connectError(ConnectErrorCode.UNAUTHORIZED, `UNAUTHORIZED: the token is not valid here; ${hint}`));
+    if (!clientTokens || !looksLikeClientToken(token)) return next(connectError(ConnectErrorCode.UNAUTHORIZED, `UNAUTHORIZED: ${hint} (the one sent is not valid here)`));
     clientTokens.redeem(token).then(
       (tokenGrant) => grant({ via: 'client-token', token: tokenGrant }),
       (error: unknown) => {

@@ -59,6 +59,8 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
 
   private phase: SessionPhase = 'none';
   private sessionId: string | undefined;
+  /** The session's proof of ownership (from its first ack): sent when resuming on a new connection. */
+  private resumeToken: string | undefined;
   private startRequest: Omit<StartSessionRequest, 'session_id'> = {};
   private sampleRate: number | undefined;
   /** The server has answered start_session at least once for this session. */
@@ -143,6 +145,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
     this.resetSession();
     this.phase = 'starting';
     this.sessionId = options.sessionId;
+    this.resumeToken = options.resumeToken;
     this.startRequest = definedOnly({
       sample_rate: options.sampleRate,
       language: options.language,
@@ -400,6 +403,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
         const connection = this.connection;
         const payload: StartSessionRequest = { ...this.startRequest };
         if (this.sessionId !== undefined) payload.session_id = this.sessionId;
+        if (this.resumeToken !== undefined) payload.resume_token = this.resumeToken;
         let failure: TranscriptionClientError;
         try {
           // socket.io's typings lose the ack type once timeout() is applied: restate it.
@@ -408,6 +412,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
           if (response.ok) {
             // Keep the id even if this connection is gone: the next start_session then resumes instead of forking.
             this.sessionId = response.session_id;
+            if (response.resume_token !== undefined) this.resumeToken = response.resume_token;
             if (!this.isCurrent(connection)) continue;
             const accepted = stripOk(response);
             this.applyStart(accepted);
@@ -542,6 +547,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
   private resetSession(): void {
     this.phase = 'none';
     this.sessionId = undefined;
+    this.resumeToken = undefined;
     this.sampleRate = undefined;
     this.established = false;
     this.ready = false;

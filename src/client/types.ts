@@ -59,6 +59,8 @@ export interface TranscriptionClientOptions {
 export interface StartOptions {
   /** Resume this session if it is live on the server (or create it under this id). */
   sessionId?: string;
+  /** With `sessionId`: the `resume_token` of the session's first ack, proving it is yours (keep it like a password). */
+  resumeToken?: string;
   /** Hz of the mono 16-bit PCM you will send (server default 16000). */
   sampleRate?: number;
   language?: string;

@@ -101,6 +101,7 @@ const envSchema = z.object({
   AUDIO_RATE_LIMIT: wholeNumber(10, 0, 1000),
   AUDIO_BURST_MS: wholeNumber(30_000, 0),
   MAX_SESSIONS_PER_CONNECTION: wholeNumber(10, 1),
+  MAX_CHUNKS_IN_FLIGHT: wholeNumber(128, 1),
   MAX_SESSION_MS: wholeNumber(14_400_000, 0),
   SESSION_IDLE_TIMEOUT_MS: wholeNumber(120_000, 0),
   PERF_TEST_PER_MINUTE: wholeNumber(3, 1, 600),
@@ -151,6 +152,8 @@ export interface Config {
     /** Audio (ms) a session may send above the rate at once, e.g. a reconnect's backlog. */
     audioBurstMs: number;
     maxSessionsPerConnection: number;
+    /** audio_chunk events one connection may have awaiting their ack; beyond it they are refused unread. */
+    maxChunksInFlight: number;
     /** Most audio one session may hold, in ms; 0 = no limit. */
     maxSessionMs: number;
     /** A session without a chunk for this long is ended; 0 = never. */
@@ -248,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audioRateLimit: e.AUDIO_RATE_LIMIT,
       audioBurstMs: e.AUDIO_BURST_MS,
       maxSessionsPerConnection: e.MAX_SESSIONS_PER_CONNECTION,
+      maxChunksInFlight: e.MAX_CHUNKS_IN_FLIGHT,
       maxSessionMs: e.MAX_SESSION_MS,
       sessionIdleTimeoutMs: e.SESSION_IDLE_TIMEOUT_MS,
       perfTestPerMinute: e.PERF_TEST_PER_MINUTE,

@@ -1,7 +1,7 @@
 // The per-session and per-connection limits on their own, on a fake clock.
 import { describe, expect, it } from 'vitest';
-import { ConnectionSessions, connectionSessionLimit } from '../../src/limits/connection-sessions.js';
-import { SessionLimits } from '../../src/limits/session-limits.js';
+import { allowanceFor } from '../../src/limits/connection-allowance.js';
+import { StreamLimits } from '../../src/limits/stream-limits.js';
 import { TokenBucket } from '../../src/limits/token-bucket.js';
 
 describe('TokenBucket', () => {
@@ -22,19 +22,19 @@ describe('TokenBucket', () => {
   });
 });
 
-function limits(overrides: Partial<ConstructorParameters<typeof SessionLimits>[0]> = {}) {
+function limits(overrides: Partial<ConstructorParameters<typeof StreamLimits>[0]> = {}) {
   let clock = 0;
-  const l = new SessionLimits({ audioRateLimit: 10, audioBurstMs: 30_000, maxSessionMs: 0, sessionIdleTimeoutMs: 0, ...overrides }, () => clock);
+  const l = new StreamLimits({ audioRateLimit: 10, audioBurstMs: 30_000, maxSessionMs: 0, sessionIdleTimeoutMs: 0, ...overrides }, () => clock);
   return { l, tick: (ms: number) => (clock += ms) };
 }
 
-describe('SessionLimits', () => {
+describe('StreamLimits', () => {
   it('admits a 30 s backlog at once, then about 10× real time, with retry_after_ms when refused', () => {
     const { l, tick } = limits();
     l.track('s', { receivedMs: 0 });
     for (let i = 0; i < 300; i++) expect(l.admit('s', 100)).toBeUndefined();
     const refusal = l.admit('s', 100);
-    expect(refusal).toMatchObject({ code: 'RATE_LIMITED', retryable: true, details: { retry_after_ms: 10 } });
+    expect(refusal).toMatchObject({ name: 'RateLimitedError', retryable: true, retryAfterMs: 10 });
     expect(refusal!.message).toMatch(/AUDIO_RATE_LIMIT/);
     tick(10);
     expect(l.admit('s', 100)).toBeUndefined();
@@ -60,21 +60,21 @@ describe('SessionLimits', () => {
     l.track('s', { receivedMs: 700 });
     expect(l.admit('s', 200)).toBeUndefined();
     // In flight: 700 stored + 200 pending; another 200 would pass the limit.
-    expect(l.admit('s', 200)).toMatchObject({ code: 'SESSION_TIME_LIMIT' });
+    expect(l.admit('s', 200)).toMatchObject({ name: 'SessionTimeLimitError' });
     l.settle('s', 200, undefined); // a duplicate: nothing stored
     expect(l.admit('s', 300)).toBeUndefined();
     l.settle('s', 300, 1000);
     const refusal = l.admit('s', 100);
-    expect(refusal).toMatchObject({ code: 'SESSION_TIME_LIMIT', retryable: false });
+    expect(refusal).toMatchObject({ name: 'SessionTimeLimitError', retryable: false });
     expect(refusal!.message).toMatch(/MAX_SESSION_MS/);
   });
 
   it("a token's max_session_ms lowers the server's limit, never raises it", () => {
     const { l } = limits({ maxSessionMs: 1000, audioRateLimit: 0 });
     l.track('low', { receivedMs: 0, maxSessionMs: 500 });
-    expect(l.admit('low', 600)).toMatchObject({ code: 'SESSION_TIME_LIMIT' });
+    expect(l.admit('low', 600)).toMatchObject({ name: 'SessionTimeLimitError' });
     l.track('high', { receivedMs: 0, maxSessionMs: 5000 });
-    expect(l.admit('high', 1100)).toMatchObject({ code: 'SESSION_TIME_LIMIT' });
+    expect(l.admit('high', 1100)).toMatchObject({ name: 'SessionTimeLimitError' });
     expect(l.admit('high', 1000)).toBeUndefined();
   });
 
@@ -83,7 +83,7 @@ describe('SessionLimits', () => {
     l.track('s', { receivedMs: 0 });
     expect(l.admit('s', 1000)).toBeUndefined();
     l.track('s', { receivedMs: 1000 });
-    expect(l.admit('s', 100)).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(l.admit('s', 100)).toMatchObject({ name: 'RateLimitedError' });
   });
 
   it('reports a session idle for SESSION_IDLE_TIMEOUT_MS once, and not while a chunk is in flight', () => {
@@ -106,24 +106,12 @@ describe('SessionLimits', () => {
   });
 });
 
-describe('ConnectionSessions', () => {
-  it('holds up to its limit, then TOO_MANY_SESSIONS naming the setting; ids it holds are always fine', () => {
-    const sessions = new ConnectionSessions(2);
-    sessions.add('a');
-    sessions.add('b');
-    sessions.add('a');
-    expect(() => sessions.add('c')).toThrow(expect.objectContaining({ code: 'TOO_MANY_SESSIONS', message: expect.stringMatching(/MAX_SESSIONS_PER_CONNECTION=2\); end one first/) }));
-    sessions.delete('a');
-    sessions.add('c');
-    expect(sessions.has('c') && !sessions.has('a')).toBe(true);
-  });
-
-  it("a token's max_sessions lowers the limit and is named in the refusal", () => {
-    expect(connectionSessionLimit(10, undefined)).toEqual({ limit: 10, source: 'MAX_SESSIONS_PER_CONNECTION' });
-    expect(connectionSessionLimit(10, 50).limit).toBe(10);
-    const { limit, source } = connectionSessionLimit(10, 1);
-    const sessions = new ConnectionSessions(limit, source);
-    sessions.add('a');
-    expect(() => sessions.add('b')).toThrow(/token's max_sessions=1/);
+describe('allowanceFor', () => {
+  const server = { maxSessionsPerConnection: 10, maxChunksInFlight: 128 };
+  it("takes the server's limits, lowered (never raised) by the client token's", () => {
+    expect(allowanceFor({ via: 'open' }, server)).toMatchObject({ maxSessions: 10, maxSessionsSource: 'MAX_SESSIONS_PER_CONNECTION', maxInFlight: 128, inFlight: 0 });
+    expect(allowanceFor({ via: 'client-token', token: { tokenId: 't', maxSessions: 50 } }, server).maxSessions).toBe(10);
+    const pinned = allowanceFor({ via: 'client-token', token: { tokenId: 't', maxSessions: 1, maxSessionMs: 5000, language: 'en', model: 'm' } }, server);
+    expect(pinned).toMatchObject({ maxSessions: 1, maxSessionsSource: "the token's max_sessions", maxSessionMs: 5000, language: 'en', model: 'm' });
   });
 });

@@ -1,17 +1,17 @@
-// Per-session limits checked before a chunk touches the store: audio rate (AUDIO_RATE_LIMIT × real time with an
+// Limits on each session's audio stream, checked before a chunk touches the store: audio rate (AUDIO_RATE_LIMIT × real time with an
 // AUDIO_BURST_MS burst), total audio (MAX_SESSION_MS, or a client token's lower max_session_ms), and idleness
 // (SESSION_IDLE_TIMEOUT_MS without a chunk).
 //
 // API, for the per-chunk path (one Map lookup and a few additions per chunk):
 //   limits.track(id, { receivedMs, maxSessionMs })     when a session is opened or resumed on this node
-//   const refusal = limits.admit(id, audioMs)         before validation and the store: a ProtocolError or undefined
+//   const refusal = limits.admit(id, audioMs)         before the store: RateLimitedError, SessionTimeLimitError or undefined
 //   limits.settle(id, audioMs, receivedMs | undefined) after the store answered (receivedMs when it appended)
 //   limits.forget(id)                                 when the session ends
 //   limits.startIdleSweep(onIdle) / stopIdleSweep()   onIdle(id) is called once for a session idle too long
-import { ErrorCode, ProtocolError } from '../protocol/index.js';
+import { RateLimitedError, SessionTimeLimitError } from '../errors/server-errors.js';
 import { TokenBucket } from './token-bucket.js';
 
-export interface SessionLimitSettings {
+export interface StreamLimitSettings {
   /** Audio ms accepted per wall ms; 0 = no rate limit. */
   audioRateLimit: number;
   audioBurstMs: number;
@@ -32,12 +32,12 @@ interface TrackedSession {
   lastChunkAt: number;
 }
 
-export class SessionLimits {
+export class StreamLimits {
   private readonly sessions = new Map<string, TrackedSession>();
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly settings: SessionLimitSettings,
+    private readonly settings: StreamLimitSettings,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -64,24 +64,22 @@ export class SessionLimits {
   }
 
   /** Undefined when `audioMs` more audio may go to the store now; else the refusal to ack with. */
-  admit(id: string, audioMs: number): ProtocolError | undefined {
+  admit(id: string, audioMs: number): RateLimitedError | SessionTimeLimitError | undefined {
     const session = this.sessions.get(id);
     if (!session) return undefined;
     const at = this.now();
     session.lastChunkAt = at;
     if (session.maxSessionMs > 0 && session.receivedMs + session.pendingMs + audioMs > session.maxSessionMs) {
-      return new ProtocolError(
-        ErrorCode.SESSION_TIME_LIMIT,
-        `audio_chunk: session ${id} reached its limit of ${session.maxSessionMs} ms of audio (MAX_SESSION_MS or the token's max_session_ms); end it and start a new session to go on`,
+      return new SessionTimeLimitError(
+        `session ${id} reached its limit of ${session.maxSessionMs} ms of audio (MAX_SESSION_MS or the token's max_session_ms); end it and start a new session to go on`,
       );
     }
     if (session.bucket) {
       const waitMs = session.bucket.take(audioMs, at);
       if (waitMs > 0) {
-        return new ProtocolError(
-          ErrorCode.RATE_LIMITED,
-          `audio_chunk: session ${id} sends audio faster than ${this.settings.audioRateLimit}× real time (AUDIO_RATE_LIMIT); resend this chunk after retry_after_ms`,
-          { retry_after_ms: waitMs },
+        return new RateLimitedError(
+          `session ${id} sends audio faster than ${this.settings.audioRateLimit}× real time (AUDIO_RATE_LIMIT); resend this chunk after retry_after_ms`,
+          { retryAfterMs: waitMs },
         );
       }
     }
