@@ -65,6 +65,8 @@ function runFlooder(url: string): Promise<FloodReport> {
 }
 
 async function main(): Promise<void> {
+  // The server's default limits, which the benchmark's other scenarios turn off (bench/servers.ts).
+  process.env.BENCH_SERVER_AUDIO_RATE_LIMIT ??= '10';
   const infra = await startInfrastructure(false);
   const configuration = CONFIGURATIONS.find((c) => c.id === 'memory-no-sentry')!;
   // NOISY_PROFILE_DIR=<dir> writes the server's CPU profile there (summarised with bench/cpu-profile.ts).

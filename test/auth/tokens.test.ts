@@ -6,7 +6,7 @@ import { io } from 'socket.io-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { createAccess } from '../../src/auth/access.js';
-import { createRedisReplayGuard } from '../../src/auth/replay-guard.js';
+import { createRedisReplayGuard, type ReplayGuard } from '../../src/auth/replay-guard.js';
 import { TOKEN_PATH } from '../../src/auth/token-endpoint.js';
 import { TranscriptionClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -26,7 +26,7 @@ afterEach(async () => {
 let stub: OpenAIStub;
 
 /** The real app with its token endpoint routed on the same port, as main.ts wires it. */
-async function startNode(env: Record<string, string> = {}, replayGuard?: Parameters<typeof createAccess>[1]['replayGuard']) {
+async function startNode(env: Record<string, string> = {}, replayGuard?: ReplayGuard) {
   stub ??= await startOpenAIStub({ respond: () => ({ text: 'token holder' }) });
   const config = loadConfig({ TRANSCRIBER: 'pocketsphinx', LOG_LEVEL: 'silent', API_KEYS: `${API_KEY},backend-key-2`, TOKEN_SECRET: SECRET, ...env });
   const access = createAccess(config, replayGuard ? { replayGuard } : {});
