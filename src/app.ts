@@ -8,6 +8,7 @@ import { Server } from 'socket.io';
 import { createAccess, type Access } from './auth/access.js';
 import type { Config } from './config/config.js';
 import type { TranscriptionEngine } from './engines/engine.js';
+import { FairWebSocketServer } from './limits/fair-websocket.js';
 import { StreamLimits } from './limits/stream-limits.js';
 import { noopMetrics, type ServerMetrics } from './metrics/metrics.js';
 import { AdmissionControl } from './scheduler/admission.js';
@@ -72,6 +73,8 @@ export function createApp(config: Config, deps: AppDeps): App {
     serveClient: false,
     cors: { origin: access.originPolicy.corsOrigin },
     allowRequest: access.originPolicy.allowRequest,
+    // One message per connection per event-loop turn: a flooding client cannot starve the others.
+    wsEngine: FairWebSocketServer,
   });
   const scheduler = new EngineScheduler({
     limit: engineConcurrency(config, deps.engine),
