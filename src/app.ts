@@ -93,7 +93,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     metrics,
     logger,
   });
-  const streamLimits = new StreamLimits(config.limits);
+  const streamLimits = new StreamLimits({ ...config.limits, forgetAfterMs: config.sessionTtlS * 1000 });
   const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs }, streamLimits });
   streamLimits.startIdleSweep((id) => {
     sessions.endIdle(id, config.limits.sessionIdleTimeoutMs).catch((error: unknown) => logger.error({ session_id: id, err: error }, 'could not end an idle session'));

@@ -1,9 +1,9 @@
 // Socket.IO handshake middleware: who may connect (AUTH_TOKEN, or a client token redeemed once) and how many
 // connections one address may hold; refusals reach the client's connect_error with `data.code` and a message.
-import type { Socket } from 'socket.io';
-import type { Logger } from 'pino';
-import { ConnectErrorCode, type ConnectErrorData, type HandshakeAuth } from '../protocol/index.js';
 import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Socket } from 'socket.io';
+import { ConnectErrorCode, type ConnectErrorData, type HandshakeAuth } from '../protocol/index.js';
 import { clientAddress } from './client-address.js';
 import { looksLikeClientToken, TokenError, type ClientTokens, type TokenGrant } from './client-tokens.js';
 import type { ConnectionCounter } from './connection-counter.js';

@@ -19,6 +19,8 @@ export interface StreamLimitSettings {
   maxSessionMs: number;
   /** 0 = sessions never time out for idleness. */
   sessionIdleTimeoutMs: number;
+  /** Without an idle time-out, a session silent this long (the store's TTL) is forgotten here without being ended. */
+  forgetAfterMs?: number;
 }
 
 interface TrackedSession {
@@ -120,13 +122,24 @@ export class StreamLimits {
     return idle;
   }
 
-  /** Checks for idle sessions a few times per time-out (at least every 5 s); the timer never keeps the process alive. */
+  /**
+   * Checks for idle sessions a few times per time-out (at least every 5 s); the timer never keeps the process alive.
+   * Without a time-out it only forgets sessions the store has expired, so abandoned ones do not pile up here.
+   */
   startIdleSweep(onIdle: (id: string) => void): void {
+    if (this.sweepTimer) return;
     const timeout = this.settings.sessionIdleTimeoutMs;
-    if (timeout <= 0 || this.sweepTimer) return;
-    this.sweepTimer = setInterval(() => {
-      for (const id of this.takeIdle()) onIdle(id);
-    }, Math.max(10, Math.min(5000, Math.floor(timeout / 4))));
+    const forgetAfter = this.settings.forgetAfterMs;
+    if (timeout > 0) {
+      this.sweepTimer = setInterval(() => {
+        for (const id of this.takeIdle()) onIdle(id);
+      }, Math.max(10, Math.min(5000, Math.floor(timeout / 4))));
+    } else if (forgetAfter !== undefined && forgetAfter > 0) {
+      this.sweepTimer = setInterval(() => {
+        const cutoff = this.now() - forgetAfter;
+        for (const [id, session] of this.sessions) if (session.lastChunkAt <= cutoff && session.pendingMs === 0) this.sessions.delete(id);
+      }, Math.max(1000, Math.min(60_000, Math.floor(forgetAfter / 4))));
+    } else return;
     this.sweepTimer.unref();
   }
 

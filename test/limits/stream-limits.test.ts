@@ -115,3 +115,18 @@ describe('allowanceFor', () => {
     expect(pinned).toMatchObject({ maxSessions: 1, maxSessionsSource: "the token's max_sessions", maxSessionMs: 5000, language: 'en', model: 'm' });
   });
 });
+
+describe('StreamLimits without an idle time-out', () => {
+  it('forgets sessions silent for longer than the store keeps them, without reporting them idle', async () => {
+    let clock = 0;
+    const l = new StreamLimits({ audioRateLimit: 10, audioBurstMs: 1000, maxSessionMs: 0, sessionIdleTimeoutMs: 0, forgetAfterMs: 4000 }, () => clock);
+    l.track('gone', { receivedMs: 0 });
+    const idle: string[] = [];
+    l.startIdleSweep((id) => idle.push(id));
+    clock = 5000;
+    await new Promise((r) => setTimeout(r, 1100));
+    l.stopIdleSweep();
+    expect(l.has('gone')).toBe(false);
+    expect(idle).toEqual([]);
+  });
+});
