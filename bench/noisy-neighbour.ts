@@ -37,6 +37,8 @@ async function flood(url: string): Promise<FloodReport> {
   const opened = await flooder.emitWithAck('start_session', {});
   const codes: Record<string, number> = {};
   let ackedMs = 0;
+  // Tells the parent the flood starts now (this process's start-up is not part of the measurement).
+  process.stdout.write('flooding\n');
   const start = performance.now();
   // Without seq, each accepted chunk is appended as the next: the session must hold exactly the acked audio.
   await Promise.all(
@@ -57,12 +59,17 @@ async function flood(url: string): Promise<FloodReport> {
   return { answeredMs, codes, ackedMs, heldMs: end.ok ? end.duration_ms : undefined };
 }
 
-function runFlooder(url: string): Promise<FloodReport> {
+function runFlooder(url: string, onStart: () => void): Promise<FloodReport> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--flood', url], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (data: Buffer) => (out += data.toString()));
+  child.stdout.on('data', (data: Buffer) => {
+    out += data.toString();
+    if (out.startsWith('flooding\n')) onStart();
+  });
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as FloodReport) : reject(new Error(`the flooding client failed (exit ${code})`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out.slice('flooding\n'.length)) as FloodReport) : reject(new Error(`the flooding client failed (exit ${code})`)),
+    );
   });
 }
 
@@ -98,8 +105,7 @@ async function main(): Promise<void> {
 
     // First the stream alone (what this machine gives it), then beside the flood.
     await new Promise((r) => setTimeout(r, ALONE_MS));
-    phase = 'flood';
-    const report = await runFlooder(server.url);
+    const report = await runFlooder(server.url, () => (phase = 'flood'));
     running = false;
     await realtimeDone;
     await realtime.timeout(120_000).emitWithAck('end_session', { session_id: rt.session_id });

@@ -1,5 +1,6 @@
-// Who may use /ops/*: OPS_TOKEN as a bearer token when set; nobody when NODE_ENV=production and it is not (health,
-// readiness and metrics stay open); and the performance test at most PERF_TEST_PER_MINUTE times a minute, whatever the token.
+// Who may use the ops server: /ops/*, /metrics and /dashboard/data need OPS_TOKEN as a bearer token when it is set;
+// with NODE_ENV=production and no OPS_TOKEN, /ops/* is off (health, readiness and metrics stay open); and the
+// performance test runs at most PERF_TEST_PER_MINUTE times a minute, whatever the token.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -22,6 +23,11 @@ function bearerMatches(expected: string, header: string | undefined): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Paths behind OPS_TOKEN. The dashboard's page and scripts hold no data: only what it fetches is protected. */
+function needsToken(path: string): boolean {
+  return path.startsWith('/ops/') || path === '/metrics' || path === '/dashboard/data';
+}
+
 export function registerOpsAccess(fastify: FastifyInstance, options: OpsAccessOptions): void {
   const { opsToken, production, logger } = options;
   const opsOff = production && !opsToken;
@@ -33,8 +39,8 @@ export function registerOpsAccess(fastify: FastifyInstance, options: OpsAccessOp
 
   fastify.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?', 1)[0]!;
-    if (!path.startsWith('/ops/')) return;
-    if (opsOff) {
+    if (!needsToken(path)) return;
+    if (opsOff && path.startsWith('/ops/')) {
       return reply.code(404).send({ error: 'Not Found', message: '/ops/* is off in production without OPS_TOKEN; set OPS_TOKEN on the server to turn it on' });
     }
     if (opsToken && !bearerMatches(opsToken, request.headers.authorization)) {

@@ -1,14 +1,16 @@
-// The ops side server (Fastify on OPS_PORT): liveness, readiness, and an on-demand Sentry performance test;
-// who may reach /ops/* is ops-access.ts's job.
+// The ops side server (Fastify on OPS_PORT): liveness, readiness, an on-demand Sentry performance test, Prometheus
+// metrics and the live dashboard; who may reach which is ops-access.ts's job.
 import type { AddressInfo } from 'node:net';
 import * as Sentry from '@sentry/node';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
+import type { MetricsSource } from '../metrics/metrics-source.js';
 import type { BufferStore } from '../store/buffer-store.js';
 import { DEFAULT_PERF_TEST_PER_MINUTE, registerOpsAccess } from './ops-access.js';
 import { PerformanceTestError, runPerformanceTest } from './performance-test.js';
+import { registerDashboard } from './dashboard-routes.js';
 import { createReadinessProbe } from './readiness.js';
 
 export interface OpsServerDeps {
@@ -16,6 +18,10 @@ export interface OpsServerDeps {
   store: BufferStore;
   engine: TranscriptionEngine;
   logger?: Logger;
+  /** Serves GET /metrics and the dashboard: this process's registry, or the cluster primary's aggregate. */
+  metrics?: MetricsSource;
+  /** The built dashboard page (default dist/dashboard) and how often it samples `metrics` (default 5 s). */
+  dashboard?: { dir?: string; stepMs?: number };
 }
 
 export interface OpsServer {
@@ -74,7 +80,7 @@ const performanceFailure = {
   required: ['status', 'message', 'operations'],
 } as const;
 
-export function createOpsServer({ config, store, engine, logger }: OpsServerDeps): OpsServer {
+export function createOpsServer({ config, store, engine, logger, metrics, dashboard }: OpsServerDeps): OpsServer {
   const fastify = Fastify({
     ...(logger ? { loggerInstance: logger.child({ component: 'ops' }) as FastifyBaseLogger } : {}),
     // Probes arrive every few seconds: one log line per request would bury the server's own lines.
@@ -114,12 +120,24 @@ export function createOpsServer({ config, store, engine, logger }: OpsServerDeps
     },
   );
 
+  let stopDashboard = () => {};
+  if (metrics) {
+    fastify.get('/metrics', async (_request, reply) => {
+      const text = await metrics.metrics();
+      return reply.type(metrics.contentType).send(text);
+    });
+    stopDashboard = registerDashboard(fastify, { source: metrics, ...dashboard, logger });
+  }
+
   return {
     fastify,
     async listen(port = config.opsPort, host = config.host) {
       await fastify.listen({ port, host: host ?? '0.0.0.0' });
       return (fastify.server.address() as AddressInfo).port;
     },
-    close: () => fastify.close(),
+    async close() {
+      stopDashboard();
+      await fastify.close();
+    },
   };
 }

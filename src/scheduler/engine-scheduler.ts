@@ -50,6 +50,8 @@ export class EngineScheduler {
 
   constructor(private readonly options: SchedulerOptions) {
     this.now = options.now ?? (() => performance.now());
+    // The limit is known before the first request: metrics show it from the start.
+    this.report();
   }
 
   /** Requests allowed at once, in flight now, and segments waiting. */
@@ -67,9 +69,9 @@ export class EngineScheduler {
     return this.averageLatencyMs === undefined ? undefined : (this.options.limit.ceiling * 1000) / this.averageLatencyMs;
   }
 
-  /** A request could start right now without making any waiting segment wait longer. */
+  /** A request could start right now and no segment waits, not even for a Retry-After: the engine is not busy. */
   hasFreeSlot(): boolean {
-    return this.inFlight < this.options.limit.current && !this.hasEligible();
+    return this.inFlight < this.options.limit.current && this.waiting.length === 0;
   }
 
   /** How long a segment cut now would wait for its result: the queue ahead of it, then the request itself. */
@@ -115,11 +117,6 @@ export class EngineScheduler {
     let index = this.waiting.length;
     while (index > 0 && this.waiting[index - 1]!.waitingSince > job.waitingSince) index--;
     this.waiting.splice(index, 0, job);
-  }
-
-  private hasEligible(): boolean {
-    const now = this.now();
-    return this.waiting.some((job) => job.notBefore <= now);
   }
 
   private dispatch(): void {

@@ -188,9 +188,11 @@ export class Sessions {
     let receivedMs: number | undefined;
     let outcome;
     try {
+      const appendStarted = performance.now();
       outcome = await eventSpans.bufferChunk(trace, store.keyOf(sessionId), chunk.length, store.kind, () =>
         store.append(sessionId, seq, chunk, msToBytes(limits.maxBufferMs, rate)),
       );
+      metrics.storeRoundTrip('append', (performance.now() - appendStarted) / 1000);
       if (outcome.status === 'appended') receivedMs = bytesToMs(outcome.receivedBytes, rate);
     } finally {
       streamLimits.settle(sessionId, audioMs, receivedMs);
@@ -281,6 +283,11 @@ export class Sessions {
     this.endedBy.delete(sink);
     this.deps.registry.detach(sink);
     this.deps.metrics.sessionsActive(this.deps.registry.size);
+  }
+
+  /** Why new sessions are refused now (the engine is behind), for readiness; undefined when they are welcome. */
+  overloaded(): Error | undefined {
+    return this.deps.admission.refusal(this.deps.registry.size);
   }
 
   /** Stop taking new sessions (shutdown); running ones go on. */
