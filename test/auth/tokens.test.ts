@@ -119,11 +119,14 @@ describe('client tokens, end to end', () => {
 
   it("the token's limits apply to its connection: max_sessions, max_session_ms, language and model", async () => {
     const url = await startNode();
-    const c = client(url, await mint(url, { max_sessions: 1, max_session_ms: 1000, language: 'en', model: 'whisper-1' }));
+    const single = await tryConnectAndStart(url, await mint(url, { max_sessions: 1 }), {});
+    expect(single.first).toMatchObject({ ok: true });
+    expect(await single.socket.emitWithAck('start_session', {})).toMatchObject({
+      ok: false,
+      error: { code: 'TOO_MANY_SESSIONS', message: expect.stringMatching(/token's max_sessions=1/) },
+    });
+    const c = client(url, await mint(url, { max_session_ms: 1000, language: 'en', model: 'whisper-1' }));
     await c.start();
-    const socket = (c as unknown as { socket: import('socket.io-client').Socket }).socket;
-    const second = await socket.emitWithAck('start_session', {});
-    expect(second).toMatchObject({ ok: false, error: { code: 'TOO_MANY_SESSIONS', message: expect.stringMatching(/token's max_sessions=1/) } });
     for (const chunk of chunksOf(loudPcm(1000), 100)) await c.sendChunk(chunk);
     await expect(c.sendChunk(loudPcm(100))).rejects.toMatchObject({ code: 'SESSION_TIME_LIMIT' });
     // The pinned language reached the engine without the client asking for it.
@@ -131,7 +134,7 @@ describe('client tokens, end to end', () => {
     expect(stub.uploads.length).toBeGreaterThan(0);
     expect(stub.uploads.every((u) => u.language === 'en' && u.model === 'whisper-1')).toBe(true);
 
-    const pinned = await tryConnectAndStart(url, await mint(url, { language: 'en' }), { language: 'fr' });
+    const pinned = (await tryConnectAndStart(url, await mint(url, { language: 'en' }), { language: 'fr' })).first;
     expect(pinned).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/allows language "en" only/) } });
   });
 
@@ -163,5 +166,5 @@ async function tryConnectAndStart(url: string, token: string, payload: Record<st
   const socket = io(`${url}/transcription`, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token } });
   cleanups.push(() => socket.disconnect());
   await new Promise((r) => socket.once('connect', () => r(undefined)));
-  return socket.emitWithAck('start_session', payload);
+  return { socket, first: await socket.emitWithAck('start_session', payload) };
 }
