@@ -192,9 +192,14 @@ export class SessionRuntime {
       if (hasSpeech(pcm, rate, segmentation.speechDbfs)) {
         this.deps.admission.segmentCut();
         const request = this.request(pcm);
+        const messageId = `${this.id}:${start}`;
+        // The hand-off is the queue's producer span (marked before the scheduler may start the request, so the
+        // attempts are its siblings), each engine attempt once started its consumer span.
+        const publishedAt = await eventSpans.publish(cut.trace, messageId, pcm.length, () => performance.now());
         text = await this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
           span.setAttributes({ 'segment.queue_ms': Math.round(attempt.queueMs), 'segment.retries': attempt.retry });
-          return this.runEngine(cut.trace, request);
+          const receive = { receiveLatencyMs: performance.now() - publishedAt, retry: attempt.retry };
+          return eventSpans.process(cut.trace, messageId, pcm.length, receive, () => this.runEngine(cut.trace, request));
         });
         metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
       }

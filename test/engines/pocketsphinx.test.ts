@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { EngineError, EngineUnavailableError } from '../../src/engines/engine.js';
 import { createEngine } from '../../src/engines/index.js';
-import { createPocketsphinxEngine, type PocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
+import { atDecoderLevel, createPocketsphinxEngine, type PocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { assertPocketsphinxInstalled } from '../../src/engines/pocketsphinx/install.js';
 import { decodeWavToPcm16, resamplePcm16 } from '../../src/engines/wav.js';
 
@@ -196,14 +196,14 @@ describe('pocketsphinx engine plumbing', () => {
     await engine.close();
   });
 
-  it('hands the decoder 16 kHz PCM of the segment, reads back its hypothesis line, and deletes the file', async () => {
+  it('hands the decoder the segment as 16 kHz PCM at the decoder level, reads back its hypothesis line, and deletes the file', async () => {
     const copy = path.join(scratch, 'seen.raw');
     const command = fakeDecoder('copying', `exec 3>"$hyp"\nwhile read -r id; do cp "$dir/$id.raw" "${copy}"; echo "first words second words ($id -1)" >&3; done < "$ctl"`);
     const tmpDir = freshDir();
     const engine = createPocketsphinxEngine({ command, decoders: 1, tmpDir });
     const pcm = resamplePcm16(hello.pcm, 16000, 8000);
     await expect(engine.transcribe({ pcm, sampleRate: 8000 })).resolves.toEqual({ text: 'first words second words' });
-    expect(readFileSync(copy).equals(resamplePcm16(pcm, 8000, 16000))).toBe(true);
+    expect(readFileSync(copy).equals(atDecoderLevel(resamplePcm16(pcm, 8000, 16000)))).toBe(true);
     expect(segmentFiles(tmpDir)).toEqual([]);
     await engine.close();
   });
@@ -273,5 +273,25 @@ describe('pocketsphinx engine plumbing', () => {
     }
     expect(pids).toHaveLength(1);
     expect(pids.filter(isRunning)).toEqual([]);
+  });
+});
+
+describe('segment preparation for the decoder', () => {
+  it('brings the peak to −18 dBFS within a bounded gain, adds at most one step of noise, and is the same for the same audio', () => {
+    const loud = Buffer.alloc(3200);
+    for (let i = 0; i < 1600; i++) loud.writeInt16LE(Math.round(Math.sin(i / 5) * 30000), i * 2);
+    const prepared = atDecoderLevel(loud);
+    const peak = Math.max(...new Int16Array(prepared.buffer, prepared.byteOffset, 1600).map(Math.abs));
+    expect(peak).toBeGreaterThanOrEqual(4100);
+    expect(peak).toBeLessThanOrEqual(4150); // 32767 × 10^(−18/20) ≈ 4125, ± the noise step
+    expect(atDecoderLevel(loud).equals(prepared)).toBe(true);
+    // Digital silence gets the noise floor and nothing more.
+    const silence = new Int16Array(atDecoderLevel(Buffer.alloc(3200)).buffer, 0, 1600);
+    expect(Math.max(...silence.map(Math.abs))).toBe(1);
+    // A whisper is raised at most 8×.
+    const quiet = Buffer.alloc(3200);
+    for (let i = 0; i < 1600; i++) quiet.writeInt16LE(i % 2 ? 100 : -100, i * 2);
+    const raised = new Int16Array(atDecoderLevel(quiet).buffer, 0, 1600);
+    expect(Math.max(...raised.map(Math.abs))).toBeLessThanOrEqual(801);
   });
 });
