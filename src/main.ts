@@ -1,5 +1,7 @@
 // Process entry: reads the environment, builds the real parts, starts the server, and stops it cleanly.
 import { createApp } from './app.js';
+import { createAccess, createReplayGuard } from './auth/access.js';
+import { TOKEN_PATH } from './auth/token-endpoint.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { EngineUnavailableError } from './engines/engine.js';
 import { createEngine } from './engines/index.js';
@@ -10,6 +12,7 @@ import type { BufferStore } from './store/buffer-store.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
 import { createTelemetry, flushTelemetry } from './telemetry/sentry-telemetry.js';
+import { createRequestRouter } from './web-server/request-router.js';
 import { createPageHandler } from './web-server/static-page.js';
 
 async function createStore(config: Config): Promise<BufferStore> {
@@ -28,7 +31,10 @@ async function main(): Promise<void> {
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam; what
   // the SDK drops is counted in the metrics.
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });
-  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, httpHandler: createPageHandler() });
+  // With REDIS_URL, client-token claims are shared by every node, so a token opens one connection in the deployment.
+  const access = createAccess(config, { logger, replayGuard: await createReplayGuard(config) });
+  const httpHandler = createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, createPageHandler());
+  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access, httpHandler });
   const port = await app.listen();
   logger.info(
     { port, store: store.kind, engine: engine.name, model: engine.model, namespace: '/transcription' },
@@ -44,6 +50,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: clients are disconnected, sessions stay in the store');
     await app.close();
+    await access.close();
     await ops.close();
     await store.close();
     await engine.close?.();
