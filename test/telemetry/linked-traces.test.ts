@@ -79,6 +79,8 @@ describe('a sampled server at SENTRY_TRACES_SAMPLE_RATE=0.5', () => {
       OPENAI_BASE_URL: stub.url,
       ENGINE_MAX_RETRIES: '1',
       SEGMENT_MAX_MS: String(SEGMENT_MAX_MS),
+      // Three minutes of audio go as fast as acks allow: far above the default 10× real-time limit.
+      AUDIO_RATE_LIMIT: '0',
     });
   });
 
