@@ -9,13 +9,15 @@ import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
 import type { BufferStore } from '../store/buffer-store.js';
 import { PerformanceTestError, runPerformanceTest } from './performance-test.js';
-import { createReadinessProbe } from './readiness.js';
+import { createReadinessProbe, readinessSchema, type Readiness } from './readiness.js';
 
 export interface OpsServerDeps {
   config: Pick<Config, 'opsPort' | 'opsToken' | 'host'>;
   store: BufferStore;
   engine: TranscriptionEngine;
   logger?: Logger;
+  /** The /readyz probe; default: the store and the engine with default settings (src/ops/readiness.ts). */
+  readiness?: () => Promise<Readiness>;
 }
 
 export interface OpsServer {
@@ -29,22 +31,6 @@ const errorBody = {
   type: 'object',
   properties: { error: { type: 'string' }, message: { type: 'string' } },
   required: ['error', 'message'],
-} as const;
-
-const check = {
-  type: 'object',
-  properties: { ok: { type: 'boolean' }, duration_ms: { type: 'number' }, error: { type: 'string' }, checked_ms_ago: { type: 'number' } },
-  required: ['ok', 'duration_ms'],
-} as const;
-
-const readiness = {
-  type: 'object',
-  properties: {
-    status: { type: 'string', enum: ['ready', 'not_ready'] },
-    failed: { type: 'array', items: { type: 'string', enum: ['store', 'engine'] } },
-    checks: { type: 'object', properties: { store: check, engine: check }, required: ['store', 'engine'] },
-  },
-  required: ['status', 'failed', 'checks'],
 } as const;
 
 const operations = {
@@ -81,7 +67,7 @@ function bearerMatches(expected: string, header: string | undefined): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function createOpsServer({ config, store, engine, logger }: OpsServerDeps): OpsServer {
+export function createOpsServer({ config, store, engine, logger, readiness }: OpsServerDeps): OpsServer {
   const fastify = Fastify({
     ...(logger ? { loggerInstance: logger.child({ component: 'ops' }) as FastifyBaseLogger } : {}),
     // Probes arrive every few seconds: one log line per request would bury the server's own lines.
@@ -103,8 +89,8 @@ export function createOpsServer({ config, store, engine, logger }: OpsServerDeps
     async () => ({ status: 'ok' as const }),
   );
 
-  const checkReadiness = createReadinessProbe(store, engine);
-  fastify.get('/readyz', { schema: { response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
+  const checkReadiness = readiness ?? createReadinessProbe(store, engine);
+  fastify.get('/readyz', { schema: { response: { 200: readinessSchema, 503: readinessSchema } } }, async (_request, reply) => {
     const result = await checkReadiness();
     return reply.code(result.status === 'ready' ? 200 : 503).send(result);
   });
