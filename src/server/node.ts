@@ -1,0 +1,51 @@
+// One serving process's parts, built from the config: store, engine, telemetry, the Socket.IO app and its drain.
+// The single-process server and each cluster worker both serve through this.
+import type { Logger } from 'pino';
+import { createApp, type App } from '../app.js';
+import type { Config } from '../config/config.js';
+import type { TranscriptionEngine } from '../engines/engine.js';
+import { createEngine } from '../engines/index.js';
+import type { BufferStore } from '../store/buffer-store.js';
+import { createMemoryStore } from '../store/memory-store.js';
+import { createRedisStore } from '../store/redis-store.js';
+import { createTelemetry, flushTelemetry } from '../telemetry/sentry-telemetry.js';
+import { createPageHandler } from '../web-server/static-page.js';
+import { createDrain, type Drain } from './drain.js';
+
+export async function createStore(config: Config): Promise<BufferStore> {
+  if (!config.redisUrl) return createMemoryStore({ ttlS: config.sessionTtlS });
+  return createRedisStore({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, ttlS: config.sessionTtlS });
+}
+
+export interface ServingNode {
+  app: App;
+  store: BufferStore;
+  engine: TranscriptionEngine;
+  drain: Drain;
+  /** After the drain: closes the app, the store and the engine, and sends the last telemetry. */
+  close(): Promise<void>;
+}
+
+export async function createServingNode(config: Config, logger: Logger): Promise<ServingNode> {
+  const store = await createStore(config);
+  const engine = await createEngine(config, logger);
+  // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam.
+  const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model } });
+  const app = createApp(config, { store, engine, logger, telemetry, httpHandler: createPageHandler() });
+  // Hook for the Sessions facade: its promise of in-flight work (sessions.settled()) goes here once it is on main.
+  const idle = async () => {};
+  const drain = createDrain({ io: app.io, graceMs: config.shutdownGraceMs, idle, logger });
+  return {
+    app,
+    store,
+    engine,
+    drain,
+    async close() {
+      await app.close();
+      await store.close();
+      await engine.close?.();
+      // Transactions of the last events are still queued: send them before exiting.
+      await flushTelemetry();
+    },
+  };
+}
