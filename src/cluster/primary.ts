@@ -100,7 +100,9 @@ export async function runPrimary(config: Config, logger: Logger, hooks: PrimaryH
   // Buffers (a polling request's body) cross IPC as Buffers, not as JSON.
   cluster.setupPrimary({ serialization: 'advanced' });
   const server = createServer();
-  setupMaster(server, { loadBalancingMethod: 'least-connection' });
+  // Round-robin, not least-connection: the latter counts a client only once its worker reports it, so a burst (every
+  // client of a lost node reconnecting at once) would all land on one worker.
+  setupMaster(server, { loadBalancingMethod: 'round-robin' });
 
   const pool = new WorkerPool(config.workers, logger);
   let startTimer: NodeJS.Timeout | undefined;
