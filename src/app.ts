@@ -1,14 +1,18 @@
-// The composition root: wires config, store, engine, telemetry and transports into one server that tests
-// can build with real parts on free ports.
+// The composition root: wires config, store, engine, scheduler, sessions, telemetry, metrics and transports into one
+// server that tests can build with real parts on free ports.
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Server } from 'socket.io';
 import type { Config } from './config/config.js';
 import type { TranscriptionEngine } from './engines/engine.js';
+import { noopMetrics, type ServerMetrics } from './metrics/metrics.js';
+import { AdmissionControl } from './scheduler/admission.js';
+import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from './scheduler/concurrency-limit.js';
+import { EngineScheduler } from './scheduler/engine-scheduler.js';
 import { SessionRegistry } from './sessions/session-registry.js';
+import { Sessions } from './sessions/sessions.js';
 import { registerTranscriptionNamespace } from './socket/namespace.js';
 import type { BufferStore } from './store/buffer-store.js';
 import { noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
@@ -17,6 +21,7 @@ export interface AppDeps {
   store: BufferStore;
   engine: TranscriptionEngine;
   telemetry?: Telemetry;
+  metrics?: ServerMetrics;
   logger?: Logger;
   /** Serves plain HTTP requests on PORT that are not Socket.IO's (the demo page). */
   httpHandler?: (request: IncomingMessage, response: ServerResponse) => void;
@@ -25,7 +30,9 @@ export interface AppDeps {
 export interface App {
   readonly httpServer: HttpServer;
   readonly io: Server;
+  readonly sessions: Sessions;
   readonly registry: SessionRegistry;
+  readonly scheduler: EngineScheduler;
   /** Listens on `port` (0 = a free one) and resolves with the port taken. */
   listen(port?: number, host?: string): Promise<number>;
   /** Disconnects clients and stops listening; sessions stay in the store. Does not close the store. */
@@ -42,28 +49,61 @@ function notFound(_request: IncomingMessage, response: ServerResponse): void {
   response.end(JSON.stringify({ error: 'Not found. Clients connect with Socket.IO to the /transcription namespace.' }));
 }
 
+/** The engine's concurrency: its own capacity (local decoders), a fixed cap from the settings, or adaptive. */
+export function engineConcurrency(config: Config, engine: TranscriptionEngine): ConcurrencyLimit {
+  const { fixed, min, max } = config.engineConcurrency;
+  if (fixed !== undefined) return fixedLimit(fixed);
+  if (engine.capacity !== undefined) return fixedLimit(engine.capacity);
+  return new AdaptiveLimit({ initial: min, min, max });
+}
+
 export function createApp(config: Config, deps: AppDeps): App {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const telemetry = deps.telemetry ?? noopTelemetry;
+  const metrics = deps.metrics ?? noopMetrics;
   const httpServer = createServer(deps.httpHandler ?? notFound);
   const io = new Server(httpServer, {
     maxHttpBufferSize: transportMessageLimit(config.maxChunkBytes),
     serveClient: false,
     cors: { origin: true },
   });
+  const scheduler = new EngineScheduler({
+    limit: engineConcurrency(config, deps.engine),
+    maxRetries: config.openai.maxRetries,
+    metrics,
+    logger,
+  });
+  const admission = new AdmissionControl(scheduler, { maxResultDelayMs: config.maxResultDelayMs });
   const registry = new SessionRegistry({
     store: deps.store,
     engine: deps.engine,
-    engineLimit: pLimit(config.transcribeConcurrency),
+    scheduler,
+    admission,
     segmentation: config.segmentation,
+    telemetry,
+    metrics,
     logger,
   });
-  registerTranscriptionNamespace(io, { config, store: deps.store, registry, telemetry, logger });
+  const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs } });
+  registerTranscriptionNamespace(
+    io,
+    {
+      sessions,
+      maxChunkBytes: config.maxChunkBytes,
+      interim: { defaultMs: config.interimIntervalMs, minMs: 250, maxMs: config.segmentation.maxMs },
+      telemetry,
+      metrics,
+      logger,
+    },
+    { authToken: config.authToken },
+  );
 
   return {
     httpServer,
     io,
+    sessions,
     registry,
+    scheduler,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -74,6 +114,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       });
     },
     async close() {
+      scheduler.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };

@@ -81,7 +81,14 @@ const envSchema = (cores: number) => z.object({
   SILENCE_MS: wholeNumber(600, 20),
   VAD_SPEECH_DBFS: decibels(-45),
   TRANSCRIBER: oneOf(TRANSCRIBERS, 'auto'),
-  TRANSCRIBE_CONCURRENCY: wholeNumber(4, 1, 256),
+  /** A hard cap on engine requests at once; unset = adaptive between the floor and ENGINE_MAX_CONCURRENCY. */
+  ENGINE_CONCURRENCY: wholeNumber(0, 0, 4096),
+  /** The old name of ENGINE_CONCURRENCY, still read. */
+  TRANSCRIBE_CONCURRENCY: wholeNumber(0, 0, 4096),
+  ENGINE_MIN_CONCURRENCY: wholeNumber(4, 1, 4096),
+  ENGINE_MAX_CONCURRENCY: wholeNumber(256, 1, 4096),
+  MAX_RESULT_DELAY_MS: wholeNumber(10000, 100),
+  INTERIM_INTERVAL_MS: wholeNumber(1500, 250, 60000),
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText,
   WHISPER_MODEL: z.string().optional().transform((v) => v || 'whisper-1'),
@@ -114,7 +121,12 @@ export interface Config {
   maxBufferMs: number;
   segmentation: { maxMs: number; minMs: number; silenceMs: number; speechDbfs: number };
   transcriber: Transcriber;
-  transcribeConcurrency: number;
+  /** Engine requests at once: a fixed number, or adaptive within bounds. */
+  engineConcurrency: { fixed: number | undefined; min: number; max: number };
+  /** New sessions are refused with OVERLOADED when a result would take longer than this. */
+  maxResultDelayMs: number;
+  /** Interim results every this many ms of new speech, for sessions that ask without an interval of their own. */
+  interimIntervalMs: number;
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; maxRetries: number; timeoutMs: number };
   pocketsphinxCommand: string;
 }
@@ -137,6 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = availab
   if (e.SEGMENT_MIN_MS >= e.SEGMENT_MAX_MS) {
     throw new ConfigError(
       `Invalid configuration: SEGMENT_MIN_MS (${e.SEGMENT_MIN_MS}) must be below SEGMENT_MAX_MS (${e.SEGMENT_MAX_MS})`,
+    );
+  }
+  if (e.ENGINE_MIN_CONCURRENCY > e.ENGINE_MAX_CONCURRENCY) {
+    throw new ConfigError(
+      `Invalid configuration: ENGINE_MIN_CONCURRENCY (${e.ENGINE_MIN_CONCURRENCY}) must not exceed ENGINE_MAX_CONCURRENCY (${e.ENGINE_MAX_CONCURRENCY})`,
     );
   }
   if (e.MAX_BUFFER_MS < e.SEGMENT_MAX_MS) {
@@ -172,7 +189,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = availab
     maxBufferMs: e.MAX_BUFFER_MS,
     segmentation: { maxMs: e.SEGMENT_MAX_MS, minMs: e.SEGMENT_MIN_MS, silenceMs: e.SILENCE_MS, speechDbfs: e.VAD_SPEECH_DBFS },
     transcriber,
-    transcribeConcurrency: e.TRANSCRIBE_CONCURRENCY,
+    engineConcurrency: {
+      fixed: e.ENGINE_CONCURRENCY || e.TRANSCRIBE_CONCURRENCY || undefined,
+      min: e.ENGINE_MIN_CONCURRENCY,
+      max: e.ENGINE_MAX_CONCURRENCY,
+    },
+    maxResultDelayMs: e.MAX_RESULT_DELAY_MS,
+    interimIntervalMs: e.INTERIM_INTERVAL_MS,
     openai: {
       apiKey: e.OPENAI_API_KEY,
       baseUrl: e.OPENAI_BASE_URL,

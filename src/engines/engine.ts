@@ -20,6 +20,13 @@ export interface TranscriptionEngine {
   readonly name: string;
   /** The default model this engine uses. */
   readonly model: string;
+  /** True when the engine's own requests show as spans (an HTTP client's); otherwise (the default) the pipeline wraps each run. */
+  readonly tracesOwnRequests?: boolean;
+  /**
+   * How many segments it can work on at once: a fixed number for a local engine (its decoders), or undefined for a
+   * remote one, whose limit the scheduler finds by itself.
+   */
+  readonly capacity?: number;
   /** Transcribes one segment; throws EngineError when it gives up. */
   transcribe(segment: SegmentAudio): Promise<EngineResult>;
   /** Resolves when the engine can serve (readiness); rejects naming what is wrong. */
@@ -27,20 +34,4 @@ export interface TranscriptionEngine {
   close?(): Promise<void>;
 }
 
-/** The engine gave up on a segment after its own retries. */
-export class EngineError extends Error {
-  readonly retryable: boolean;
-  constructor(message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.name = 'EngineError';
-    this.retryable = options.retryable ?? true;
-  }
-}
-
-/** The chosen engine cannot run on this machine: start-up stops with this message. */
-export class EngineUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EngineUnavailableError';
-  }
-}
+export { EngineError, EngineUnavailableError } from '../errors/server-errors.js';

@@ -24,9 +24,10 @@ export {
 export async function createEngine(config: Config, logger?: Logger): Promise<TranscriptionEngine> {
   switch (config.transcriber) {
     case 'openai': {
-      const { apiKey, baseUrl, model, maxRetries, timeoutMs } = config.openai;
+      const { apiKey, baseUrl, model, timeoutMs } = config.openai;
       if (!apiKey) throw new EngineUnavailableError('TRANSCRIBER=openai needs OPENAI_API_KEY (or set TRANSCRIBER=pocketsphinx)');
-      return createOpenAIEngine({ apiKey, baseUrl, model, maxRetries, timeoutMs, logger });
+      // Retries are the engine scheduler's (ENGINE_MAX_RETRIES), so it sees every 429 and lowers its limit.
+      return createOpenAIEngine({ apiKey, baseUrl, model, maxRetries: 0, timeoutMs, logger });
     }
     case 'pocketsphinx': {
       assertPocketsphinxInstalled(config.pocketsphinxCommand);

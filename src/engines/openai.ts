@@ -94,7 +94,7 @@ export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionE
     }
   }
 
-  return { name: 'openai', model, transcribe, check };
+  return { name: 'openai', model, tracesOwnRequests: true, transcribe, check };
 }
 
 interface ErrorContext {
@@ -114,7 +114,7 @@ function toEngineError(error: unknown, context: ErrorContext): EngineError {
   if (error instanceof APIConnectionTimeoutError) {
     return new EngineError(
       `OpenAI did not answer within ${context.timeoutMs} ms (ENGINE_TIMEOUT_MS) at ${context.endpoint}, ${attempts}`,
-      { retryable: true },
+      { retryable: true, overload: true },
     );
   }
   if (error instanceof APIConnectionError) {
@@ -150,17 +150,40 @@ function toEngineError(error: unknown, context: ErrorContext): EngineError {
           retryable: false,
         });
       case status === 429:
-        return new EngineError(`OpenAI rate limit hit (429) after ${attempts}: lower TRANSCRIBE_CONCURRENCY or raise the account's limits${server}${requestId}`, {
+        return new EngineError(`OpenAI rate limit hit (429) after ${attempts}: set ENGINE_CONCURRENCY to the account's limit, or raise it${server}${requestId}`, {
           retryable: true,
+          status,
+          overload: true,
+          retryAfterMs: retryAfterMs(error),
         });
       case status >= 500 || status === 408 || status === 409:
-        return new EngineError(`OpenAI server error (${status}) after ${attempts}${server}${requestId}`, { retryable: true });
+        return new EngineError(`OpenAI server error (${status}) after ${attempts}${server}${requestId}`, {
+          retryable: true,
+          status,
+          // 502/503/504 and 408 say "too busy"; a 500 is a failure of the request itself.
+          overload: status !== 500 && status !== 409,
+          retryAfterMs: retryAfterMs(error),
+        });
       default:
-        return new EngineError(`OpenAI rejected the request (${status})${server}${requestId}`, { retryable: false });
+        return new EngineError(`OpenAI rejected the request (${status})${server}${requestId}`, { retryable: false, status });
     }
   }
   const message = error instanceof Error ? error.message : String(error);
   return new EngineError(`OpenAI request failed: ${redact(message, context.apiKey)}`, { retryable: true });
+}
+
+/** The provider's Retry-After (seconds or an HTTP date; OpenAI also sends retry-after-ms), in ms. */
+function retryAfterMs(error: APIError): number | undefined {
+  const headers = error.headers as Headers | Record<string, string> | undefined;
+  const read = (name: string) => (headers instanceof Headers ? headers.get(name) : headers?.[name]) ?? undefined;
+  const ms = Number(read('retry-after-ms'));
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const raw = read('retry-after');
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 function isAudioTooShort(error: unknown): boolean {

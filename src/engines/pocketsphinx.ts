@@ -1,4 +1,5 @@
 // The offline engine: transcribes each segment with one run of Debian's pocketsphinx_continuous (en-us model).
+import { availableParallelism } from 'node:os';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -136,6 +137,9 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): Tr
   return {
     name: 'pocketsphinx',
     model: 'en-us',
+    tracesOwnRequests: false,
+    // One process per segment: more at once than cores only makes each slower.
+    capacity: availableParallelism(),
     transcribe,
     async check() {
       assertPocketsphinxInstalled(command);

@@ -1,55 +1,68 @@
-// The sessions this process is serving: their runtimes by id, and which socket gets each one's results.
+// The sessions this process is serving: their runtimes by id, indexed by the connection they report to, and
+// dropped as soon as one has no connection and nothing left to transcribe (the store keeps the session).
 import type { BufferStore, SessionRecord } from '../store/buffer-store.js';
 import { SessionRuntime, type ResultSink, type RuntimeDeps } from './session-runtime.js';
 
 export class SessionRegistry {
   private readonly runtimes = new Map<string, SessionRuntime>();
+  /** Which sessions each connection's sink receives: a disconnect touches only its own. */
+  private readonly bySink = new Map<ResultSink, Set<SessionRuntime>>();
+  private readonly deps: RuntimeDeps;
 
-  constructor(private readonly deps: RuntimeDeps & { store: BufferStore }) {}
+  constructor(deps: Omit<RuntimeDeps, 'onIdle'> & { store: BufferStore }) {
+    this.deps = { ...deps, onIdle: (runtime) => this.release(runtime) };
+  }
 
   get size(): number {
     return this.runtimes.size;
   }
 
-  /** The runtime of a session that start_session opened or resumed; its results now go to `sink`. */
-  attach(record: SessionRecord, sink: ResultSink): SessionRuntime {
-    const runtime = this.runtimes.get(record.id) ?? this.create(record);
-    runtime.sink = sink;
-    return runtime;
+  /** Every runtime in this process (for drain and metrics). */
+  all(): IterableIterator<SessionRuntime> {
+    return this.runtimes.values();
+  }
+
+  find(id: string): SessionRuntime | undefined {
+    return this.runtimes.get(id);
   }
 
   /**
-   * The runtime for a chunk or end_session. A session that lives in the store but not here (resumed after a
-   * restart without start_session) gets one made from its record.
+   * The runtime of a session used on the connection behind `sink` (opened, resumed, or — after this process
+   * restarted — fed without a new start_session); its results now go there.
    */
-  async get(id: string): Promise<SessionRuntime | undefined> {
-    const existing = this.runtimes.get(id);
-    if (existing) return existing;
-    const record = await this.deps.store.getSession(id);
-    if (!record || record.ended) return undefined;
-    return this.runtimes.get(id) ?? this.create(record);
+  attach(record: SessionRecord, sink: ResultSink): SessionRuntime {
+    const runtime = this.runtimes.get(record.id) ?? this.create(record);
+    const previous = runtime.attachedTo;
+    if (previous && previous !== sink) this.bySink.get(previous)?.delete(runtime);
+    runtime.attach(sink);
+    let sessions = this.bySink.get(sink);
+    if (!sessions) this.bySink.set(sink, (sessions = new Set()));
+    sessions.add(runtime);
+    return runtime;
   }
 
-  /** The socket behind `sink` went away: its sessions keep their state in the store and may resume. */
+  /** The connection behind `sink` went away: its sessions keep their state in the store and may resume. */
   detach(sink: ResultSink): void {
-    for (const runtime of this.runtimes.values()) {
-      if (runtime.sink !== sink) continue;
-      runtime.sink = undefined;
-      this.releaseIfIdle(runtime);
-    }
+    const sessions = this.bySink.get(sink);
+    if (!sessions) return;
+    this.bySink.delete(sink);
+    for (const runtime of sessions) if (runtime.attachedTo === sink) runtime.detach();
   }
 
-  remove(id: string): void {
-    this.runtimes.delete(id);
+  /** The session ended: forget it here. */
+  remove(runtime: SessionRuntime): void {
+    if (this.runtimes.get(runtime.id) === runtime) this.runtimes.delete(runtime.id);
+    const sink = runtime.attachedTo;
+    if (sink) this.bySink.get(sink)?.delete(runtime);
   }
 
-  /** A detached runtime is dropped once it has nothing left to transcribe; the store keeps the session. */
-  releaseIfIdle(runtime: SessionRuntime): void {
-    if (!runtime.sink && runtime.idle && !runtime.closing) this.runtimes.delete(runtime.id);
+  private release(runtime: SessionRuntime): void {
+    if (runtime.attachedTo || !runtime.idle || runtime.isEnding) return;
+    if (this.runtimes.get(runtime.id) === runtime) this.runtimes.delete(runtime.id);
   }
 
   private create(record: SessionRecord): SessionRuntime {
-    const runtime = new SessionRuntime(record.id, record.settings, record.committedBytes, this.deps);
+    const runtime = new SessionRuntime(record.id, record.settings, record, this.deps);
     this.runtimes.set(record.id, runtime);
     return runtime;
   }

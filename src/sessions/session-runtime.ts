@@ -1,40 +1,42 @@
-// One session's life in this process: feeds accepted audio to its segmenter and transcribes the cut
-// segments one after another, in order, so results are numbered and emitted without gaps.
-import type pLimit from 'p-limit';
+// One session's life in this process: feeds accepted audio to its segmenter, hands the cut segments to the engine
+// scheduler one after another (so results are numbered and emitted in order, without gaps), and, when the session
+// asked for them, transcribes the growing segment now and then for interim results.
 import type { Logger } from 'pino';
 import type { SegmentAudio, TranscriptionEngine } from '../engines/engine.js';
-import { EngineError } from '../engines/engine.js';
-import {
-  bytesToMs,
-  ErrorCode,
-  ProtocolError,
-  type SessionSettings,
-  type TranscriptionErrorEvent,
-  type TranscriptionResult,
-} from '../protocol/index.js';
+import { UnknownSessionError } from '../errors/server-errors.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
+import { bytesToMs, msToBytes, type SessionSettings, type TranscriptionResult } from '../protocol/index.js';
+import type { AdmissionControl } from '../scheduler/admission.js';
+import type { EngineScheduler } from '../scheduler/engine-scheduler.js';
 import type { BufferStore, StoredSegment } from '../store/buffer-store.js';
-import type { EventTrace } from '../telemetry/telemetry.js';
+import { eventSpans } from '../telemetry/event-spans.js';
+import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
 import { Segmenter, type SegmentationSettings } from './segmenter.js';
 import { hasSpeech } from './vad.js';
 
-/** Where a session's results go: the socket it is attached to now, if any. */
+/** Where a session's results go: the connection it is attached to now, if any. */
 export interface ResultSink {
   result(result: TranscriptionResult): void;
-  error(error: TranscriptionErrorEvent): void;
+  /** A segment could not be transcribed; `error` is a server error of the catalogue (mapped to the wire by the socket layer). */
+  error(sessionId: string, error: unknown): void;
 }
 
 export interface RuntimeDeps {
   store: BufferStore;
   engine: TranscriptionEngine;
-  /** Shared by all sessions: caps concurrent engine calls. */
-  engineLimit: ReturnType<typeof pLimit>;
+  scheduler: EngineScheduler;
+  admission: AdmissionControl;
   segmentation: SegmentationSettings;
+  telemetry: Telemetry;
+  metrics: ServerMetrics;
   logger: Logger;
+  /** Called when the runtime has nothing left to do and no connection: the registry may drop it. */
+  onIdle(runtime: SessionRuntime): void;
 }
 
 interface Cut {
   endByte: number;
-  /** performance.now() when the segment was cut, for latency_ms. */
+  /** performance.now() when the segment was cut, for latency_ms and queue fairness. */
   cutAt: number;
   /** The event that cut it: its spans hold the transcription. */
   trace: EventTrace;
@@ -44,39 +46,80 @@ interface Cut {
 const exactMs = (bytes: number, rate: number) => Math.round(bytesToMs(bytes, rate) * 1000) / 1000;
 
 export class SessionRuntime {
-  sink: ResultSink | undefined;
-  /** Set by end_session: later chunks are refused, the session is being finished. */
-  closing = false;
+  private sink: ResultSink | undefined;
+  /** end_session is finishing the session: later chunks are refused. */
+  private ending = false;
   private readonly segmenter: Segmenter;
   private readonly queue: Cut[] = [];
   private committedBytes: number;
+  /** The number the next result with text will carry (finals and the interims before them). */
+  private nextSegment: number;
   private previousText = '';
   private draining: Promise<void> | undefined;
   /** The error that stopped the last drain; the failed segment stays queued and is retried. */
   private lastFailure: Error | undefined;
+  /** Interims: bytes between two of them (0 = off), where the last one ended, one in flight, cuts so far. */
+  private readonly interimBytes: number;
+  private interimFrom: number;
+  private interimRunning = false;
+  private cutCount = 0;
 
   constructor(
     readonly id: string,
     readonly settings: SessionSettings,
-    committedBytes: number,
+    position: { committedBytes: number; segments: number },
     private readonly deps: RuntimeDeps,
   ) {
-    this.committedBytes = committedBytes;
-    this.segmenter = new Segmenter(deps.segmentation, settings.sample_rate, committedBytes);
+    this.committedBytes = position.committedBytes;
+    this.nextSegment = position.segments;
+    this.segmenter = new Segmenter(deps.segmentation, settings.sample_rate, position.committedBytes);
+    this.interimBytes = settings.interim_interval_ms ? msToBytes(settings.interim_interval_ms, settings.sample_rate) : 0;
+    this.interimFrom = position.committedBytes;
   }
 
+  /** Nothing queued or being transcribed. */
   get idle(): boolean {
-    return this.draining === undefined && this.queue.length === 0;
+    return this.draining === undefined && this.queue.length === 0 && !this.interimRunning;
+  }
+
+  get isEnding(): boolean {
+    return this.ending;
+  }
+
+  get attachedTo(): ResultSink | undefined {
+    return this.sink;
+  }
+
+  /** Results go to `sink` from now on. */
+  attach(sink: ResultSink): void {
+    this.sink = sink;
+  }
+
+  /** The connection went away; the session keeps its state in the store and may resume. */
+  detach(): void {
+    this.sink = undefined;
+    this.notifyIfIdle();
+  }
+
+  /** end_session starts: no more chunks. */
+  beginEnding(): void {
+    this.ending = true;
+  }
+
+  /** end_session failed: the session stays open and takes chunks again. */
+  abortEnding(): void {
+    this.ending = false;
   }
 
   /**
-   * Feeds an accepted chunk ending at absolute offset `endByte`. When it completes a segment, returns the
-   * promise of its transcription (the caller's event span stays open for it); otherwise undefined.
+   * Feeds an accepted chunk ending at absolute offset `endByte`. Returns the promise of the work it started (a
+   * segment's transcription, or an interim), so the caller's event span stays open for it; otherwise undefined.
    */
   accept(chunk: Uint8Array, endByte: number, trace: EventTrace): Promise<void> | undefined {
     const cuts = this.segmenter.feed(chunk, endByte);
-    if (cuts.length === 0) return undefined;
-    return this.enqueue(cuts, trace);
+    if (cuts.length > 0) return this.enqueue(cuts, trace);
+    if (this.interimBytes > 0) return this.maybeInterim(endByte, trace);
+    return undefined;
   }
 
   /** Cuts all remaining audio (end of session) and waits for every segment; throws when one fails. */
@@ -85,9 +128,27 @@ export class SessionRuntime {
     if (this.lastFailure) throw this.lastFailure;
   }
 
+  toResult(stored: StoredSegment, latencyMs: number): TranscriptionResult {
+    const rate = this.settings.sample_rate;
+    return {
+      session_id: this.id,
+      segment: stored.segment,
+      text: stored.text,
+      is_final: true,
+      start_ms: exactMs(stored.startByte, rate),
+      end_ms: exactMs(stored.endByte, rate),
+      latency_ms: latencyMs,
+    };
+  }
+
   private enqueue(cutEnds: number[], trace: EventTrace): Promise<void> {
     const cutAt = performance.now();
     for (const endByte of cutEnds) this.queue.push({ endByte, cutAt, trace });
+    if (cutEnds.length > 0) {
+      this.cutCount++;
+      this.interimFrom = cutEnds[cutEnds.length - 1]!;
+      this.deps.telemetry.segmentCut(this.id);
+    }
     return this.drain();
   }
 
@@ -96,7 +157,9 @@ export class SessionRuntime {
     const previous = this.draining ?? Promise.resolve();
     const run = previous.then(() => this.processQueue());
     const tracked = run.finally(() => {
-      if (this.draining === tracked) this.draining = undefined;
+      if (this.draining !== tracked) return;
+      this.draining = undefined;
+      this.notifyIfIdle();
     });
     this.draining = tracked;
     return tracked;
@@ -118,76 +181,129 @@ export class SessionRuntime {
   }
 
   private async transcribe(cut: Cut): Promise<void> {
-    const { store, engine, engineLimit, segmentation } = this.deps;
+    const { store, segmentation, metrics } = this.deps;
     const start = this.committedBytes;
     const end = cut.endByte;
     if (end <= start) return;
     const rate = this.settings.sample_rate;
-    const attributes = {
-      'session.id': this.id,
-      'segment.start_ms': exactMs(start, rate),
-      'segment.audio_ms': exactMs(end - start, rate),
-      'engine.name': engine.name,
-      'engine.model': this.settings.model ?? engine.model,
-      'engine.language': this.settings.language,
-    };
-    const stored = await cut.trace.span('ai', 'Process audio buffer', attributes, async (span) => {
-      const pcm = await cut.trace.span('cache.get', 'Read segment audio', { 'cache.item_size': end - start, 'db.system': store.kind }, () =>
-        store.readAudio(this.id, start, end),
-      );
+    const stored = await eventSpans.transcribe(cut.trace, 'final', this.spanAttributes(start, end), async (span) => {
+      const pcm = await eventSpans.readSegment(cut.trace, end - start, store.kind, () => store.readAudio(this.id, start, end));
       let text = '';
       if (hasSpeech(pcm, rate, segmentation.speechDbfs)) {
-        const request: SegmentAudio = {
-          pcm,
-          sampleRate: rate,
-          language: this.settings.language,
-          prompt: this.settings.prompt ?? (this.previousText || undefined),
-          model: this.settings.model,
-        };
-        // Whisper's request shows as its own http.client span under 'ai'; an offline engine's run gets this one.
-        const run = () => engine.transcribe(request);
-        const traced = engine.name === 'openai' ? run : () => cut.trace.span('ai.run', `Transcribe with ${engine.name}`, { 'engine.name': engine.name }, run);
-        text = (await engineLimit(traced)).text.trim();
+        this.deps.admission.segmentCut();
+        const request = this.request(pcm);
+        text = await this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
+          span.setAttributes({ 'segment.queue_ms': Math.round(attempt.queueMs), 'segment.retries': attempt.retry });
+          return this.runEngine(cut.trace, request);
+        });
+        metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
       }
       const outcome = await store.commitSegment(this.id, start, end, text);
-      if (outcome.status === 'unknown') {
-        throw new ProtocolError(ErrorCode.UNKNOWN_SESSION, `Session ${this.id} expired while its audio was being transcribed`);
-      }
+      if (outcome.status === 'unknown') throw new UnknownSessionError(this.id, 'expired', `session ${this.id} expired while its audio was being transcribed`);
       this.committedBytes = outcome.record.committedBytes;
+      this.nextSegment = outcome.record.segments;
       const segment = outcome.status === 'committed' ? outcome.segment : undefined;
       span.setAttributes({ 'segment.index': segment?.segment, 'result.text_length': text.length });
       return segment;
     });
     if (stored) {
       this.previousText = stored.text;
-      this.sink?.result(this.toResult(stored, Math.round(performance.now() - cut.cutAt)));
+      const latencyMs = performance.now() - cut.cutAt;
+      metrics.resultEmitted('final', latencyMs / 1000);
+      this.sink?.result(this.toResult(stored, Math.round(latencyMs)));
     }
   }
 
-  toResult(stored: StoredSegment, latencyMs: number): TranscriptionResult {
-    const rate = this.settings.sample_rate;
+  /** Transcribes the growing segment so far, when due, a slot is free and nothing of this session is in flight. */
+  private maybeInterim(endByte: number, trace: EventTrace): Promise<void> | undefined {
+    if (endByte - this.interimFrom < this.interimBytes) return undefined;
+    if (this.interimRunning || this.ending || this.draining !== undefined || this.queue.length > 0) return undefined;
+    const { store, scheduler, segmentation, metrics } = this.deps;
+    if (!scheduler.hasFreeSlot()) return undefined;
+    const start = this.committedBytes;
+    const newFrom = this.interimFrom;
+    const generation = this.cutCount;
+    this.interimRunning = true;
+    const askedAt = performance.now();
+    const work = eventSpans.transcribe(trace, 'interim', this.spanAttributes(start, endByte), async (span) => {
+      const pcm = await eventSpans.readSegment(trace, endByte - start, store.kind, () => store.readAudio(this.id, start, endByte));
+      // Silence gets no interim: only the audio since the last one is looked at.
+      this.interimFrom = endByte;
+      if (!hasSpeech(pcm.subarray(Math.max(0, newFrom - start)), this.settings.sample_rate, segmentation.speechDbfs)) return;
+      const request = this.request(pcm);
+      const running = scheduler.tryInterim(this.id, () => this.runEngine(trace, request));
+      if (!running) {
+        span.setAttributes({ 'interim.skipped': 'engine busy' });
+        return;
+      }
+      const text = await running;
+      // A cut since the request started makes this interim stale: its final is on its way.
+      if (generation !== this.cutCount || this.ending || !text) {
+        span.setAttributes({ 'interim.dropped': true });
+        return;
+      }
+      const latencyMs = performance.now() - askedAt;
+      metrics.resultEmitted('interim', latencyMs / 1000);
+      span.setAttributes({ 'segment.index': this.nextSegment, 'result.text_length': text.length });
+      const rate = this.settings.sample_rate;
+      this.sink?.result({
+        session_id: this.id,
+        segment: this.nextSegment,
+        text,
+        is_final: false,
+        start_ms: exactMs(start, rate),
+        end_ms: exactMs(endByte, rate),
+        latency_ms: Math.round(latencyMs),
+      });
+    });
+    return work
+      .catch((error: unknown) => {
+        // An interim is a bonus: its failure is logged, never sent; the final will retry the audio.
+        this.deps.logger.debug({ session_id: this.id, err: error }, 'interim transcription failed');
+      })
+      .finally(() => {
+        this.interimRunning = false;
+        this.notifyIfIdle();
+      });
+  }
+
+  private request(pcm: Buffer): SegmentAudio {
     return {
-      session_id: this.id,
-      segment: stored.segment,
-      text: stored.text,
-      is_final: true,
-      start_ms: exactMs(stored.startByte, rate),
-      end_ms: exactMs(stored.endByte, rate),
-      latency_ms: latencyMs,
+      pcm,
+      sampleRate: this.settings.sample_rate,
+      language: this.settings.language,
+      prompt: this.settings.prompt ?? (this.previousText || undefined),
+      model: this.settings.model,
     };
   }
 
+  /** One engine attempt as the scheduler starts it; a local engine's run gets a span of its own. */
+  private async runEngine(trace: EventTrace, request: SegmentAudio): Promise<string> {
+    const { engine } = this.deps;
+    const run = () => engine.transcribe(request);
+    const result = engine.tracesOwnRequests ? await run() : await eventSpans.engineRun(trace, engine.name, run);
+    return result.text.trim();
+  }
+
+  private spanAttributes(start: number, end: number) {
+    const rate = this.settings.sample_rate;
+    return {
+      'session.id': this.id,
+      'segment.start_ms': exactMs(start, rate),
+      'segment.audio_ms': exactMs(end - start, rate),
+      'engine.name': this.deps.engine.name,
+      'engine.model': this.settings.model ?? this.deps.engine.model,
+      'engine.language': this.settings.language,
+    };
+  }
+
+  private notifyIfIdle(): void {
+    if (!this.sink && !this.ending && this.idle) this.deps.onIdle(this);
+  }
+
   private report(error: unknown, trace: EventTrace): void {
-    const code =
-      error instanceof ProtocolError ? error.code : error instanceof EngineError ? ErrorCode.ENGINE_ERROR : ErrorCode.INTERNAL_ERROR;
-    const retryable = error instanceof ProtocolError || error instanceof EngineError ? error.retryable : true;
-    trace.fail(error, code);
-    this.deps.logger.warn({ session_id: this.id, code, err: error }, 'segment transcription failed; its audio stays buffered');
-    this.sink?.error({
-      session_id: this.id,
-      code,
-      message: `${(error as Error).message}. The segment's audio is kept and retried with the next segment or at end_session.`,
-      retryable,
-    });
+    trace.fail(error);
+    this.deps.logger.warn({ session_id: this.id, err: error }, 'segment transcription failed; its audio stays buffered');
+    this.sink?.error(this.id, error);
   }
 }

@@ -1,22 +1,24 @@
 // Runs each client event inside its telemetry span and turns every outcome into exactly one ack.
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
-import type { Config } from '../config/config.js';
-import type { ClientEventName, ClientToServerEvents, ServerToClientEvents } from '../protocol/index.js';
-import type { SessionRegistry } from '../sessions/session-registry.js';
+import { isClientFault, toWireError } from '../errors/wire-errors.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
+import type { ClientEventName, ClientToServerEvents, Refused, ServerToClientEvents } from '../protocol/index.js';
 import type { ResultSink } from '../sessions/session-runtime.js';
-import type { BufferStore } from '../store/buffer-store.js';
+import type { Sessions } from '../sessions/sessions.js';
 import type { EventOrigin, EventTrace, Telemetry } from '../telemetry/telemetry.js';
-import { isClientFault, refused, toProtocolError } from './refusal.js';
 
 export type TranscriptionSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 /** What every handler may use; built once by the composition root. */
 export interface HandlerContext {
-  config: Config;
-  store: BufferStore;
-  registry: SessionRegistry;
+  sessions: Sessions;
+  /** Largest audio_chunk accepted, in bytes. */
+  maxChunkBytes: number;
+  /** Interim results: the interval when a session asks for them without one, and the bounds a session may ask. */
+  interim: { defaultMs: number; minMs: number; maxMs: number };
   telemetry: Telemetry;
+  metrics: ServerMetrics;
   logger: Logger;
 }
 
@@ -26,11 +28,12 @@ export interface EventCall<E extends ClientEventName> {
   trace: EventTrace;
   /** Sends the ack; work after it (transcription) still belongs to the event's span. */
   reply: (response: AckOf<E>) => void;
+  /** Where this connection's results go. */
   sink: ResultSink;
   context: HandlerContext;
 }
 
-/** A handler validates its own payload (it arrives as the client sent it) and throws ProtocolError to refuse. */
+/** A handler validates its own payload (it arrives as the client sent it) and throws to refuse. */
 export type EventHandler<E extends ClientEventName> = (payload: unknown, call: EventCall<E>) => Promise<void>;
 
 function sessionIdOf(payload: unknown): string | undefined {
@@ -46,8 +49,10 @@ export function bindHandler<E extends ClientEventName>(
   sink: ResultSink,
   context: HandlerContext,
 ): void {
+  const { telemetry, metrics, logger } = context;
   // Listen untyped: clients may send anything, including no payload or no ack callback.
   (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
+    const receivedAt = performance.now();
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (last as (response: unknown) => void) : undefined;
     const payload = ack ? (args.length > 1 ? args[0] : undefined) : args[0];
@@ -55,22 +60,24 @@ export function bindHandler<E extends ClientEventName>(
     const reply = (response: AckOf<E>) => {
       if (replied) return;
       replied = true;
+      const refusal = (response as { ok: boolean }).ok ? undefined : (response as Refused).error.code;
+      metrics.eventHandled(event, (performance.now() - receivedAt) / 1000, refusal);
       ack?.(response);
     };
-    void context.telemetry
+    void telemetry
       .event(event, origin, sessionIdOf(payload), async (trace) => {
         try {
           await handler(payload, { trace, reply, sink, context });
         } catch (error) {
-          const refusal = toProtocolError(error);
+          const refusal = toWireError(error, event);
           if (isClientFault(refusal.code)) trace.refuse(refusal.code);
           else {
-            trace.fail(error, refusal.code);
-            context.logger.error({ event, session_id: sessionIdOf(payload), err: error }, 'event failed');
+            trace.fail(error);
+            logger.error({ event, session_id: sessionIdOf(payload), err: error }, 'event failed');
           }
-          reply(refused(refusal) as AckOf<E>);
+          reply({ ok: false, error: refusal } as AckOf<E>);
         }
       })
-      .catch((error: unknown) => context.logger.error({ event, err: error }, 'telemetry failed around an event'));
+      .catch((error: unknown) => logger.error({ event, err: error }, 'telemetry failed around an event'));
   });
 }

@@ -4,6 +4,7 @@ import type { Namespace, Server } from 'socket.io';
 import { NAMESPACE, type ClientToServerEvents, type HandshakeAuth, type ServerToClientEvents } from '../protocol/index.js';
 import type { ResultSink } from '../sessions/session-runtime.js';
 import type { EventOrigin } from '../telemetry/telemetry.js';
+import { toWireError } from '../errors/wire-errors.js';
 import { audioChunk } from './audio-chunk.js';
 import { endSession } from './end-session.js';
 import { bindHandler, type HandlerContext } from './handler.js';
@@ -16,10 +17,15 @@ function tokenMatches(expected: string, given: unknown): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function registerTranscriptionNamespace(io: Server, context: HandlerContext): void {
+/** Who may connect: today one shared AUTH_TOKEN, when set. */
+export interface HandshakeAccess {
+  authToken: string | undefined;
+}
+
+export function registerTranscriptionNamespace(io: Server, context: HandlerContext, access: HandshakeAccess): void {
   const namespace: Namespace<ClientToServerEvents, ServerToClientEvents> = io.of(NAMESPACE);
 
-  const { authToken } = context.config;
+  const { authToken } = access;
   if (authToken) {
     namespace.use((socket, next) => {
       const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
@@ -40,11 +46,15 @@ export function registerTranscriptionNamespace(io: Server, context: HandlerConte
     };
     const sink: ResultSink = {
       result: (result) => socket.emit('transcription_result', result),
-      error: (error) => socket.emit('transcription_error', error),
+      error: (sessionId, error) => socket.emit('transcription_error', { session_id: sessionId, ...toWireError(error) }),
     };
+    context.metrics.connectionOpened();
     bindHandler(socket, 'start_session', startSession, origin, sink, context);
     bindHandler(socket, 'audio_chunk', audioChunk, origin, sink, context);
     bindHandler(socket, 'end_session', endSession, origin, sink, context);
-    socket.on('disconnect', () => context.registry.detach(sink));
+    socket.on('disconnect', () => {
+      context.sessions.disconnected(sink);
+      context.metrics.connectionClosed();
+    });
   });
 }

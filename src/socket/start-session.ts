@@ -1,5 +1,5 @@
-// start_session: opens a new session or resumes a live one, and re-sends a resumed client its results.
-import { randomUUID } from 'node:crypto';
+// start_session: validates the settings, opens a new session or resumes a live one, and re-sends a resumed
+// client the results it may have missed.
 import {
   AUDIO_FORMAT,
   DEFAULT_SAMPLE_RATE,
@@ -10,10 +10,11 @@ import {
   startSessionSchema,
   type SessionSettings,
 } from '../protocol/index.js';
-import type { EventHandler } from './handler.js';
+import { eventSpans } from '../telemetry/event-spans.js';
+import type { EventHandler, HandlerContext } from './handler.js';
 import { invalidPayload } from './refusal.js';
 
-function settingsFrom(payload: unknown): { sessionId: string | undefined; settings: SessionSettings } {
+function settingsFrom(payload: unknown, interim: HandlerContext['interim']): { sessionId: string | undefined; settings: SessionSettings } {
   const parsed = startSessionSchema.safeParse(payload ?? {});
   if (!parsed.success) throw invalidPayload('start_session', parsed.error);
   const p = parsed.data;
@@ -27,27 +28,35 @@ function settingsFrom(payload: unknown): { sessionId: string | undefined; settin
   if (p.channels !== undefined && p.channels !== 1) {
     throw new ProtocolError(ErrorCode.UNSUPPORTED_FORMAT, `start_session: channels must be 1 (mono), got ${p.channels}; mix down before sending`);
   }
+  const intervalMs = p.interim_interval_ms ?? interim.defaultMs;
+  if (p.interim_results && (intervalMs < interim.minMs || intervalMs > interim.maxMs)) {
+    throw new ProtocolError(ErrorCode.INVALID_PAYLOAD, `start_session: interim_interval_ms must be from ${interim.minMs} to ${interim.maxMs}, got ${intervalMs}`);
+  }
   const settings: SessionSettings = { format: AUDIO_FORMAT, sample_rate: sampleRate, channels: 1 };
   if (p.language) settings.language = p.language;
   if (p.prompt) settings.prompt = p.prompt;
   if (p.model) settings.model = p.model;
+  if (p.interim_results) settings.interim_interval_ms = intervalMs;
   return { sessionId: p.session_id, settings };
 }
 
 export const startSession: EventHandler<'start_session'> = async (payload, { trace, reply, sink, context }) => {
-  const { store, registry } = context;
-  const { sessionId, settings } = await trace.span('process', 'Validate session settings', {}, () => settingsFrom(payload));
-  const id = sessionId ?? randomUUID();
-  trace.setSession(id);
-  const { record, created } = await store.openSession(id, settings);
-  if (record.ended) {
-    throw new ProtocolError(ErrorCode.SESSION_ENDED, `start_session: session ${id} has ended; start a new one without session_id`);
-  }
-  const runtime = registry.attach(record, sink);
-  trace.setAttributes({ 'session.id': id, 'session.resumed': !created, 'session.next_seq': record.nextSeq, 'audio.sample_rate': record.settings.sample_rate });
-  reply({ ok: true, session_id: id, resumed: !created, next_seq: record.nextSeq, sample_rate: record.settings.sample_rate });
-  if (!created && record.segments > 0) {
-    // A resumed client may have missed results while it was away; it keeps the first copy of each segment.
-    for (const stored of await store.segmentsFrom(id, 0)) sink.result({ ...runtime.toResult(stored, 0), replayed: true });
-  }
+  const { sessionId, settings } = await eventSpans.validate(trace, 'session settings', () => settingsFrom(payload, context.interim));
+  const opened = await context.sessions.open({ sessionId, settings }, sink, trace);
+  trace.setAttributes({
+    'session.id': opened.sessionId,
+    'session.resumed': opened.resumed,
+    'session.next_seq': opened.nextSeq,
+    'audio.sample_rate': opened.sampleRate,
+    'session.interim_interval_ms': opened.interimIntervalMs,
+  });
+  reply({
+    ok: true,
+    session_id: opened.sessionId,
+    resumed: opened.resumed,
+    next_seq: opened.nextSeq,
+    sample_rate: opened.sampleRate,
+    ...(opened.interimIntervalMs ? { interim_interval_ms: opened.interimIntervalMs } : {}),
+  });
+  for (const result of opened.replay) sink.result(result);
 };

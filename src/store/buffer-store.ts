@@ -40,6 +40,8 @@ export type CommitOutcome =
 export interface BufferStore {
   /** "redis" or "memory": reported as db.system on spans. */
   readonly kind: 'redis' | 'memory';
+  /** Where a session's audio lives, for spans (`cache.key`): the store names its own keys. */
+  keyOf(id: string): string;
   /** Creates the session, or returns it unchanged when it exists (resume). Refreshes its TTL. */
   openSession(id: string, settings: SessionSettings): Promise<{ record: SessionRecord; created: boolean }>;
   getSession(id: string): Promise<SessionRecord | undefined>;

@@ -45,6 +45,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
 
   return {
     kind: 'memory',
+    keyOf: (id) => `session:${id}:audio`,
 
     async openSession(id: string, settings: SessionSettings) {
       const existing = live(id);

@@ -1,7 +1,8 @@
 // Buffer store in Redis: session state in a hash, audio in a string, segments in a list, all under one prefix
 // with a TTL; appends and commits are Lua scripts, so each is atomic and one round trip.
 import { Redis } from 'ioredis';
-import { ErrorCode, ProtocolError, type SessionSettings } from '../protocol/index.js';
+import { StoreUnavailableError } from '../errors/server-errors.js';
+import type { SessionSettings } from '../protocol/index.js';
 import type { AppendOutcome, BufferStore, CommitOutcome, SessionRecord, StoredSegment } from './buffer-store.js';
 
 // KEYS: meta, audio. ARGV: seq ('' = next), chunk, max buffered bytes, ttl.
@@ -109,14 +110,13 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     try {
       return await run();
     } catch (error) {
-      throw new ProtocolError(ErrorCode.STORE_UNAVAILABLE, `Buffer store (Redis) failed to ${what}: ${(error as Error).message}`, {
-        retryable: true,
-      });
+      throw new StoreUnavailableError(`Buffer store (Redis) failed to ${what}: ${(error as Error).message}`);
     }
   }
 
   return {
     kind: 'redis',
+    keyOf: (id) => keys(id).audio,
 
     openSession(id, settings) {
       return guarded('open the session', async () => {

@@ -2,6 +2,7 @@
 // isolation scope, all events of a session share one trace and one sampling decision, and failures are captured.
 import { randomUUID } from 'node:crypto';
 import * as Sentry from '@sentry/node';
+import { wireCodeOf } from '../errors/wire-errors.js';
 import { ErrorCode, NAMESPACE, type ClientEventName } from '../protocol/index.js';
 import { sessionSampleRand } from './sampler.js';
 import { noopTelemetry, runUntraced, type EventOrigin, type EventTrace, type SpanAttributes, type SpanHandle, type Telemetry } from './telemetry.js';
@@ -75,10 +76,6 @@ function statusFor(code: string | undefined): string {
   return (code && STATUS_OF[code as ErrorCode]) || 'internal_error';
 }
 
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code in STATUS_OF ? code : undefined;
-}
 
 /** A span that has not ended yet (a sampled span stops recording when it ends). */
 function isOpen(span: Span | undefined): span is Span {
@@ -160,6 +157,7 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
         });
       });
     },
+    segmentCut() {},
     sessionEnded(sessionId) {
       sessions.delete(sessionId);
     },
@@ -200,7 +198,7 @@ class SentryEventTrace implements EventTrace {
           });
         } catch (error) {
           // A refusal inside a span is the client's input, not a crash: say which.
-          span.setStatus({ code: SPAN_STATUS_ERROR, message: statusFor(codeOf(error)) });
+          span.setStatus({ code: SPAN_STATUS_ERROR, message: statusFor(wireCodeOf(error)) });
           throw error;
         }
       }),
@@ -221,7 +219,8 @@ class SentryEventTrace implements EventTrace {
     this.markFailed(code);
   }
 
-  fail(error: unknown, code: ErrorCode): void {
+  fail(error: unknown): void {
+    const code = wireCodeOf(error);
     this.markFailed(code);
     // One captured exception per event: a later fail() for the same event repeats the first cause.
     if (this.captured) return;
@@ -283,7 +282,8 @@ class UnsampledEventTrace implements EventTrace {
   setSession(): void {}
   refuse(): void {}
 
-  fail(error: unknown, code: ErrorCode): void {
+  fail(error: unknown): void {
+    const code = wireCodeOf(error);
     if (this.captured) return;
     this.captured = true;
     Sentry.withIsolationScope(new Sentry.Scope(), (isolationScope) => {

@@ -19,8 +19,8 @@ export interface EventTrace {
   setSession(sessionId: string): void;
   /** The event was refused for bad input: a non-ok status, not an exception. */
   refuse(code: ErrorCode): void;
-  /** Something failed on the server's side (engine, store, bug): captured with the session's context. */
-  fail(error: unknown, code: ErrorCode): void;
+  /** Something failed on the server's side (engine, store, bug): captured with the session's context and its wire code. */
+  fail(error: unknown): void;
 }
 
 /** What telemetry may know of the socket: never the auth token. */
@@ -33,6 +33,8 @@ export interface EventOrigin {
 export interface Telemetry {
   /** Runs a client event's handler inside its own root span. */
   event<T>(event: ClientEventName, origin: EventOrigin, sessionId: string | undefined, fn: (trace: EventTrace) => Promise<T>): Promise<T>;
+  /** A segment of the session was cut: its next events may start a new trace, linked to this one. */
+  segmentCut(sessionId: string): void;
   /** Forgets per-session state (trace ids) once a session ends. */
   sessionEnded(sessionId: string): void;
 }
@@ -58,5 +60,6 @@ const noopTrace: EventTrace = {
 
 export const noopTelemetry: Telemetry = {
   event: (_event, _origin, _sessionId, fn) => fn(noopTrace),
+  segmentCut: () => {},
   sessionEnded: () => {},
 };

@@ -145,7 +145,8 @@ describe('engine failures', () => {
   it('a failed segment is reported as ENGINE_ERROR, its audio kept and transcribed at end_session', async () => {
     let failures = 2;
     const stub = await startOpenAIStub({ respond: () => (failures-- > 0 ? { status: 503 } : {}) });
-    const server = await startServer({ store: 'memory', engine: engineFor(stub), env: { SEGMENT_MAX_MS: '2000' } });
+    // The engine scheduler retries a 503 by itself: with no retries the failure reaches the client.
+    const server = await startServer({ store: 'memory', engine: engineFor(stub), env: { SEGMENT_MAX_MS: '2000', ENGINE_MAX_RETRIES: '0' } });
     const client = await connect(server.url);
     try {
       const audio = loudPcm(5000, 16000, 5);

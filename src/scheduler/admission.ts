@@ -1,0 +1,70 @@
+// Decides whether a new session may start: refused with OVERLOADED (and a retry delay) when its results could not
+// arrive within MAX_RESULT_DELAY_MS — because the engine queue is already that long, or because the sessions
+// already running cut segments faster than the engine can take them.
+import { OverloadedError } from '../errors/server-errors.js';
+import type { EngineScheduler } from './engine-scheduler.js';
+
+export interface AdmissionOptions {
+  maxResultDelayMs: number;
+  /** Share of the engine's capacity that running sessions may fill before new ones are turned away. */
+  targetUtilisation?: number;
+  now?: () => number;
+}
+
+/** Segment rate is averaged over this window. */
+const RATE_WINDOW_MS = 30_000;
+
+export class AdmissionControl {
+  private readonly cutTimes: number[] = [];
+  private readonly now: () => number;
+  private readonly targetUtilisation: number;
+
+  constructor(
+    private readonly scheduler: EngineScheduler,
+    private readonly options: AdmissionOptions,
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.targetUtilisation = options.targetUtilisation ?? 0.85;
+  }
+
+  /** A final segment with speech was cut (it will go to the engine). */
+  segmentCut(): void {
+    this.cutTimes.push(this.now());
+    if (this.cutTimes.length > 100_000) this.cutTimes.splice(0, 50_000);
+  }
+
+  /** Segments per second cut lately across all sessions. */
+  segmentRate(): number {
+    const since = this.now() - RATE_WINDOW_MS;
+    while (this.cutTimes.length > 0 && this.cutTimes[0]! < since) this.cutTimes.shift();
+    return this.cutTimes.length / (RATE_WINDOW_MS / 1000);
+  }
+
+  /** Why a new session must wait, or undefined when it may start. `activeSessions` excludes the new one. */
+  refusal(activeSessions: number): OverloadedError | undefined {
+    const { maxResultDelayMs } = this.options;
+    const delay = this.scheduler.expectedResultDelayMs();
+    if (delay > maxResultDelayMs) {
+      return new OverloadedError(
+        `the engine is ${Math.round(delay)} ms behind (MAX_RESULT_DELAY_MS=${maxResultDelayMs}); retry later or on another node`,
+        { retryAfterMs: retryAfter(delay - maxResultDelayMs) },
+      );
+    }
+    const capacity = this.scheduler.capacityPerSecond;
+    const rate = this.segmentRate();
+    if (capacity === undefined || activeSessions === 0 || rate === 0) return undefined;
+    const projected = (rate * (activeSessions + 1)) / activeSessions;
+    if (projected > capacity * this.targetUtilisation) {
+      return new OverloadedError(
+        `the engine is near its capacity (${rate.toFixed(1)} of about ${capacity.toFixed(1)} segments/s in use by ${activeSessions} sessions); retry later or on another node`,
+        { retryAfterMs: retryAfter(Math.max(5000, delay)) },
+      );
+    }
+    return undefined;
+  }
+}
+
+/** A delay to retry after: at least 1 s, at most a minute, with room for the queue to drain. */
+function retryAfter(ms: number): number {
+  return Math.round(Math.min(60_000, Math.max(1000, ms)));
+}

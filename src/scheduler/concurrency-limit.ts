@@ -1,0 +1,87 @@
+// How many engine requests may run at once: fixed (a hard cap, or a local engine's decoders) or adaptive (AIMD),
+// which grows while the provider's latency stays flat and shrinks on 429, 5xx and time-outs, as Netflix's
+// concurrency-limits and Envoy's adaptive concurrency do.
+
+export interface ConcurrencyLimit {
+  /** Requests allowed in flight now (whole number ≥ 1). */
+  readonly current: number;
+  /** The most it expects to reach: `current` once the provider has pushed back, the maximum before that. */
+  readonly ceiling: number;
+  readonly adaptive: boolean;
+  /** A request that started when `inFlight` others ran finished in `latencyMs`. */
+  onSuccess(latencyMs: number, inFlight: number): void;
+  /** A request was refused or timed out for load (429, 503, time-out); `startedAt` orders it against decreases. */
+  onOverload(startedAt: number): void;
+}
+
+export function fixedLimit(value: number): ConcurrencyLimit {
+  return { current: value, ceiling: value, adaptive: false, onSuccess: () => {}, onOverload: () => {} };
+}
+
+export interface AdaptiveLimitOptions {
+  initial: number;
+  min: number;
+  max: number;
+  /** A latency above `tolerance` × the best recent latency counts as the provider queueing: no growth. */
+  tolerance?: number;
+  /** Multiplier applied on overload. */
+  backoff?: number;
+  now?: () => number;
+}
+
+/**
+ * AIMD with slow start: until the first overload the limit grows by one per success (doubling per round trip);
+ * after it, by one per limit's worth of successes. It grows only while it is the bottleneck (the requests in flight
+ * fill it) and the latency is flat. An overload multiplies it by `backoff`, at most once per round of requests:
+ * refusals of requests started before the last decrease say nothing new.
+ */
+export class AdaptiveLimit implements ConcurrencyLimit {
+  readonly adaptive = true;
+  private value: number;
+  private slowStart = true;
+  private lastDecreaseAt = Number.NEGATIVE_INFINITY;
+  /** Best latency seen lately: the provider's no-load latency, slowly forgotten so a change of model is learnt. */
+  private baselineMs: number | undefined;
+  private readonly tolerance: number;
+  private readonly backoff: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: AdaptiveLimitOptions) {
+    this.value = clamp(options.initial, options.min, options.max);
+    this.tolerance = options.tolerance ?? 2;
+    this.backoff = options.backoff ?? 0.75;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  get current(): number {
+    return Math.floor(this.value);
+  }
+
+  get ceiling(): number {
+    return this.slowStart ? this.options.max : this.value;
+  }
+
+  onSuccess(latencyMs: number, inFlight: number): void {
+    this.baselineMs = this.baselineMs === undefined ? latencyMs : Math.min(latencyMs, this.baselineMs * 1.01);
+    const queueing = latencyMs > this.baselineMs * this.tolerance;
+    if (queueing) {
+      // The provider is slowing down under our load: ease off a little, as a gradient limit would.
+      this.value = Math.max(this.options.min, this.value * 0.98);
+      this.slowStart = false;
+      return;
+    }
+    if (inFlight + 1 < this.current) return; // not the bottleneck: growing would only overshoot later
+    this.value = Math.min(this.options.max, this.value + (this.slowStart ? 1 : 1 / this.value));
+  }
+
+  onOverload(startedAt: number): void {
+    this.slowStart = false;
+    if (startedAt < this.lastDecreaseAt) return;
+    this.lastDecreaseAt = this.now();
+    this.value = Math.max(this.options.min, this.value * this.backoff);
+  }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}

@@ -1,0 +1,191 @@
+// The engine scheduler with a controllable engine: order, fairness, limits and retries, asserted by counts and
+// order of events, never by wall-clock speed.
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { EngineError } from '../../src/errors/server-errors.js';
+import { noopMetrics } from '../../src/metrics/metrics.js';
+import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../../src/scheduler/concurrency-limit.js';
+import { EngineScheduler } from '../../src/scheduler/engine-scheduler.js';
+
+/** An engine whose requests finish only when the test says so. */
+function controllableEngine() {
+  const pending: Array<{ label: string; resolve: (text: string) => void; reject: (error: unknown) => void }> = [];
+  const started: string[] = [];
+  return {
+    started,
+    pending,
+    request(label: string) {
+      return () =>
+        new Promise<string>((resolve, reject) => {
+          started.push(label);
+          pending.push({ label, resolve, reject });
+        });
+    },
+    /** Finishes the oldest running request with success. */
+    finish(label?: string) {
+      const index = label ? pending.findIndex((p) => p.label === label) : 0;
+      const [request] = pending.splice(index, 1);
+      request!.resolve(request!.label);
+    },
+    fail(error: unknown, label?: string) {
+      const index = label ? pending.findIndex((p) => p.label === label) : 0;
+      const [request] = pending.splice(index, 1);
+      request!.reject(error);
+    },
+  };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function scheduler(limit: ConcurrencyLimit, now: () => number = () => performance.now(), maxRetries = 3) {
+  return new EngineScheduler({ limit, maxRetries, metrics: noopMetrics, logger: pino({ level: 'silent' }), now });
+}
+
+describe('engine scheduler', () => {
+  it('runs at most the limit at once and starts the next when one finishes', async () => {
+    const engine = controllableEngine();
+    const s = scheduler(fixedLimit(2));
+    const results = ['a', 'b', 'c'].map((label, i) => s.runFinal(label, i, engine.request(label)));
+    await tick();
+    expect(engine.started).toEqual(['a', 'b']);
+    expect(s.state).toEqual({ limit: 2, inFlight: 2, queued: 1 });
+    engine.finish('a');
+    await tick();
+    expect(engine.started).toEqual(['a', 'b', 'c']);
+    engine.finish();
+    engine.finish();
+    expect(await Promise.all(results)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('gives the next slot to the segment that was cut first, whichever session submitted it first', async () => {
+    const engine = controllableEngine();
+    const s = scheduler(fixedLimit(1));
+    void s.runFinal('busy', 0, engine.request('busy'));
+    // Submitted in this order, but "old" was cut before "new" (a long session's next segment waited behind its previous one).
+    void s.runFinal('long-session', 500, engine.request('new'));
+    void s.runFinal('short-session', 100, engine.request('old'));
+    void s.runFinal('third', 300, engine.request('middle'));
+    await tick();
+    for (let i = 0; i < 3; i++) {
+      engine.finish();
+      await tick();
+    }
+    expect(engine.started).toEqual(['busy', 'old', 'middle', 'new']);
+  });
+
+  it('runs an interim only in a free slot nobody waits for: skipped, not queued, when busy', async () => {
+    const engine = controllableEngine();
+    const s = scheduler(fixedLimit(1));
+    const interim = s.tryInterim('s1', engine.request('interim-1'));
+    expect(interim).toBeDefined();
+    expect(s.tryInterim('s2', engine.request('interim-2'))).toBeUndefined();
+    void s.runFinal('s3', 0, engine.request('final'));
+    engine.finish('interim-1');
+    await interim;
+    await tick();
+    expect(engine.started).toEqual(['interim-1', 'final']);
+    // A final waits: no interim may jump ahead of it even when a slot frees up.
+    expect(s.tryInterim('s4', engine.request('interim-3'))).toBeUndefined();
+  });
+
+  it('retries a retryable failure after the provider’s Retry-After, keeping the segment’s place', async () => {
+    let clock = 0;
+    const engine = controllableEngine();
+    const s = scheduler(fixedLimit(1), () => clock);
+    const result = s.runFinal('s1', 0, engine.request('first'));
+    await tick();
+    engine.fail(new EngineError('429', { status: 429, overload: true, retryAfterMs: 2000 }));
+    await tick();
+    expect(engine.pending).toHaveLength(0);
+    // The retry waits for the Retry-After; the engine counts as busy, so no interim takes its slot meanwhile.
+    expect(s.hasFreeSlot()).toBe(false);
+    expect(s.tryInterim('s2', engine.request('interim'))).toBeUndefined();
+    clock = 2500;
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect(engine.started).toEqual(['first', 'first']);
+    engine.finish();
+    expect(await result).toBe('first');
+  });
+
+  it('gives up after maxRetries and rejects with the engine’s error; a non-retryable error is not retried', async () => {
+    const engine = controllableEngine();
+    const s = scheduler(fixedLimit(1), undefined, 1);
+    const failing = s.runFinal('s1', 0, engine.request('r'));
+    await tick();
+    engine.fail(new EngineError('boom', { status: 500, retryAfterMs: 0 }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    engine.fail(new EngineError('boom again', { status: 500, retryAfterMs: 0 }));
+    await expect(failing).rejects.toThrow('boom again');
+    expect(engine.started).toEqual(['r', 'r']);
+
+    const rejected = s.runFinal('s2', 1, engine.request('bad-key'));
+    await tick();
+    engine.fail(new EngineError('401', { status: 401, retryable: false }));
+    await expect(rejected).rejects.toThrow('401');
+    expect(engine.started.filter((label) => label === 'bad-key')).toHaveLength(1);
+  });
+
+  it('estimates the delay of a new segment from the queue ahead of it', async () => {
+    let clock = 0;
+    const engine = controllableEngine();
+    const s = scheduler(fixedLimit(2), () => clock);
+    // Learn the engine's latency: 1000 ms.
+    const first = s.runFinal('warm', 0, engine.request('warm'));
+    await tick();
+    clock = 1000;
+    engine.finish();
+    await first;
+    expect(s.expectedResultDelayMs()).toBe(1000);
+    for (let i = 0; i < 6; i++) void s.runFinal(`s${i}`, clock, engine.request(`s${i}`));
+    await tick();
+    // 2 running, 4 waiting: a new one has 5 ahead of it beyond the 2 slots → 3 rounds of 1 s, then its own second.
+    expect(s.expectedResultDelayMs()).toBe(4000);
+  });
+});
+
+describe('adaptive concurrency limit', () => {
+  it('grows while the limit is the bottleneck and latency is flat', () => {
+    const limit = new AdaptiveLimit({ initial: 4, min: 2, max: 64 });
+    for (let i = 0; i < 20; i++) limit.onSuccess(700, limit.current - 1);
+    expect(limit.current).toBeGreaterThan(4);
+    expect(limit.ceiling).toBe(64); // no push-back seen yet: it may go to the maximum
+  });
+
+  it('does not grow when the requests in flight do not fill it', () => {
+    const limit = new AdaptiveLimit({ initial: 8, min: 2, max: 64 });
+    for (let i = 0; i < 50; i++) limit.onSuccess(700, 1);
+    expect(limit.current).toBe(8);
+  });
+
+  it('shrinks on overload, once per round of requests, never below the floor', () => {
+    let clock = 0;
+    const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 64, now: () => clock });
+    clock = 100;
+    limit.onOverload(50);
+    expect(limit.current).toBe(30);
+    // More refusals of requests started before that decrease say nothing new.
+    limit.onOverload(60);
+    limit.onOverload(90);
+    expect(limit.current).toBe(30);
+    clock = 200;
+    limit.onOverload(150);
+    expect(limit.current).toBe(22);
+    for (let i = 0; i < 30; i++) limit.onOverload((clock += 10));
+    expect(limit.current).toBe(4);
+    expect(limit.ceiling).toBe(limit.current);
+  });
+
+  it('grows slowly after an overload (additive increase), and eases off when latency rises', () => {
+    let clock = 0;
+    const limit = new AdaptiveLimit({ initial: 20, min: 2, max: 64, now: () => clock });
+    limit.onOverload(0);
+    const after = limit.current;
+    // About one more per limit's worth of successes (not one per success, as before the overload).
+    for (let i = 0; i < 2 * after; i++) limit.onSuccess(700, limit.current);
+    expect(limit.current).toBeGreaterThanOrEqual(after + 1);
+    expect(limit.current).toBeLessThanOrEqual(after + 2);
+    const before = limit.current;
+    for (let i = 0; i < 10; i++) limit.onSuccess(3000, limit.current);
+    expect(limit.current).toBeLessThan(before);
+  });
+});

@@ -1,0 +1,59 @@
+// Overload said out loud: when a new session's results could not arrive within MAX_RESULT_DELAY_MS, start_session
+// is refused with OVERLOADED and a retry delay, while the sessions already running keep going and complete.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOpenAIEngine } from '../../src/engines/openai.js';
+import { chunksOf, loudPcm } from '../support/audio.js';
+import { connect, startServer, until, type TestServer } from '../support/harness.js';
+import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
+import { sendChunks, startSession } from '../support/pipeline.js';
+
+describe('OVERLOADED', () => {
+  let stub: OpenAIStub;
+  let server: TestServer;
+  beforeAll(async () => {
+    stub = await startOpenAIStub({ respond: () => ({ delayMs: 600 }) });
+    const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
+    // One request at a time, results due within 1 s: a queue of two segments is already too long.
+    server = await startServer({
+      store: 'memory',
+      engine,
+      env: { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', ENGINE_CONCURRENCY: '1', MAX_RESULT_DELAY_MS: '1000' },
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    await stub.close();
+  });
+
+  it('refuses a new session with a retry delay while the engine is behind; running sessions complete; then admits again', async () => {
+    const running = await connect(server.url);
+    const newcomer = await connect(server.url);
+    try {
+      const sessionId = await startSession(running);
+      // Five 1 s segments at once: the engine (600 ms each, one at a time) is seconds behind.
+      const audio = loudPcm(5000, 16000, 7);
+      const acks = await sendChunks(running, sessionId, chunksOf(audio, 100));
+      expect(acks.every((a) => a.ok)).toBe(true);
+      // Once the engine's pace is known (the first result), the queue behind it says how late a new session would be.
+      await until(() => running.results.length === 1, 'the first result');
+
+      const refused = await newcomer.call('start_session', {});
+      expect(refused).toMatchObject({ ok: false, error: { code: 'OVERLOADED', retryable: true } });
+      expect(refused.error.retry_after_ms).toBeGreaterThanOrEqual(1000);
+      expect(refused.error.message).toMatch(/MAX_RESULT_DELAY_MS=1000/);
+      // A live session is not new work: it may resume (here, on the same connection) while the engine is behind.
+      expect(await running.call('start_session', { session_id: sessionId })).toMatchObject({ ok: true, resumed: true });
+
+      const end = await running.call('end_session', { session_id: sessionId });
+      expect(end).toMatchObject({ ok: true, segments: 5, duration_ms: 5000 });
+      expect(Buffer.concat(stub.uploads.map((u) => u.pcm)).equals(audio)).toBe(true);
+
+      // Caught up: new sessions are welcome again.
+      await until(() => server.app.scheduler.state.queued === 0 && server.app.scheduler.state.inFlight === 0, 'the queue to drain');
+      expect(await newcomer.call('start_session', {})).toMatchObject({ ok: true, resumed: false });
+    } finally {
+      running.close();
+      newcomer.close();
+    }
+  });
+});
