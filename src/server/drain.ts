@@ -19,6 +19,8 @@ export interface DrainOptions {
   io: Server;
   /** Longest wait for in-flight work before clients are disconnected anyway (SHUTDOWN_GRACE_MS). */
   graceMs: number;
+  /** Stops the sessions taking new work (new sessions are refused from now on). */
+  stopTakingWork: () => void;
   /** Resolves when no segment is being transcribed or committed in this process. */
   idle: () => Promise<void>;
   logger: Logger;
@@ -45,7 +47,7 @@ function drainingError(): ProtocolError {
  * unacknowledged in the client, which resends it after resuming elsewhere: nothing accepted is lost, and nothing is cut
  * into a segment here that the next node would transcribe again).
  */
-export function createDrain({ io, graceMs, idle, logger }: DrainOptions): Drain {
+export function createDrain({ io, graceMs, stopTakingWork, idle, logger }: DrainOptions): Drain {
   let draining = false;
   let done: Promise<void> | undefined;
   const namespace = io.of(NAMESPACE);
@@ -101,6 +103,7 @@ export function createDrain({ io, graceMs, idle, logger }: DrainOptions): Drain 
       return draining;
     },
     drain() {
+      if (!draining) stopTakingWork();
       draining = true;
       done ??= run();
       return done;

@@ -32,9 +32,13 @@ export async function createServingNode(config: Config, logger: Logger): Promise
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam.
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model } });
   const app = createApp(config, { store, engine, logger, telemetry, httpHandler: createPageHandler() });
-  // Hook for the Sessions facade: its promise of in-flight work (sessions.settled()) goes here once it is on main.
-  const idle = async () => {};
-  const drain = createDrain({ io: app.io, graceMs: config.shutdownGraceMs, idle, logger });
+  const drain = createDrain({
+    io: app.io,
+    graceMs: config.shutdownGraceMs,
+    stopTakingWork: () => app.sessions.startDraining(),
+    idle: () => app.sessions.settled(),
+    logger,
+  });
   return {
     app,
     store,

@@ -27,6 +27,8 @@ export interface SessionOptions {
   sampleRate?: number;
   /** Pause between chunks (ms): paces the stream so a kill lands mid-stream. */
   paceMs?: number;
+  /** The pause before each chunk, when it changes during the run (overrides paceMs). */
+  pace?: () => number;
   /** Gives up after this long. */
   timeoutMs?: number;
   /** Called after chunk `seq` was acknowledged (e.g. to kill a node at a chosen point). */
@@ -105,7 +107,8 @@ export async function runResilientSession(options: SessionOptions): Promise<Sess
       if (ack?.ok) {
         options.onAck?.(seq);
         seq += 1;
-        if (paceMs > 0) await sleep(paceMs);
+        const pause = options.pace?.() ?? paceMs;
+        if (pause > 0) await sleep(pause);
         continue;
       }
       if (ack && !ack.ok && ack.error?.code === 'SERVER_DRAINING') run.drainingRefusals += 1;
