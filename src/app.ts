@@ -75,6 +75,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   });
   const admission = new AdmissionControl(scheduler, { maxResultDelayMs: config.maxResultDelayMs });
   const registry = new SessionRegistry({
+    leaseMs: config.sessionLeaseMs,
     store: deps.store,
     engine: deps.engine,
     scheduler,
@@ -84,7 +85,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     metrics,
     logger,
   });
-  const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs } });
+  const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs } });
   registerTranscriptionNamespace(
     io,
     {

@@ -20,6 +20,8 @@ import type { ResultSink } from './session-runtime.js';
 export interface SessionLimits {
   /** Most untranscribed audio one session may buffer. */
   maxBufferMs: number;
+  /** How long this process's claim on a session lasts unless renewed (SESSION_LEASE_MS). */
+  leaseMs: number;
 }
 
 export interface SessionsDeps {
@@ -82,7 +84,10 @@ export class Sessions {
     }
     const { record, created } = await store.openSession(id, request.settings);
     if (record.ended) throw new SessionEndedError(id, false);
+    // One node serves a session at a time: this claim takes it over from any other, whose late commits now fail.
+    const fence = await store.claimSession(id, this.deps.limits.leaseMs);
     const runtime = registry.attach(record, sink);
+    runtime.claimed(fence);
     metrics.sessionStarted(!created);
     metrics.sessionsActive(registry.size);
     const replay: TranscriptionResult[] = [];
@@ -196,7 +201,13 @@ export class Sessions {
   private async runtimeFromStore(sessionId: string, sink: ResultSink) {
     const record = await this.deps.store.getSession(sessionId);
     if (!record || record.ended) return undefined;
-    return this.deps.registry.find(sessionId) ?? this.deps.registry.attach(record, sink);
+    const held = this.deps.registry.find(sessionId);
+    if (held) return held;
+    // Audio for a session this process does not hold: the client is here now, so this process takes it over.
+    const fence = await this.deps.store.claimSession(sessionId, this.deps.limits.leaseMs);
+    const runtime = this.deps.registry.attach(record, sink);
+    runtime.claimed(fence);
+    return runtime;
   }
 
   private async summary(record: SessionRecord): Promise<EndOutcome> {
