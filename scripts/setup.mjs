@@ -17,6 +17,7 @@ const NEEDS = {
     { check: 'pocketsphinx_continuous', pkg: 'pocketsphinx', why: 'offline engine tests' },
     { check: '/usr/share/pocketsphinx/model/en-us', pkg: 'pocketsphinx-en-us', why: 'offline engine tests' },
     { check: 'chromium', pkg: 'chromium', why: 'browser tests of the demo page' },
+    { check: 'haproxy', pkg: 'haproxy', why: 'the load-balancer tests of deploy/haproxy.cfg' },
   ],
 };
 
