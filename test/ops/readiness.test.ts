@@ -30,8 +30,9 @@ async function providerAnswering(status: number | 'silent'): Promise<string> {
   return `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`;
 }
 
-function probeFor(baseUrl: string, options: ReadinessOptions = {}) {
-  const engine = createOpenAIEngine({ apiKey: 'sk-test-ready', baseUrl, model: 'whisper-1', maxRetries: 0, timeoutMs: 400 });
+/** `timeoutMs`: the engine's own, which bounds its check; short only where a time-out is the point. */
+function probeFor(baseUrl: string, options: ReadinessOptions = {}, timeoutMs = 5000) {
+  const engine = createOpenAIEngine({ apiKey: 'sk-test-ready', baseUrl, model: 'whisper-1', maxRetries: 0, timeoutMs });
   return createReadinessProbe(createMemoryStore({ ttlS: 60 }), engine, options);
 }
 
@@ -92,14 +93,14 @@ describe('readiness probe', () => {
     const silent = await providerAnswering('silent');
     const refused = `http://127.0.0.1:${await freePort()}/v1`;
     for (const url of [silent, refused]) {
-      const reported = await probeFor(url)();
+      const reported = await probeFor(url, {}, 400)();
       expect(reported).toMatchObject({ status: 'ready', failed: [], warnings: ['engine'], checks: { engine: { ok: false, outage: true } } });
-      const failing = await probeFor(url, { engineOutage: 'fail' })();
+      const failing = await probeFor(url, { engineOutage: 'fail' }, 400)();
       expect(failing).toMatchObject({ status: 'not_ready', failed: ['engine'], warnings: [] });
     }
-    const timedOut = await probeFor(silent)();
+    const timedOut = await probeFor(silent, {}, 400)();
     expect(timedOut.checks.engine?.error).toMatch(/did not answer within 400 ms/);
-    const refusedResult = await probeFor(refused)();
+    const refusedResult = await probeFor(refused, {}, 400)();
     expect(refusedResult.checks.engine?.error).toMatch(/ECONNREFUSED/);
   });
 
