@@ -1,6 +1,7 @@
 // Server settings read from the environment once, at start-up; a bad value stops start-up naming the variable.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_SPEECH_DBFS } from '../sessions/vad.js';
 
 const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -79,7 +80,7 @@ const envSchema = (cores: number) => z.object({
   SEGMENT_MAX_MS: wholeNumber(8000, 500),
   SEGMENT_MIN_MS: wholeNumber(1000, 0),
   SILENCE_MS: wholeNumber(600, 20),
-  VAD_SPEECH_DBFS: decibels(-45),
+  VAD_SPEECH_DBFS: decibels(DEFAULT_SPEECH_DBFS),
   TRANSCRIBER: oneOf(TRANSCRIBERS, 'auto'),
   /** A hard cap on engine requests at once; unset = adaptive between the floor and ENGINE_MAX_CONCURRENCY. */
   ENGINE_CONCURRENCY: wholeNumber(0, 0, 4096),
