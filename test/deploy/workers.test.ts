@@ -72,4 +72,16 @@ describe('WORKERS=2', () => {
     await until(() => readyWorkers().length === 3, 'a replacement worker', 30_000);
     expect((await fetch(`${server.opsUrl}/readyz`)).status).toBe(200);
   }, 180_000);
+
+  it('SIGTERM to the primary drains every worker and exits 0', async () => {
+    const code = await server.stop();
+    expect(code).toBe(0);
+    const lines = jsonLines(server.stdout);
+    const drained = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('drain:'));
+    const stopped = lines.filter((l) => typeof l.msg === 'string' && / stopped$/.test(l.msg));
+    // The two workers alive at the time (one of them the replacement), each drained and stopped.
+    expect(drained).toHaveLength(2);
+    expect(stopped).toHaveLength(2);
+    expect(lines.some((l) => l.worker === 'primary' && l.msg?.startsWith('stopped:'))).toBe(true);
+  }, 90_000);
 });
