@@ -152,6 +152,8 @@ export async function startServer(
     cwd: ROOT,
     env,
     readyPort: port,
+    // A cluster primary listens only once its workers have started, each loading the whole server.
+    timeoutMs: configuration.workers ? 60_000 : undefined,
   });
   return { configuration, url: `http://127.0.0.1:${port}`, pid: child.pid, child };
 }
