@@ -16,7 +16,8 @@ import { parseDockerfile, replayDockerfile, type ReplayedStage } from './dockerf
 
 const fixtures = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/fixtures.json'), 'utf8')) as Record<string, string>;
 const work = mkdtempSync(path.join(tmpdir(), 'production-install-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// Two installs' node_modules: removing them takes a while on a busy disk.
+afterAll(() => rmSync(work, { recursive: true, force: true }), 300_000);
 
 /** A clean environment: nothing of vitest's (NODE_ENV=test) or of an npm run (npm_config_*) leaks into the install. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -126,7 +127,7 @@ describe('production install', () => {
     const server = spawn('npm', ['start'], { cwd: copy, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = lines(server);
     try {
-      await waitForLine(out, server, 'Transcription server listening', 420_000);
+      await waitForLine(out, server, 'Ops server listening', 420_000);
       const response = await fetch(`http://127.0.0.1:${opsPort}/healthz`);
       expect(response.status).toBe(200);
     } finally {
