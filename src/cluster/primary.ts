@@ -1,27 +1,19 @@
 // The cluster primary (WORKERS > 1): owns PORT and hands each connection to a worker (@socket.io/sticky keeps an
-// HTTP long-polling session on one worker), restarts workers that die, serves the ops server for the whole node,
-// and on SIGTERM stops accepting, has every worker drain, and exits when they have.
+// HTTP long-polling session on one worker), restarts workers that die, serves the ops server for the whole node
+// (readiness; metrics summed over the workers), and on SIGTERM stops accepting, has every worker drain, and exits.
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setupMaster } from '@socket.io/sticky';
-import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { createEngine } from '../engines/index.js';
+import { createClusterMetricsSource } from '../metrics/cluster-metrics.js';
 import { createOpsServer } from '../ops/ops-server.js';
 import { createReadinessProbe } from '../ops/readiness.js';
 import { createStore } from '../server/node.js';
 import { stopOnSignals } from '../server/signals.js';
 import { isClusterMessage, WORKER_DRAIN, WORKER_READY } from './messages.js';
-
-export interface PrimaryHooks {
-  /**
-   * Metrics hook: registers routes on the primary's ops server before it listens, e.g. GET /metrics answering
-   * prom-client's AggregatorRegistry.clusterMetrics() (the sum over workers) from src/metrics/.
-   */
-  onOpsServer?(fastify: FastifyInstance): void;
-}
 
 /** A worker that dies this soon after starting is crash-looping: its restarts back off up to RESTART_MAX_DELAY_MS. */
 const CRASH_LOOP_MS = 5000;
@@ -96,7 +88,7 @@ class WorkerPool {
   }
 }
 
-export async function runPrimary(config: Config, logger: Logger, hooks: PrimaryHooks = {}): Promise<void> {
+export async function runPrimary(config: Config, logger: Logger): Promise<void> {
   // Buffers (a polling request's body) cross IPC as Buffers, not as JSON.
   cluster.setupPrimary({ serialization: 'advanced' });
   const server = createServer();
@@ -136,10 +128,10 @@ export async function runPrimary(config: Config, logger: Logger, hooks: PrimaryH
       },
     },
   });
-  const ops = createOpsServer({ config, store, engine, logger, readiness });
-  hooks.onOpsServer?.(ops.fastify);
+  // GET /metrics and the dashboard: every worker's registry summed (prom-client's AggregatorRegistry over IPC).
+  const ops = createOpsServer({ config, store, engine, logger, readiness, metrics: createClusterMetricsSource() });
   const opsPort = await ops.listen();
-  logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /ops/test-sentry-performance)`);
+  logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /metrics, /dashboard, /ops/test-sentry-performance)`);
 
   stopOnSignals(logger, async (signal) => {
     draining = true;

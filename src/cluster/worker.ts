@@ -4,6 +4,7 @@ import cluster from 'node:cluster';
 import { setupWorker } from '@socket.io/sticky';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import { shareWorkerMetrics } from '../metrics/cluster-metrics.js';
 import { NAMESPACE } from '../protocol/index.js';
 import { createServingNode } from '../server/node.js';
 import { stopOnSignals } from '../server/signals.js';
@@ -13,6 +14,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   const node = await createServingNode(config, logger);
   // No listen(): the primary owns PORT and passes each connection here, keeping a polling session on one worker.
   setupWorker(node.app.io);
+  // The primary's /metrics sums every worker's registry.
+  shareWorkerMetrics(node.prometheus.registry);
   // Which worker a client landed on, for following one client through logs (debug level: one line per connection).
   node.app.io.of(NAMESPACE).on('connection', (socket) => logger.debug({ socket_id: socket.id }, 'client connected'));
   const stop = stopOnSignals(logger, async (reason) => {

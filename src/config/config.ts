@@ -1,5 +1,5 @@
 // Server settings read from the environment once, at start-up; a bad value stops start-up naming the variable.
-import { availableParallelism } from 'node:os';
+import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_SPEECH_DBFS } from '../sessions/vad.js';
 
@@ -95,7 +95,8 @@ const envSchema = (cores: number) => z.object({
   WHISPER_MODEL: z.string().optional().transform((v) => v || 'whisper-1'),
   ENGINE_MAX_RETRIES: wholeNumber(3, 0, 10),
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
-  POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_continuous'),
+  POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
+  POCKETSPHINX_DECODERS: wholeNumber(cores, 1, 256),
 });
 
 export type Transcriber = 'openai' | 'pocketsphinx';
@@ -130,6 +131,8 @@ export interface Config {
   interimIntervalMs: number;
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; maxRetries: number; timeoutMs: number };
   pocketsphinxCommand: string;
+  /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
+  pocketsphinxDecoders: number;
 }
 
 export class ConfigError extends Error {
@@ -140,7 +143,7 @@ export class ConfigError extends Error {
 }
 
 /** Reads settings from `env`; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): Config {
   const parsed = envSchema(cores).safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
@@ -205,5 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = availab
       timeoutMs: e.ENGINE_TIMEOUT_MS,
     },
     pocketsphinxCommand: e.POCKETSPHINX_COMMAND,
+    // Unset: the cores shared among the worker processes, not one full set per worker.
+    pocketsphinxDecoders: env.POCKETSPHINX_DECODERS?.trim() ? e.POCKETSPHINX_DECODERS : Math.max(1, Math.floor(cores / e.WORKERS)),
   };
 }

@@ -29,6 +29,8 @@ export interface ServerMetrics {
   audioTranscribed(audioSeconds: number): void;
   /** One store round trip (append, commit, read) took `seconds`. */
   storeRoundTrip(operation: string, seconds: number): void;
+  /** Sentry's transport dropped `count` items of `category` (transaction, span, error, …) for `reason` (queue_overflow, network_error, …). */
+  telemetryDropped(reason: string, category: string, count: number): void;
 }
 
 const nothing = () => {};
@@ -47,4 +49,5 @@ export const noopMetrics: ServerMetrics = {
   chunkAccepted: nothing,
   audioTranscribed: nothing,
   storeRoundTrip: nothing,
+  telemetryDropped: nothing,
 };

@@ -5,6 +5,7 @@ import { createApp, type App } from '../app.js';
 import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
 import { createEngine } from '../engines/index.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import type { BufferStore } from '../store/buffer-store.js';
 import { createMemoryStore } from '../store/memory-store.js';
 import { createRedisStore } from '../store/redis-store.js';
@@ -21,6 +22,8 @@ export interface ServingNode {
   app: App;
   store: BufferStore;
   engine: TranscriptionEngine;
+  /** This process's Prometheus registry: served on its ops server, or collected by a cluster primary. */
+  prometheus: PrometheusMetrics;
   drain: Drain;
   /** After the drain: closes the app, the store and the engine, and sends the last telemetry. */
   close(): Promise<void>;
@@ -31,7 +34,9 @@ export async function createServingNode(config: Config, logger: Logger): Promise
   const engine = await createEngine(config, logger);
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam.
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model } });
-  const app = createApp(config, { store, engine, logger, telemetry, httpHandler: createPageHandler() });
+  // Prometheus metrics on a registry of this process's own: the pipeline reports to it.
+  const prometheus = createPrometheusMetrics();
+  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, httpHandler: createPageHandler() });
   const drain = createDrain({
     io: app.io,
     graceMs: config.shutdownGraceMs,
@@ -43,6 +48,7 @@ export async function createServingNode(config: Config, logger: Logger): Promise
     app,
     store,
     engine,
+    prometheus,
     drain,
     async close() {
       await app.close();

@@ -15,9 +15,9 @@ export async function runSingleProcess(config: Config, logger: Logger): Promise<
     `Transcription server listening on port ${port} (store=${store.kind}, engine=${engine.name})`,
   );
   const readiness = createReadinessProbe(store, engine, { engineOutage: config.engineOutageReadiness, draining: () => drain.draining });
-  const ops = createOpsServer({ config, store, engine, logger, readiness });
+  const ops = createOpsServer({ config, store, engine, logger, readiness, metrics: node.prometheus.registry });
   const opsPort = await ops.listen();
-  logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /ops/test-sentry-performance)`);
+  logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /metrics, /dashboard, /ops/test-sentry-performance)`);
 
   stopOnSignals(logger, async (signal) => {
     logger.info({ signal, grace_ms: config.shutdownGraceMs }, 'draining: /readyz answers 503, no new connections, in-flight segments finish');

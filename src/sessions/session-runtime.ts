@@ -222,16 +222,23 @@ export class SessionRuntime {
         if (this.fence !== undefined && !(await store.renewLease(this.id, this.fence, this.deps.leaseMs))) throw new SessionTakenOverError(this.id);
         this.deps.admission.segmentCut();
         const request = this.request(pcm);
+        const messageId = `${this.id}:${start}`;
+        // The hand-off is the queue's producer span (marked before the scheduler may start the request, so the
+        // attempts are its siblings), each engine attempt once started its consumer span.
+        const publishedAt = await eventSpans.publish(cut.trace, messageId, pcm.length, () => performance.now());
         text = await this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
           span.setAttributes({ 'segment.queue_ms': Math.round(attempt.queueMs), 'segment.retries': attempt.retry });
-          return this.runEngine(cut.trace, request);
+          const receive = { receiveLatencyMs: performance.now() - publishedAt, retry: attempt.retry };
+          return eventSpans.process(cut.trace, messageId, pcm.length, receive, () => this.runEngine(cut.trace, request));
         });
         metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
       }
+      const commitStarted = performance.now();
       const fence = this.fence;
       let outcome = await store.commitSegment(this.id, start, end, text, fence);
       // This process claimed the session again (the client resumed here) while the commit was on its way.
       if (outcome.status === 'fenced' && this.fence !== fence) outcome = await store.commitSegment(this.id, start, end, text, this.fence);
+      metrics.storeRoundTrip('commit', (performance.now() - commitStarted) / 1000);
       if (outcome.status === 'fenced') throw new SessionTakenOverError(this.id);
       if (outcome.status === 'unknown') throw new UnknownSessionError(this.id, 'expired', `session ${this.id} expired while its audio was being transcribed`);
       this.committedBytes = outcome.record.committedBytes;

@@ -7,6 +7,7 @@ type Work<T> = (span: SpanHandle) => Promise<T> | T;
 
 /** Queue name in Sentry's Queues view. */
 export const ENGINE_QUEUE = 'engine';
+const MESSAGING_SYSTEM = 'engine-scheduler';
 
 export const eventSpans = {
   /** Validation of a client's payload. */
@@ -33,22 +34,25 @@ export const eventSpans = {
   /** Hand-off of a segment to the engine scheduler (a producer span of Sentry's Queues view). */
   publish<T>(trace: EventTrace, messageId: string, bytes: number, fn: Work<T>): Promise<T> {
     return trace.span('queue.publish', `Queue segment for ${ENGINE_QUEUE}`, {
-      'messaging.system': 'engine-scheduler',
+      'messaging.system': MESSAGING_SYSTEM,
       'messaging.destination.name': ENGINE_QUEUE,
       'messaging.message.id': messageId,
       'messaging.message.body.size': bytes,
     }, fn);
   },
 
-  /** The engine working on a segment once the scheduler let it through (a consumer span). */
-  process<T>(trace: EventTrace, messageId: string, queueMs: number, retry: number, fn: Work<T>): Promise<T> {
+  /**
+   * One engine attempt at a segment once the scheduler started it (a consumer span). `receiveLatencyMs` is the
+   * time since the hand-off; `retry` counts the attempts before this one.
+   */
+  process<T>(trace: EventTrace, messageId: string, bytes: number, attempt: { receiveLatencyMs: number; retry: number }, fn: Work<T>): Promise<T> {
     return trace.span('queue.process', `Process segment from ${ENGINE_QUEUE}`, {
-      'messaging.system': 'engine-scheduler',
+      'messaging.system': MESSAGING_SYSTEM,
       'messaging.destination.name': ENGINE_QUEUE,
       'messaging.message.id': messageId,
-      'messaging.message.receive.latency': Math.round(queueMs),
-      'messaging.message.retry.count': retry,
-      'segment.queue_ms': Math.round(queueMs),
+      'messaging.message.body.size': bytes,
+      'messaging.message.receive.latency': Math.round(attempt.receiveLatencyMs),
+      'messaging.message.retry.count': attempt.retry,
     }, fn);
   },
 

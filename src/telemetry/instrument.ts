@@ -1,7 +1,10 @@
 // Loaded before the server (`node --import ./dist/telemetry/instrument.js dist/main.js`) so Sentry can hook http,
 // fetch and Fastify as they load: starts Sentry with tracing, profiling and scrubbing, or leaves it off.
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as Sentry from '@sentry/node';
 import { nodeProfilingIntegration } from '@sentry/profiling-node';
+import { DELIVERY_DROP_REASONS, onTelemetryDropped, recordTelemetryDrop } from './dropped-telemetry.js';
 import { profileOnlySampledSpans } from './profiling.js';
 import { createTracesSampler, isUntracedRequest } from './sampler.js';
 import { createScrubber } from './scrub.js';
@@ -45,6 +48,36 @@ function readSettings(): SentrySettings {
   }
 }
 
+/**
+ * The SDK's HTTP transport, sized for this server's event rate, and counting what it drops. Each transaction is
+ * one request; the buffer holds every envelope being sent or waiting for a connection, and one more is dropped
+ * as `queue_overflow`. The SDK's own agent opens at most 30 connections without keep-alive (a TCP and TLS
+ * handshake per envelope); this one keeps `transportConcurrency` connections alive. With a proxy configured the
+ * SDK's proxy agent is kept.
+ */
+function transport(settings: SentrySettings): NonNullable<Sentry.NodeOptions['transport']> {
+  const agentOptions = { keepAlive: true, maxSockets: settings.transportConcurrency, timeout: 2000 };
+  const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
+  const proxied = Boolean(process.env.https_proxy || process.env.http_proxy);
+  const httpModule = {
+    request(options: http.RequestOptions, callback?: (response: http.IncomingMessage) => void) {
+      const secure = options.protocol === 'https:';
+      const agent = secure ? agents['https:'] : agents['http:'];
+      return (secure ? https : http).request({ ...options, agent }, callback);
+    },
+  };
+  return (options) =>
+    Sentry.makeNodeTransport({
+      ...options,
+      keepAlive: true,
+      ...(proxied ? {} : { httpModule: httpModule as Parameters<typeof Sentry.makeNodeTransport>[0]['httpModule'] }),
+      recordDroppedEvent: (reason, category, count) => {
+        options.recordDroppedEvent(reason, category, count);
+        if (DELIVERY_DROP_REASONS.has(reason)) recordTelemetryDrop(reason, category, count);
+      },
+    });
+}
+
 function start(settings: SentrySettings): void {
   const scrub = createScrubber(settings.secrets);
   const client = Sentry.init({
@@ -53,6 +86,9 @@ function start(settings: SentrySettings): void {
     environment: settings.environment,
     release: settings.release,
     debug: settings.debug,
+    transport: transport(settings),
+    // Sizes both buffers: the client's (events being processed and sent) and the transport's (requests).
+    transportOptions: { bufferSize: settings.transportBufferSize },
     traceLifecycle: settings.traceLifecycle,
     tracesSampler: createTracesSampler(settings.tracesSampleRate),
     // In this SDK major `profilesSampleRate` is ignored: profiling is a per-process session that runs while
@@ -88,6 +124,54 @@ function start(settings: SentrySettings): void {
     beforeBreadcrumb: (breadcrumb) => scrub.breadcrumb(breadcrumb),
   });
   if (client && settings.profilesSampleRate > 0) profileOnlySampledSpans(client);
+  if (client) countClientDrops(client);
+}
+
+/**
+ * The client drops too (its own buffer of events being processed is full): the SDK has no hook for it, so its
+ * recordDroppedEvent is wrapped. The transport holds the original, bound, so its drops are not counted twice.
+ */
+function countClientDrops(client: Sentry.NodeClient): void {
+  const record = client.recordDroppedEvent.bind(client);
+  client.recordDroppedEvent = (reason, category, count) => {
+    record(reason, category, count);
+    if (DELIVERY_DROP_REASONS.has(reason)) recordTelemetryDrop(reason, category, count);
+  };
+}
+
+/** How often at most a drop is logged: the first at once, then one line per period with what it dropped since. */
+const DROP_LOG_PERIOD_MS = 10_000;
+
+/** Logs what the transport drops as a warning (at most one line per period), with the totals so far. */
+function logDrops(logger: { warn(object: object, message: string): void }): void {
+  let pending: Record<string, number> = {};
+  let timer: NodeJS.Timeout | undefined;
+  let lastLog = 0;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    lastLog = Date.now();
+    const dropped = pending;
+    pending = {};
+    const total = Object.values(dropped).reduce((sum, count) => sum + count, 0);
+    logger.warn(
+      { sentry_dropped: dropped },
+      `Sentry dropped ${total} telemetry items (${Object.keys(dropped).join(', ')}); a full buffer means raising SENTRY_TRANSPORT_BUFFER_SIZE or lowering SENTRY_TRACES_SAMPLE_RATE`,
+    );
+  };
+  // What is still pending at exit (the shutdown flush may drop too) is logged then.
+  process.once('exit', () => {
+    if (Object.keys(pending).length > 0) flush();
+  });
+  onTelemetryDropped((reason, category, count) => {
+    if (!DELIVERY_DROP_REASONS.has(reason)) return;
+    const key = `${reason}:${category}`;
+    pending[key] = (pending[key] ?? 0) + count;
+    if (timer) return;
+    const wait = Math.max(0, lastLog + DROP_LOG_PERIOD_MS - Date.now());
+    if (wait === 0) flush();
+    else timer = setTimeout(flush, wait).unref();
+  });
 }
 
 function describe(settings: SentrySettings): string {
@@ -109,6 +193,7 @@ if (enabled) {
     { sentry: { environment: settings.environment, release: settings.release, traces: settings.tracesSampleRate, profiles: settings.profilesSampleRate } },
     describe(settings),
   );
+  logDrops(logger);
 } else {
   logger.info('Sentry disabled: SENTRY_DSN not set');
 }

@@ -15,9 +15,17 @@ export interface SentrySettings {
   debug: boolean;
   /** 'static' sends classic transactions (the default here); 'stream' sends v2 span items. */
   traceLifecycle: 'static' | 'stream';
+  /** Envelopes the SDK's transport holds while sending them; one more is dropped (and counted) as queue_overflow. */
+  transportBufferSize: number;
+  /** Connections the transport keeps open to Sentry, i.e. envelopes sent at once. */
+  transportConcurrency: number;
   /** Values of configured keys and tokens: scrubbed wherever they appear in what is sent. */
   secrets: string[];
 }
+
+/** See docs/monitoring.md (Delivery): measured need at tracing 1.0 is events/s × request time, with headroom. */
+export const DEFAULT_TRANSPORT_BUFFER_SIZE = 2000;
+export const DEFAULT_TRANSPORT_CONCURRENCY = 200;
 
 export class SentryConfigError extends Error {
   constructor(message: string) {
@@ -85,6 +93,15 @@ export function loadSentrySettings(env: NodeJS.ProcessEnv = process.env): Sentry
     }
   }
 
+  const count = (name: string, fallback: number, max: number) => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (Number.isInteger(value) && value >= 1 && value <= max) return value;
+    problems.push(`${name} must be a whole number from 1 to ${max}, got "${raw}"`);
+    return fallback;
+  };
+
   const lifecycle = text('SENTRY_TRACE_LIFECYCLE') ?? 'static';
   if (lifecycle !== 'static' && lifecycle !== 'stream') {
     problems.push(`SENTRY_TRACE_LIFECYCLE must be static or stream, got "${lifecycle}"`);
@@ -100,6 +117,8 @@ export function loadSentrySettings(env: NodeJS.ProcessEnv = process.env): Sentry
     profilesSampleRate: rate('SENTRY_PROFILES_SAMPLE_RATE', 0.1),
     debug: flag('SENTRY_DEBUG'),
     traceLifecycle: lifecycle === 'stream' ? 'stream' : 'static',
+    transportBufferSize: count('SENTRY_TRANSPORT_BUFFER_SIZE', DEFAULT_TRANSPORT_BUFFER_SIZE, 100_000),
+    transportConcurrency: count('SENTRY_TRANSPORT_CONCURRENCY', DEFAULT_TRANSPORT_CONCURRENCY, 1000),
     secrets: [...SECRET_VARIABLES.map((name) => text(name)), urlPassword(text('REDIS_URL'))].filter(
       (value): value is string => value !== undefined && value.length >= 4,
     ),

@@ -1,13 +1,17 @@
 // The telemetry seam on Sentry: each client event is a root span (transaction, op "websocket") in its own
-// isolation scope, all events of a session share one trace and one sampling decision, and failures are captured.
+// isolation scope; a session's events form one trace per segment, each trace linked to the one before, all under
+// one sampling decision; failures are captured.
 import { randomUUID } from 'node:crypto';
 import * as Sentry from '@sentry/node';
 import { wireCodeOf } from '../errors/wire-errors.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
 import { ErrorCode, NAMESPACE, type ClientEventName } from '../protocol/index.js';
+import { onTelemetryDropped } from './dropped-telemetry.js';
 import { sessionSampleRand } from './sampler.js';
 import { noopTelemetry, runUntraced, type EventOrigin, type EventTrace, type SpanAttributes, type SpanHandle, type Telemetry } from './telemetry.js';
 
 type Span = Sentry.Span;
+type SpanContext = ReturnType<Span['spanContext']>;
 type PropagationContext = ReturnType<Sentry.Scope['getPropagationContext']>;
 type Primitive = string | number | boolean;
 
@@ -41,20 +45,31 @@ const STATUS_OF: Record<ErrorCode, string> = {
 };
 const SPAN_STATUS_ERROR = 2;
 
-/** What this process remembers of a session so that later events join its trace. */
+/** What this process remembers of a session so that later events join its current trace. */
 interface SessionTrace {
-  /** Where every later event starts from: the session's trace id, parent span and sampling decision. */
+  /** Where every later event starts from: the current trace's id, parent span and sampling decision. */
   context: PropagationContext;
   sampled: boolean;
   /** Low-cardinality facts learnt from its spans (engine, model, language), tagged on later events too. */
   tags: Record<string, Primitive>;
+  /** The first transaction of the current trace: the next trace's root links to it. */
+  traceRoot: SpanContext | undefined;
+  /** Traces of the session so far, the current one included. */
+  traces: number;
+  /** A segment was cut in the current trace: the session's next event starts a new trace. */
+  cut: boolean;
 }
+
+/** Marks a span link as pointing at the trace before this one (Sentry's trace view follows it). */
+const PREVIOUS_TRACE = { 'sentry.link.type': 'previous_trace' } as const;
 
 export interface SentryTelemetryOptions {
   /** Tags every event carries, e.g. the engine and its default model. */
   tags?: Record<string, Primitive>;
   /** Sessions remembered at once; the least recently active are forgotten first (ones that never ended). */
   maxSessions?: number;
+  /** Told of every item Sentry's transport drops (see dropped-telemetry.ts). */
+  metrics?: Pick<ServerMetrics, 'telemetryDropped'>;
 }
 
 function definedAttributes(attributes: SpanAttributes): Record<string, Primitive> {
@@ -77,6 +92,13 @@ function statusFor(code: string | undefined): string {
 }
 
 
+/** Where the later events of `root`'s trace start from: hung under it, with its sampling decision. */
+function under(root: Span): PropagationContext {
+  return Sentry.continueTrace({ sentryTrace: Sentry.spanToTraceHeader(root), baggage: Sentry.spanToBaggageHeader(root) }, () => ({
+    ...Sentry.getCurrentScope().getPropagationContext(),
+  }));
+}
+
 /** A span that has not ended yet (a sampled span stops recording when it ends). */
 function isOpen(span: Span | undefined): span is Span {
   return span !== undefined && span.isRecording();
@@ -86,6 +108,8 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
   const baseTags: Record<string, Primitive> = { namespace: NAMESPACE, ...options.tags };
   const maxSessions = options.maxSessions ?? 10_000;
   const sessions = new Map<string, SessionTrace>();
+  const metrics = options.metrics;
+  if (metrics) onTelemetryDropped((reason, category, count) => metrics.telemetryDropped(reason, category, count));
 
   function recall(sessionId: string | undefined): SessionTrace | undefined {
     if (sessionId === undefined) return undefined;
@@ -114,15 +138,22 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
     return { traceId: randomUUID().replace(/-/g, ''), sampleRand: sessionId ? sessionSampleRand(sessionId) : Math.random() };
   }
 
-  /** Later events continue the client's trace as given, or hang under the session's first transaction. */
+  /** Later events of the first trace continue the client's trace as given, or hang under the session's first transaction. */
   function sessionFrom(root: Span, origin: EventOrigin, first: PropagationContext, tags: Record<string, Primitive>): SessionTrace {
     const sampled = root.spanContext().traceFlags === 1;
-    const context = origin.traceHeaders?.sentryTrace
-      ? first
-      : Sentry.continueTrace({ sentryTrace: Sentry.spanToTraceHeader(root), baggage: Sentry.spanToBaggageHeader(root) }, () => ({
-          ...Sentry.getCurrentScope().getPropagationContext(),
-        }));
-    return { context, sampled, tags };
+    const context = origin.traceHeaders?.sentryTrace ? first : under(root);
+    return { context, sampled, tags, traceRoot: sampled ? root.spanContext() : undefined, traces: 1, cut: false };
+  }
+
+  /**
+   * A new trace for a sampled session's next segment: a fresh trace id, the session's sampling decision kept as a
+   * parent's would be (whatever the rate says now, and also when the client's trace decided it), and the same
+   * dynamic sampling context apart from the trace id, so Sentry extrapolates it like the first.
+   */
+  function nextTrace(session: SessionTrace): PropagationContext {
+    const traceId = randomUUID().replace(/-/g, '');
+    const dsc = session.context.dsc ? { ...session.context.dsc, trace_id: traceId } : undefined;
+    return { traceId, sampleRand: session.context.sampleRand, sampled: true, ...(dsc ? { dsc } : {}) };
   }
 
   return {
@@ -141,10 +172,22 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
         tag(isolationScope, { ...baseTags, event, ...known?.tags });
         return Sentry.withActiveSpan(null, (scope) => {
           const first = known ? undefined : firstContext(origin, sessionId);
-          scope.setPropagationContext({ ...(known ? known.context : first!) });
+          // The first event after a cut opens the session's next trace, linked to the current one's root.
+          const previous = known?.cut ? known.traceRoot : undefined;
+          scope.setPropagationContext({ ...(previous ? nextTrace(known!) : known ? known.context : first!) });
           const attributes: Record<string, Primitive> = { 'websocket.event': event, 'socket.id': origin.socketId };
           if (sessionId !== undefined) attributes['session.id'] = sessionId;
-          return Sentry.startSpan({ name, op: 'websocket', attributes }, (root) => {
+          // Which of the session's traces this is, counted from 0: the order of the previous_trace links.
+          attributes['session.trace_index'] = known ? (previous ? known.traces : known.traces - 1) : 0;
+          const links = previous ? [{ context: previous, attributes: PREVIOUS_TRACE }] : undefined;
+          return Sentry.startSpan({ name, op: 'websocket', attributes, links }, (root) => {
+            if (previous) {
+              // Synchronously, before any other event of the session starts: they all join this trace.
+              known!.context = under(root);
+              known!.traceRoot = root.spanContext();
+              known!.traces++;
+              known!.cut = false;
+            }
             const trace = new SentryEventTrace(event, origin, sessionId, root, Sentry.getCurrentScope(), isolationScope, known?.tags ?? {});
             if (!known && first) {
               trace.onSession = (id) => {
@@ -157,7 +200,11 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
         });
       });
     },
-    segmentCut() {},
+    segmentCut(sessionId) {
+      // Not a use of the session: its recency is left as it is.
+      const known = sessions.get(sessionId);
+      if (known) known.cut = true;
+    },
     sessionEnded(sessionId) {
       sessions.delete(sessionId);
     },
@@ -169,6 +216,8 @@ class SentryEventTrace implements EventTrace {
   /** Called once the event's session is known, so later events join this trace. */
   onSession: ((sessionId: string) => void) | undefined;
   private captured = false;
+  /** This event's child spans that are running, oldest first. */
+  private readonly running: Span[] = [];
 
   constructor(
     private readonly event: ClientEventName,
@@ -189,6 +238,7 @@ class SentryEventTrace implements EventTrace {
     // are this event's, explicitly.
     return Sentry.withIsolationScope(this.isolationScope, () =>
       Sentry.startSpan({ op, name, attributes: definedAttributes(attributes), parentSpan, scope: this.scope }, async (span) => {
+        this.running.push(span);
         try {
           return await fn({
             setAttributes: (more) => {
@@ -200,6 +250,8 @@ class SentryEventTrace implements EventTrace {
           // A refusal inside a span is the client's input, not a crash: say which.
           span.setStatus({ code: SPAN_STATUS_ERROR, message: statusFor(wireCodeOf(error)) });
           throw error;
+        } finally {
+          this.running.splice(this.running.indexOf(span), 1);
         }
       }),
     );
@@ -238,12 +290,18 @@ class SentryEventTrace implements EventTrace {
   }
 
   /**
-   * The span new work nests under: the span active here when it belongs to this event, else the root. Once
-   * the root has ended (a segment retried by a later event) the later event's active span takes the work.
+   * The span new work nests under: the span active here when it belongs to this event; in another event's
+   * context (the engine scheduler starts a queued segment from whichever request freed its slot) this event's
+   * latest running span; else the root. Once the root has ended (a segment retried by a later event) the later
+   * event's active span takes the work.
    */
   private parent(): Span | undefined {
     const active = Sentry.getActiveSpan();
-    if (isOpen(active) && active !== this.root && Sentry.getRootSpan(active) === this.root) return active;
+    const ours = isOpen(active) && Sentry.getRootSpan(active) === this.root;
+    if (ours && active !== this.root) return active;
+    if (!ours) {
+      for (let index = this.running.length - 1; index >= 0; index--) if (isOpen(this.running[index])) return this.running[index];
+    }
     if (isOpen(this.root)) return this.root;
     return isOpen(active) ? active : undefined;
   }

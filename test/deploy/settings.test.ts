@@ -15,6 +15,14 @@ describe('deployment settings', () => {
     expect(loadConfig({ WORKERS: 'auto' }, 1).workers).toBe(1);
   });
 
+  it('shares the cores\' pocketsphinx decoders among the workers unless POCKETSPHINX_DECODERS is set', () => {
+    const redis = { REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(loadConfig({}, 4).pocketsphinxDecoders).toBe(4);
+    expect(loadConfig({ ...redis, WORKERS: '2' }, 4).pocketsphinxDecoders).toBe(2);
+    expect(loadConfig({ ...redis, WORKERS: 'auto' }, 4).pocketsphinxDecoders).toBe(1);
+    expect(loadConfig({ ...redis, WORKERS: '2', POCKETSPHINX_DECODERS: '3' }, 4).pocketsphinxDecoders).toBe(3);
+  });
+
   it.each([
     [{ WORKERS: '2' }, /WORKERS=2 needs REDIS_URL/],
     [{ WORKERS: '0' }, /WORKERS must be a whole number from 1 to 256, or auto/],

@@ -71,6 +71,10 @@ describe('WORKERS=2', () => {
     // The primary started a third worker in its place.
     await until(() => readyWorkers().length === 3, 'a replacement worker', 30_000);
     expect((await fetch(`${server.opsUrl}/readyz`)).status).toBe(200);
+    // The primary's /metrics sums the workers alive now: the replacement and the survivor, whose chunks count.
+    const metrics = await (await fetch(`${server.opsUrl}/metrics`)).text();
+    const chunks = Number(/^transcription_chunks_total (\d+)/m.exec(metrics)?.[1]);
+    expect(chunks).toBeGreaterThan(0);
   }, 180_000);
 
   it('SIGTERM to the primary drains every worker and exits 0', async () => {

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // A local stand-in for Sentry's ingest: receives envelopes over HTTP (gzip or plain), parses every item, and
 // shows what it got at GET /received. It runs as its own process: in a process with Sentry it would be traced too.
+// `--delay-ms=N` answers each envelope N ms late, like a slow or distant ingest.
 import { createServer } from 'node:http';
 import { gunzipSync, inflateSync, brotliDecompressSync } from 'node:zlib';
+
+const delayMs = Number(/^--delay-ms=(\d+)$/.exec(process.argv[2] ?? '')?.[1] ?? 0);
 
 /** Every envelope received: { path, header, items: [{ header, payload }] }; payload is JSON when it parses. */
 const envelopes = [];
@@ -73,8 +76,10 @@ const server = createServer((request, response) => {
       } catch (error) {
         process.stderr.write(`envelope-sink: cannot parse a body: ${error.message}\n`);
       }
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end('{}');
+      setTimeout(() => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end('{}');
+      }, delayMs);
       return;
     }
     response.writeHead(404);

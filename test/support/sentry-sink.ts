@@ -35,6 +35,8 @@ export interface Received {
   errors: Array<Record<string, any>>;
   /** profile and profile_chunk items. */
   profiles: Array<{ type: string; payload: any }>;
+  /** What the SDK reported it discarded (client_report items), one entry per reason and category of a report. */
+  discarded: Array<{ reason: string; category: string; quantity: number }>;
 }
 
 export interface SentrySink {
@@ -45,8 +47,10 @@ export interface SentrySink {
   close(): Promise<void>;
 }
 
-export async function startSentrySink(): Promise<SentrySink> {
-  const child = spawn(process.execPath, [SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** `delayMs`: the sink answers each envelope this late (a slow ingest). */
+export async function startSentrySink(options: { delayMs?: number } = {}): Promise<SentrySink> {
+  const args = options.delayMs ? [SINK, `--delay-ms=${options.delayMs}`] : [SINK];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (data: Buffer) => {
@@ -91,6 +95,7 @@ function toReceived(envelopes: Received['envelopes'], raw: string[]): Received {
   const streamed: Array<Record<string, any>> = [];
   const errors: Array<Record<string, any>> = [];
   const profiles: Received['profiles'] = [];
+  const discarded: Received['discarded'] = [];
   for (const envelope of envelopes) {
     for (const item of envelope.items) {
       const type = item.header.type as string;
@@ -98,10 +103,11 @@ function toReceived(envelopes: Received['envelopes'], raw: string[]): Received {
       else if (type === 'span') streamed.push(...((item.payload.items ?? []) as Array<Record<string, any>>));
       else if (type === 'event') errors.push(item.payload);
       else if (type === 'profile' || type === 'profile_chunk') profiles.push({ type, payload: item.payload });
+      else if (type === 'client_report') discarded.push(...((item.payload.discarded_events ?? []) as Received['discarded']));
     }
   }
   transactions.push(...fromStreamedSpans(streamed));
-  return { envelopes, bodies: raw.map((b) => Buffer.from(b, 'base64')), transactions, errors, profiles };
+  return { envelopes, bodies: raw.map((b) => Buffer.from(b, 'base64')), transactions, errors, profiles, discarded };
 }
 
 function fromTransactionEvent(event: Record<string, any>): TransactionRecord {

@@ -33,7 +33,7 @@ async function stream(pcm: Buffer, segments: number, language = 'en'): Promise<s
 }
 
 describe('offline engine spans', () => {
-  it('shows the pocketsphinx run as the ai span’s own child, with no HTTP request', async () => {
+  it('shows the pocketsphinx run as the queue.process span’s own child under ai, with no HTTP request', async () => {
     sink = await startSentrySink();
     server = await spawnServer({ SENTRY_DSN: sink.dsn, SENTRY_TRACES_SAMPLE_RATE: '1', SENTRY_PROFILES_SAMPLE_RATE: '0', TRANSCRIBER: 'pocketsphinx', SEGMENT_MAX_MS: '2000' });
     const id = await stream(hello.subarray(0, 32000 * 2), 1);
@@ -43,14 +43,20 @@ describe('offline engine spans', () => {
     const segmentChunk = received.transactions.find((t) => t.data['session.id'] === id && t.spans.some((s) => s.op === 'ai'))!;
     const ai = segmentChunk.spans.find((s) => s.op === 'ai')!;
     expect(ai.data).toMatchObject({ 'engine.name': 'pocketsphinx', 'engine.model': 'en-us', 'segment.audio_ms': 2000 });
-    expect(childrenOf(segmentChunk, ai).map((s) => `${s.op}:${s.name}`)).toEqual(['cache.get:Read segment audio', 'ai.run:Transcribe with pocketsphinx']);
+    const underAi = childrenOf(segmentChunk, ai);
+    expect(underAi.map((s) => `${s.op}:${s.name}`)).toEqual([
+      'cache.get:Read segment audio',
+      'queue.publish:Queue segment for engine',
+      'queue.process:Process segment from engine',
+    ]);
+    expect(childrenOf(segmentChunk, underAi[2]!).map((s) => `${s.op}:${s.name}`)).toEqual(['ai.run:Transcribe with pocketsphinx']);
     expect(segmentChunk.spans.some((s) => s.op === 'http.client')).toBe(false);
     expect(segmentChunk.tags).toMatchObject({ engine: 'pocketsphinx', model: 'en-us', language: 'en' });
   });
 });
 
 describe('SENTRY_TRACE_LIFECYCLE=stream', () => {
-  it('sends the same session as v2 span items: one trace, the same tree, tag values as attributes', async () => {
+  it('sends the same session as v2 span items: one trace per segment with its link, the same tree, tag values as attributes', async () => {
     [sink, stub] = await Promise.all([startSentrySink(), startOpenAIStub()]);
     server = await spawnServer({
       SENTRY_DSN: sink.dsn,
@@ -76,13 +82,23 @@ describe('SENTRY_TRACE_LIFECYCLE=stream', () => {
       expect.arrayContaining(['start_session_handler', 'end_session_handler']),
     );
     expect(session).toHaveLength(12);
-    expect(new Set(session.map((t) => t.traceId)).size).toBe(1);
+    // The chunk that cut the only segment closes the first trace: end_session opens the second, linked to the first.
+    expect(new Set(session.map((t) => t.traceId)).size).toBe(2);
+    const start = session.find((t) => t.name === 'start_session_handler')!;
+    const end = session.find((t) => t.name === 'end_session_handler')!;
+    expect(end.traceId).not.toBe(start.traceId);
+    expect(end.raw.links).toHaveLength(1);
+    expect(end.raw.links[0]).toMatchObject({ trace_id: start.traceId, span_id: start.spanId, sampled: true });
+    const linkType = end.raw.links[0].attributes['sentry.link.type'];
+    expect(linkType?.value ?? linkType).toBe('previous_trace');
     expect(session.every((t) => t.op === 'websocket')).toBe(true);
 
     const segmentChunk = session.find((t) => t.spans.some((s) => s.op === 'ai'))!;
     expect(childrenOf(segmentChunk).map((s) => s.op)).toEqual(['process', 'cache.set', 'ai']);
     const ai = childrenOf(segmentChunk)[2]!;
-    expect(childrenOf(segmentChunk, ai).map((s) => s.op)).toEqual(['cache.get', 'http.client']);
+    const underAi = childrenOf(segmentChunk, ai);
+    expect(underAi.map((s) => s.op)).toEqual(['cache.get', 'queue.publish', 'queue.process']);
+    expect(childrenOf(segmentChunk, underAi[2]!).map((s) => s.op)).toEqual(['http.client']);
     expect(ai.data).toMatchObject({ 'engine.language': 'de', 'segment.index': 0 });
     expect(segmentChunk.data).toMatchObject({ event: 'audio_chunk', namespace: '/transcription', engine: 'openai', language: 'de' });
   });

@@ -63,6 +63,25 @@ describe('loadSentrySettings', () => {
     expect(() => loadSentrySettings({ [variable]: value })).toThrow(new SentryConfigError(`Invalid Sentry configuration: ${variable} must be a number from 0 to 1, got "${value}"`));
   });
 
+  it('sizes the transport: 2000 envelopes and 200 connections by default, or as set', () => {
+    expect(loadSentrySettings({})).toMatchObject({ transportBufferSize: 2000, transportConcurrency: 200 });
+    expect(loadSentrySettings({ SENTRY_TRANSPORT_BUFFER_SIZE: '64', SENTRY_TRANSPORT_CONCURRENCY: '30' })).toMatchObject({
+      transportBufferSize: 64,
+      transportConcurrency: 30,
+    });
+  });
+
+  it.each([
+    ['SENTRY_TRANSPORT_BUFFER_SIZE', '0', 100000],
+    ['SENTRY_TRANSPORT_BUFFER_SIZE', 'lots', 100000],
+    ['SENTRY_TRANSPORT_CONCURRENCY', '2.5', 1000],
+    ['SENTRY_TRANSPORT_CONCURRENCY', '5000', 1000],
+  ])('refuses %s=%s, naming it', (variable, value, max) => {
+    expect(() => loadSentrySettings({ [variable]: value })).toThrow(
+      new SentryConfigError(`Invalid Sentry configuration: ${variable} must be a whole number from 1 to ${max}, got "${value}"`),
+    );
+  });
+
   it('names every bad variable at once', () => {
     const error = (() => {
       try {

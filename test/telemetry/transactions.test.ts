@@ -101,14 +101,29 @@ describe('Sentry transactions of a streamed session', () => {
     expect(session.transactions.every((t) => t.status === 'ok')).toBe(true);
   });
 
-  it('puts the whole session in one trace, under its start_session transaction', () => {
+  it('puts each segment in a trace of its own: the chunks up to its cut under the trace’s first transaction', () => {
     const start = session.transactions.find((t) => t.name === 'start_session_handler')!;
-    const traceIds = new Set(session.transactions.map((t) => t.traceId));
-    expect(traceIds).toEqual(new Set([start.traceId]));
-    for (const t of session.transactions) if (t !== start) expect(t.parentSpanId).toBe(start.spanId);
+    const bySeq = new Map(session.transactions.filter((t) => t.name === 'audio_chunk_handler').map((t) => [t.data['chunk.seq'], t]));
+    const end = session.transactions.find((t) => t.name === 'end_session_handler')!;
+    // Chunk 9 cuts the first segment: start and chunks 0–9 are the first trace; chunk 10 opens the second.
+    const first = [start, ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((seq) => bySeq.get(seq)!)];
+    const secondRoot = bySeq.get(10)!;
+    const second = [secondRoot, bySeq.get(11)!, end];
+    for (const t of first) expect(t.traceId).toBe(start.traceId);
+    for (const t of first.slice(1)) expect(t.parentSpanId).toBe(start.spanId);
+    for (const t of second) expect(t.traceId).toBe(secondRoot.traceId);
+    for (const t of second.slice(1)) expect(t.parentSpanId).toBe(secondRoot.spanId);
+    expect(secondRoot.traceId).not.toBe(start.traceId);
+    expect(secondRoot.parentSpanId).toBeUndefined();
+    expect(secondRoot.raw.contexts.trace.links).toEqual([
+      { trace_id: start.traceId, span_id: start.spanId, sampled: true, attributes: { 'sentry.link.type': 'previous_trace' } },
+    ]);
+    expect(start.raw.contexts.trace.links).toBeUndefined();
+    expect(first.map((t) => t.data['session.trace_index'])).toEqual(Array(11).fill(0));
+    expect(second.map((t) => t.data['session.trace_index'])).toEqual([1, 1, 1]);
   });
 
-  it('nests validate, buffer and (for the chunk that completes a segment) ai → cache.get + http.client', () => {
+  it('nests validate, buffer and (for the chunk that completes a segment) ai → cache.get, queue.publish, queue.process → http.client', () => {
     const chunkTransactions = session.transactions.filter((t) => t.name === 'audio_chunk_handler');
     const withAi = chunkTransactions.filter((t) => t.spans.some((s) => s.op === 'ai'));
     expect(withAi).toHaveLength(1);
@@ -119,8 +134,14 @@ describe('Sentry transactions of a streamed session', () => {
     expect(top).toEqual(['process:Validate audio chunk', 'cache.set:Buffer audio chunk', 'ai:Process audio buffer']);
     const ai = segmentChunk.spans.find((s) => s.op === 'ai')!;
     const underAi = childrenOf(segmentChunk, ai);
-    expect(underAi.map((s) => s.op)).toEqual(['cache.get', 'http.client']);
-    const request = underAi[1]!;
+    expect(underAi.map((s) => `${s.op}:${s.name}`)).toEqual([
+      'cache.get:Read segment audio',
+      'queue.publish:Queue segment for engine',
+      'queue.process:Process segment from engine',
+    ]);
+    const underProcess = childrenOf(segmentChunk, underAi[2]!);
+    expect(underProcess.map((s) => s.op)).toEqual(['http.client']);
+    const request = underProcess[0]!;
     expect(request.name).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/v1\/audio\/transcriptions$/);
     expect(request.data['http.response.status_code']).toBe(200);
 
@@ -196,7 +217,8 @@ describe('Sentry spans of segments queued behind a slow one', () => {
       const ai = childrenOf(t).filter((span) => span.op === 'ai');
       expect(ai).toHaveLength(1);
       expect(ai[0]!.data['segment.index']).toBe(segment);
-      expect(childrenOf(t, ai[0]!).map((span) => span.op)).toEqual(['cache.get', 'http.client']);
+      expect(childrenOf(t, ai[0]!).map((span) => span.op)).toEqual(['cache.get', 'queue.publish', 'queue.process']);
+      expect(childrenOf(t, childrenOf(t, ai[0]!)[2]!).map((span) => span.op)).toEqual(['http.client']);
     }
     const first = childrenOf(bySeq.get(9)!).find((span) => span.op === 'ai')!;
     const second = childrenOf(bySeq.get(19)!).find((span) => span.op === 'ai')!;
@@ -259,7 +281,9 @@ describe('Sentry failures and refusals', () => {
     expect(failed.data['error.code']).toBe('ENGINE_ERROR');
     const ai = failed.spans.find((s) => s.op === 'ai')!;
     expect(ai.status).toBe('internal_error');
-    expect(childrenOf(failed, ai).find((s) => s.op === 'http.client')?.data['http.response.status_code']).toBe(500);
+    const process = childrenOf(failed, ai).find((s) => s.op === 'queue.process')!;
+    expect(process.status).toBe('internal_error');
+    expect(childrenOf(failed, process).find((s) => s.op === 'http.client')?.data['http.response.status_code']).toBe(500);
     // Exactly one exception for the one failure.
     expect(received.errors.filter((e) => e.contexts?.session?.id === sessionId)).toHaveLength(1);
   });
