@@ -130,6 +130,8 @@ export async function startServer(
     OPENAI_BASE_URL: `${infra.engineUrl}${options.engineDelayMs ? `/delay/${options.engineDelayMs}` : ''}/v1`,
     // Profiling samples whole processes at random: off, so every run of a configuration measures the same thing.
     SENTRY_PROFILES_SAMPLE_RATE: '0',
+    // The replay scenario sends as fast as acks come, far above the 10× real time a client may send by default.
+    AUDIO_RATE_LIMIT: '0',
   };
   if (configuration.tracesSampleRate !== undefined) {
     env.SENTRY_DSN = `${infra.sinkUrl.replace('http://', 'http://bench@')}/1`;

@@ -5,8 +5,11 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Server } from 'socket.io';
+import { createAccess, type Access } from './auth/access.js';
 import type { Config } from './config/config.js';
 import type { TranscriptionEngine } from './engines/engine.js';
+import { FairWebSocketServer } from './limits/fair-websocket.js';
+import { StreamLimits } from './limits/stream-limits.js';
 import { noopMetrics, type ServerMetrics } from './metrics/metrics.js';
 import { AdmissionControl } from './scheduler/admission.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from './scheduler/concurrency-limit.js';
@@ -23,8 +26,10 @@ export interface AppDeps {
   telemetry?: Telemetry;
   metrics?: ServerMetrics;
   logger?: Logger;
-  /** Serves plain HTTP requests on PORT that are not Socket.IO's (the demo page). */
+  /** Serves plain HTTP requests on PORT that are not Socket.IO's (the demo page, POST /v1/tokens). */
   httpHandler?: (request: IncomingMessage, response: ServerResponse) => void;
+  /** Who may connect (src/auth); built from the settings, with an in-memory replay guard, when absent. */
+  access?: Access;
 }
 
 export interface App {
@@ -62,10 +67,14 @@ export function createApp(config: Config, deps: AppDeps): App {
   const telemetry = deps.telemetry ?? noopTelemetry;
   const metrics = deps.metrics ?? noopMetrics;
   const httpServer = createServer(deps.httpHandler ?? notFound);
+  const access = deps.access ?? createAccess(config, { logger });
   const io = new Server(httpServer, {
     maxHttpBufferSize: transportMessageLimit(config.maxChunkBytes),
     serveClient: false,
-    cors: { origin: true },
+    cors: { origin: access.originPolicy.corsOrigin },
+    allowRequest: access.originPolicy.allowRequest,
+    // One message per connection per event-loop turn: a flooding client cannot starve the others.
+    wsEngine: FairWebSocketServer,
   });
   const scheduler = new EngineScheduler({
     limit: engineConcurrency(config, deps.engine),
@@ -85,7 +94,11 @@ export function createApp(config: Config, deps: AppDeps): App {
     metrics,
     logger,
   });
-  const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs } });
+  const streamLimits = new StreamLimits({ ...config.limits, forgetAfterMs: config.sessionTtlS * 1000 });
+  const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs }, streamLimits });
+  streamLimits.startIdleSweep((id) => {
+    sessions.endIdle(id, config.limits.sessionIdleTimeoutMs).catch((error: unknown) => logger.error({ session_id: id, err: error }, 'could not end an idle session'));
+  });
   registerTranscriptionNamespace(
     io,
     {
@@ -97,7 +110,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       metrics,
       logger,
     },
-    { authToken: config.authToken },
+    { handshake: access.handshake, allowance: config.limits },
   );
 
   return {
@@ -116,6 +129,8 @@ export function createApp(config: Config, deps: AppDeps): App {
       });
     },
     async close() {
+      streamLimits.stopIdleSweep();
+      if (!deps.access) await access.close();
       scheduler.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },

@@ -55,6 +55,17 @@ function workerCount(cores: number) {
   return setting(1, parse, 'a whole number from 1 to 256, or auto (one per core)');
 }
 
+/** A comma-separated list; empty entries dropped. */
+const textList = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? '').split(',').map((item) => item.trim()).filter((item) => item !== ''));
+
+function flag(def: boolean) {
+  const parse = (raw: string) => (['true', '1', 'yes'].includes(raw) ? true : ['false', '0', 'no'].includes(raw) ? false : undefined);
+  return setting(def, parse, 'true or false');
+}
+
 const optionalText = z
   .string()
   .trim()
@@ -97,6 +108,21 @@ const envSchema = (cores: number) => z.object({
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
   POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
   POCKETSPHINX_DECODERS: wholeNumber(cores, 1, 256),
+  // Access: who may connect, and how much each may do (docs/security.md).
+  NODE_ENV: optionalText,
+  API_KEYS: textList,
+  TOKEN_SECRET: textList,
+  TOKEN_MAX_TTL_S: wholeNumber(600, 1, 86_400),
+  ALLOWED_ORIGINS: textList,
+  TRUST_PROXY: flag(false),
+  MAX_CONNECTIONS_PER_IP: wholeNumber(0, 0),
+  AUDIO_RATE_LIMIT: wholeNumber(10, 0, 1000),
+  AUDIO_BURST_MS: wholeNumber(30_000, 0),
+  MAX_SESSIONS_PER_CONNECTION: wholeNumber(10, 1),
+  MAX_CHUNKS_IN_FLIGHT: wholeNumber(128, 1),
+  MAX_SESSION_MS: wholeNumber(14_400_000, 0),
+  SESSION_IDLE_TIMEOUT_MS: wholeNumber(120_000, 0),
+  PERF_TEST_PER_MINUTE: wholeNumber(3, 1, 600),
 });
 
 export type Transcriber = 'openai' | 'pocketsphinx';
@@ -133,7 +159,40 @@ export interface Config {
   pocketsphinxCommand: string;
   /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
   pocketsphinxDecoders: number;
+  /** NODE_ENV=production: safe defaults (same-origin only, /ops/* off without OPS_TOKEN). */
+  production: boolean;
+  auth: {
+    /** Backends mint client tokens with one of these (several at once for rotation). */
+    apiKeys: string[];
+    /** HS256 secrets: the first signs client tokens, every one verifies (rotation). */
+    tokenSecrets: string[];
+    tokenMaxTtlS: number;
+    /** Origins allowed to connect; empty = any in development, same-origin only in production. */
+    allowedOrigins: string[];
+    /** Read the client address from X-Forwarded-For (only behind a proxy that sets it). */
+    trustProxy: boolean;
+    /** 0 = no limit. */
+    maxConnectionsPerIp: number;
+  };
+  limits: {
+    /** Audio accepted per wall second, as a multiple of real time; 0 = no limit. */
+    audioRateLimit: number;
+    /** Audio (ms) a session may send above the rate at once, e.g. a reconnect's backlog. */
+    audioBurstMs: number;
+    maxSessionsPerConnection: number;
+    /** audio_chunk events one connection may have awaiting their ack; beyond it they are refused unread. */
+    maxChunksInFlight: number;
+    /** Most audio one session may hold, in ms; 0 = no limit. */
+    maxSessionMs: number;
+    /** A session without a chunk for this long is ended; 0 = never. */
+    sessionIdleTimeoutMs: number;
+    /** Performance-test runs allowed per minute, whatever the token. */
+    perfTestPerMinute: number;
+  };
 }
+
+/** HS256 wants a key at least as long as its 256-bit output. */
+const MIN_TOKEN_SECRET_LENGTH = 32;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -164,6 +223,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     throw new ConfigError(
       `Invalid configuration: MAX_BUFFER_MS (${e.MAX_BUFFER_MS}) must be at least SEGMENT_MAX_MS (${e.SEGMENT_MAX_MS})`,
     );
+  }
+  if (e.API_KEYS.length > 0 && e.TOKEN_SECRET.length === 0) {
+    throw new ConfigError(
+      'Invalid configuration: API_KEYS is set but TOKEN_SECRET is not; set TOKEN_SECRET to a random string of 32+ characters (e.g. `openssl rand -base64 48`) to sign client tokens',
+    );
+  }
+  if (e.TOKEN_SECRET.some((secret) => secret.length < MIN_TOKEN_SECRET_LENGTH)) {
+    throw new ConfigError(`Invalid configuration: TOKEN_SECRET entries must be at least ${MIN_TOKEN_SECRET_LENGTH} characters each (e.g. \`openssl rand -base64 48\`)`);
   }
   const transcriber: Transcriber =
     e.TRANSCRIBER === 'auto' ? (e.OPENAI_API_KEY ? 'openai' : 'pocketsphinx') : e.TRANSCRIBER;
@@ -210,5 +277,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     pocketsphinxCommand: e.POCKETSPHINX_COMMAND,
     // Unset: the cores shared among the worker processes, not one full set per worker.
     pocketsphinxDecoders: env.POCKETSPHINX_DECODERS?.trim() ? e.POCKETSPHINX_DECODERS : Math.max(1, Math.floor(cores / e.WORKERS)),
+    production: e.NODE_ENV === 'production',
+    auth: {
+      apiKeys: e.API_KEYS,
+      tokenSecrets: e.TOKEN_SECRET,
+      tokenMaxTtlS: e.TOKEN_MAX_TTL_S,
+      allowedOrigins: e.ALLOWED_ORIGINS,
+      trustProxy: e.TRUST_PROXY,
+      maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+    },
+    limits: {
+      audioRateLimit: e.AUDIO_RATE_LIMIT,
+      audioBurstMs: e.AUDIO_BURST_MS,
+      maxSessionsPerConnection: e.MAX_SESSIONS_PER_CONNECTION,
+      maxChunksInFlight: e.MAX_CHUNKS_IN_FLIGHT,
+      maxSessionMs: e.MAX_SESSION_MS,
+      sessionIdleTimeoutMs: e.SESSION_IDLE_TIMEOUT_MS,
+      perfTestPerMinute: e.PERF_TEST_PER_MINUTE,
+    },
   };
 }

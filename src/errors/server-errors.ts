@@ -46,11 +46,13 @@ export class SessionEndedError extends ServerError {
   constructor(
     readonly sessionId: string,
     readonly ending: boolean,
+    message?: string,
   ) {
     super(
-      ending
-        ? `session ${sessionId} is ending; start a new session for more audio`
-        : `session ${sessionId} has ended; start a new session for more audio`,
+      message ??
+        (ending
+          ? `session ${sessionId} is ending; start a new session for more audio`
+          : `session ${sessionId} has ended; start a new session for more audio`),
     );
   }
 }

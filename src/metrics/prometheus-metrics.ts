@@ -86,6 +86,13 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     registers,
   });
 
+  const telemetryDropped = new Counter({
+    name: name('telemetry_dropped_total'),
+    help: 'Sentry events the SDK dropped before sending (buffer full, network, rate limits), by reason and category',
+    labelNames: ['reason', 'category'] as const,
+    registers,
+  });
+
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   // Labelled children resolved once per label value: the per-chunk path then skips prom-client's label hashing.
@@ -137,6 +144,9 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
     storeRoundTrip(operation: string, seconds: number) {
       if (valid(seconds)) storeChild(operation).observe(seconds);
+    },
+    telemetryDropped(reason: string, category: string, count: number) {
+      if (valid(count)) telemetryDropped.labels(reason, category).inc(count);
     },
   };
   return { metrics, registry };

@@ -1,6 +1,5 @@
 // The ops side server (Fastify on OPS_PORT): liveness, readiness, an on-demand Sentry performance test, Prometheus
-// metrics and the live dashboard; /ops/*, /metrics and /dashboard/data need the OPS_TOKEN bearer token when one is set.
-import { timingSafeEqual } from 'node:crypto';
+// metrics and the live dashboard; who may reach which is ops-access.ts's job.
 import type { AddressInfo } from 'node:net';
 import * as Sentry from '@sentry/node';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -9,12 +8,13 @@ import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
 import type { MetricsSource } from '../metrics/metrics-source.js';
 import type { BufferStore } from '../store/buffer-store.js';
+import { DEFAULT_PERF_TEST_PER_MINUTE, registerOpsAccess } from './ops-access.js';
 import { PerformanceTestError, runPerformanceTest } from './performance-test.js';
 import { registerDashboard } from './dashboard-routes.js';
 import { createReadinessProbe, readinessSchema, type Readiness } from './readiness.js';
 
 export interface OpsServerDeps {
-  config: Pick<Config, 'opsPort' | 'opsToken' | 'host'>;
+  config: Pick<Config, 'opsPort' | 'opsToken' | 'host'> & Partial<Pick<Config, 'production' | 'limits'>>;
   store: BufferStore;
   engine: TranscriptionEngine;
   logger?: Logger;
@@ -66,19 +66,6 @@ const performanceFailure = {
   required: ['status', 'message', 'operations'],
 } as const;
 
-function bearerMatches(expected: string, header: string | undefined): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(header.slice('Bearer '.length));
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** Paths behind OPS_TOKEN. The dashboard's page and scripts hold no data: only what it fetches is protected. */
-function needsToken(url: string): boolean {
-  const path = url.split('?', 1)[0]!;
-  return path.startsWith('/ops/') || path === '/metrics' || path === '/dashboard/data';
-}
-
 export function createOpsServer({ config, store, engine, logger, readiness, metrics, dashboard }: OpsServerDeps): OpsServer {
   const fastify = Fastify({
     ...(logger ? { loggerInstance: logger.child({ component: 'ops' }) as FastifyBaseLogger } : {}),
@@ -86,14 +73,12 @@ export function createOpsServer({ config, store, engine, logger, readiness, metr
     logController: new LogController({ disableRequestLogging: true }),
   });
 
-  if (config.opsToken) {
-    const token = config.opsToken;
-    fastify.addHook('onRequest', async (request, reply) => {
-      if (!needsToken(request.url)) return;
-      if (bearerMatches(token, request.headers.authorization)) return;
-      return reply.code(401).send({ error: 'Unauthorized', message: 'Pass the server OPS_TOKEN as "Authorization: Bearer <OPS_TOKEN>"' });
-    });
-  }
+  registerOpsAccess(fastify, {
+    opsToken: config.opsToken,
+    production: config.production ?? false,
+    perfTestPerMinute: config.limits?.perfTestPerMinute ?? DEFAULT_PERF_TEST_PER_MINUTE,
+    logger,
+  });
 
   fastify.get(
     '/healthz',

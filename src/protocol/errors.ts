@@ -17,7 +17,7 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** A per-connection or per-token limit on concurrent sessions is reached: end one first. */
   TOO_MANY_SESSIONS: 'TOO_MANY_SESSIONS',
-  /** The session reached MAX_SESSION_MS (or its token's limit): it was ended; start a new one to go on. */
+  /** The session reached MAX_SESSION_MS (or its token's limit): no more audio is taken; end_session it and start a new one. */
   SESSION_TIME_LIMIT: 'SESSION_TIME_LIMIT',
   /** This node is shutting down: reconnect (through the load balancer) and resume. */
   SERVER_DRAINING: 'SERVER_DRAINING',

@@ -26,6 +26,11 @@ export class SessionRegistry {
     return this.runtimes.get(id);
   }
 
+  /** Sessions whose results go to the connection behind `sink` now. */
+  countAttached(sink: ResultSink): number {
+    return this.bySink.get(sink)?.size ?? 0;
+  }
+
   /**
    * The runtime of a session used on the connection behind `sink` (opened, resumed, or — after this process
    * restarted — fed without a new start_session); its results now go there.

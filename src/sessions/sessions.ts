@@ -1,13 +1,16 @@
 // The session lifecycle behind one facade: open or resume, append audio, end. Socket handlers parse a payload, call
 // one of these and turn the outcome (or the catalogued error it throws) into an ack; they never see the store.
 import { randomUUID } from 'node:crypto';
+import { newResumeToken, resumeTokenMatches } from '../auth/resume-token.js';
 import {
   BufferFullError,
   DrainingError,
   SequenceGapError,
   SessionEndedError,
+  TooManySessionsError,
   UnknownSessionError,
 } from '../errors/server-errors.js';
+import type { StreamLimits } from '../limits/stream-limits.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import { bytesToMs, msToBytes, type SessionSettings, type TranscriptionResult } from '../protocol/index.js';
 import type { AdmissionControl } from '../scheduler/admission.js';
@@ -15,7 +18,7 @@ import type { BufferStore, SessionRecord } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
 import type { SessionRegistry } from './session-registry.js';
-import type { ResultSink } from './session-runtime.js';
+import type { ResultSink, SessionRuntime } from './session-runtime.js';
 
 export interface SessionLimits {
   /** Most untranscribed audio one session may buffer. */
@@ -31,12 +34,26 @@ export interface SessionsDeps {
   telemetry: Telemetry;
   metrics: ServerMetrics;
   limits: SessionLimits;
+  /** Audio rate, audio per session and idleness, checked before the store (src/limits). */
+  streamLimits: StreamLimits;
+}
+
+/** What the connection asking may hold (from MAX_SESSIONS_PER_CONNECTION and its client token). */
+export interface OpenAllowance {
+  maxSessions: number;
+  /** The setting that set maxSessions, named in the refusal. */
+  maxSessionsSource: string;
+  /** The token's max_session_ms, lowering MAX_SESSION_MS. */
+  maxSessionMs?: number;
 }
 
 export interface OpenRequest {
   /** Resume this session; a new id is made when absent. */
   sessionId?: string;
+  /** Proof of ownership to resume `sessionId` from a connection that does not hold it. */
+  resumeToken?: string;
   settings: SessionSettings;
+  allowance: OpenAllowance;
 }
 
 export interface OpenOutcome {
@@ -45,6 +62,8 @@ export interface OpenOutcome {
   nextSeq: number;
   sampleRate: number;
   interimIntervalMs?: number;
+  /** New sessions only: the secret that proves ownership on a later resume (only its hash is stored). */
+  resumeToken?: string;
   /** Results a resumed client may have missed, to send right after the ack. */
   replay: TranscriptionResult[];
 }
@@ -60,34 +79,81 @@ export interface EndOutcome {
   durationMs: number;
 }
 
+/** Ended sessions remembered per connection, so a repeated end_session gets its summary again. */
+const ENDED_REMEMBERED = 16;
+
 export class Sessions {
   private draining = false;
+  /**
+   * Sessions each connection owned that have ended (by its end_session, or by the server while it owned them): only
+   * that connection may ask for their summary again. Dropped with the connection.
+   */
+  private readonly endedBy = new Map<ResultSink, string[]>();
 
   constructor(private readonly deps: SessionsDeps) {}
+
+  /**
+   * True when the connection behind `sink` owns live session `sessionId` (opened or resumed it, and nobody resumed it
+   * since). A cheap check for the per-chunk path, before any parsing or store work.
+   */
+  owns(sessionId: string, sink: ResultSink): boolean {
+    return this.deps.registry.find(sessionId)?.attachedTo === sink;
+  }
+
+  /** True when the connection behind `sink` owned `sessionId` when it ended: it is told SESSION_ENDED, not UNKNOWN_SESSION. */
+  ownedWhenEnded(sessionId: string, sink: ResultSink): boolean {
+    return this.endedBy.get(sink)?.includes(sessionId) ?? false;
+  }
 
   /** Sessions this process serves now. */
   get active(): number {
     return this.deps.registry.size;
   }
 
-  /** Opens a new session or resumes a live one for the connection behind `sink`. */
+  /**
+   * Opens a new session or resumes one for the connection behind `sink`. Resuming from a connection that does not
+   * hold the session needs its resume token; without it the session is "unknown", exactly like one that does not exist.
+   */
   async open(request: OpenRequest, sink: ResultSink, trace: EventTrace): Promise<OpenOutcome> {
-    const { store, registry, admission, metrics } = this.deps;
+    const { store, registry, admission, metrics, streamLimits } = this.deps;
     const id = request.sessionId ?? randomUUID();
     trace.setSession(id);
+    const heldHere = request.sessionId !== undefined && this.owns(id, sink);
+    let isNew = request.sessionId === undefined;
+    if (request.sessionId !== undefined && !heldHere) {
+      const existing = await store.getSession(id);
+      const proven = this.ownedWhenEnded(id, sink) || resumeTokenMatches(existing?.resumeTokenHash, request.resumeToken);
+      if (existing && !proven) throw new UnknownSessionError(id, 'not-found');
+      if (existing?.ended) {
+        this.rememberEnded(sink, id);
+        throw new SessionEndedError(id, false);
+      }
+      isNew = existing === undefined;
+    }
+    if (!heldHere && registry.countAttached(sink) >= request.allowance.maxSessions) {
+      throw new TooManySessionsError(
+        `this connection already has ${registry.countAttached(sink)} open session(s), the most allowed (${request.allowance.maxSessionsSource}=${request.allowance.maxSessions}); end one first`,
+      );
+    }
     // New sessions are what overload and drain turn away; a live session resuming keeps going.
-    const isNew = request.sessionId === undefined || (registry.find(id) === undefined && !(await store.getSession(id)));
     if (isNew) {
       if (this.draining) throw new DrainingError('this server is shutting down; reconnect and start the session on another one', { retryAfterMs: 1000 });
       const overload = admission.refusal(registry.size);
       if (overload) throw overload;
     }
-    const { record, created } = await store.openSession(id, request.settings);
+    const resume = isNew ? newResumeToken() : undefined;
+    const { record, created } = await store.openSession(id, request.settings, resume?.hash);
+    // Another connection created this id between the look-up and now: it is theirs.
+    if (resume && !created && record.resumeTokenHash !== resume.hash) throw new UnknownSessionError(id, 'not-found');
     if (record.ended) throw new SessionEndedError(id, false);
     // One node serves a session at a time: this claim takes it over from any other, whose late commits now fail.
     const fence = await store.claimSession(id, this.deps.limits.leaseMs);
     const runtime = registry.attach(record, sink);
     runtime.claimed(fence);
+    streamLimits.track(id, {
+      receivedMs: bytesToMs(record.receivedBytes, record.settings.sample_rate),
+      ...(request.allowance.maxSessionMs === undefined ? {} : { maxSessionMs: request.allowance.maxSessionMs }),
+    });
     metrics.sessionStarted(!created);
     metrics.sessionsActive(registry.size);
     const replay: TranscriptionResult[] = [];
@@ -101,6 +167,7 @@ export class Sessions {
       nextSeq: record.nextSeq,
       sampleRate: record.settings.sample_rate,
       ...(record.settings.interim_interval_ms ? { interimIntervalMs: record.settings.interim_interval_ms } : {}),
+      ...(created && resume ? { resumeToken: resume.token } : {}),
       replay,
     };
   }
@@ -110,15 +177,31 @@ export class Sessions {
    * segment or an interim), to await after the ack.
    */
   async append(sessionId: string, seq: number | undefined, chunk: Buffer, sink: ResultSink, trace: EventTrace): Promise<AppendOutcome> {
-    const { store, registry, limits, metrics } = this.deps;
+    const { store, registry, limits, metrics, streamLimits } = this.deps;
     const runtime = registry.find(sessionId);
-    if (runtime?.isEnding) throw new SessionEndedError(sessionId, true);
-    const rate = runtime?.settings.sample_rate ?? 16000;
-    const appendStarted = performance.now();
-    const outcome = await eventSpans.bufferChunk(trace, store.keyOf(sessionId), chunk.length, store.kind, () =>
-      store.append(sessionId, seq, chunk, msToBytes(limits.maxBufferMs, rate)),
-    );
-    metrics.storeRoundTrip('append', (performance.now() - appendStarted) / 1000);
+    // Only the connection holding the session may feed it; to anyone else it does not exist.
+    if (!runtime || runtime.attachedTo !== sink) {
+      if (this.ownedWhenEnded(sessionId, sink)) throw new SessionEndedError(sessionId, false);
+      throw new UnknownSessionError(sessionId, 'not-found');
+    }
+    if (runtime.isEnding) throw new SessionEndedError(sessionId, true);
+    const rate = runtime.settings.sample_rate;
+    const audioMs = bytesToMs(chunk.length, rate);
+    // Rate and duration before the store: a refused chunk costs no round trip and changes nothing.
+    const refusal = streamLimits.admit(sessionId, audioMs);
+    if (refusal) throw refusal;
+    let receivedMs: number | undefined;
+    let outcome;
+    try {
+      const appendStarted = performance.now();
+      outcome = await eventSpans.bufferChunk(trace, store.keyOf(sessionId), chunk.length, store.kind, () =>
+        store.append(sessionId, seq, chunk, msToBytes(limits.maxBufferMs, rate)),
+      );
+      metrics.storeRoundTrip('append', (performance.now() - appendStarted) / 1000);
+      if (outcome.status === 'appended') receivedMs = bytesToMs(outcome.receivedBytes, rate);
+    } finally {
+      streamLimits.settle(sessionId, audioMs, receivedMs);
+    }
     switch (outcome.status) {
       case 'unknown':
         throw new UnknownSessionError(sessionId, 'not-found');
@@ -131,15 +214,12 @@ export class Sessions {
       case 'duplicate':
         return { status: 'duplicate', seq: outcome.seq, bufferedMs: Math.round(bytesToMs(outcome.bufferedBytes, rate)) };
       case 'appended': {
-        // A session this process does not hold yet (it restarted, or let the session go while idle).
-        const live = runtime ?? (await this.runtimeFromStore(sessionId, sink));
-        const sampleRate = live?.settings.sample_rate ?? rate;
-        metrics.chunkAccepted(bytesToMs(chunk.length, sampleRate) / 1000);
+        metrics.chunkAccepted(audioMs / 1000);
         return {
           status: 'appended',
           seq: outcome.seq,
-          bufferedMs: Math.round(bytesToMs(outcome.bufferedBytes, sampleRate)),
-          transcription: live?.accept(chunk, outcome.receivedBytes, trace),
+          bufferedMs: Math.round(bytesToMs(outcome.bufferedBytes, rate)),
+          transcription: runtime.accept(chunk, outcome.receivedBytes, trace),
         };
       }
     }
@@ -147,14 +227,20 @@ export class Sessions {
 
   /** Transcribes what is still buffered, emits the last results, ends the session and sums it up. */
   async end(sessionId: string, sink: ResultSink, trace: EventTrace): Promise<EndOutcome> {
-    const { store, registry, telemetry, metrics } = this.deps;
-    const runtime = registry.find(sessionId) ?? (await this.runtimeFromStore(sessionId, sink));
-    if (!runtime) {
-      const record = await store.getSession(sessionId);
-      if (!record) throw new UnknownSessionError(sessionId, 'not-found', `no live session ${sessionId}; it never started or expired`);
-      // A repeated end_session (its first ack was lost) gets the same answer.
+    const { store, registry } = this.deps;
+    const runtime = registry.find(sessionId);
+    if (!runtime || runtime.attachedTo !== sink) {
+      // A repeated end_session (its first ack was lost) gets the same answer, if this connection owned the session.
+      const record = this.ownedWhenEnded(sessionId, sink) ? await store.getSession(sessionId) : undefined;
+      if (!record) throw new UnknownSessionError(sessionId, 'not-found');
       return this.summary(record);
     }
+    return this.finish(runtime, sink, trace);
+  }
+
+  private async finish(runtime: SessionRuntime, sink: ResultSink, trace: EventTrace): Promise<EndOutcome> {
+    const { store, registry, telemetry, metrics, streamLimits } = this.deps;
+    const sessionId = runtime.id;
     // Refuse new chunks first, then read how much audio the session holds.
     runtime.beginEnding();
     try {
@@ -168,6 +254,8 @@ export class Sessions {
     }
     const ended = await store.endSession(sessionId);
     registry.remove(runtime);
+    streamLimits.forget(sessionId);
+    this.rememberEnded(sink, sessionId);
     telemetry.sessionEnded(sessionId);
     metrics.sessionEnded();
     metrics.sessionsActive(registry.size);
@@ -175,8 +263,30 @@ export class Sessions {
     return this.summary(ended);
   }
 
+  /**
+   * Ends a session that received no chunk for SESSION_IDLE_TIMEOUT_MS: its remaining audio is transcribed, the
+   * results and a SESSION_ENDED notice go to its owner if connected, and the store marks it ended.
+   */
+  async endIdle(sessionId: string, idleMs: number): Promise<void> {
+    const { registry, store, telemetry } = this.deps;
+    let runtime = registry.find(sessionId);
+    if (!runtime) {
+      // Its owner left and the runtime was let go; the store still holds the session and its audio.
+      const record = await store.getSession(sessionId);
+      if (!record || record.ended) return;
+      runtime = registry.attach(record, { result: () => {}, error: () => {} });
+      runtime.claimed(await store.claimSession(sessionId, this.deps.limits.leaseMs));
+    }
+    if (runtime.isEnding) return;
+    const owner = runtime.attachedTo!;
+    const live = runtime;
+    await telemetry.event('end_session', { socketId: 'idle-timeout' }, sessionId, (trace) => this.finish(live, owner, trace));
+    owner.error(sessionId, new SessionEndedError(sessionId, false, `session ${sessionId} was ended after ${idleMs} ms without audio (SESSION_IDLE_TIMEOUT_MS); call end_session for its transcript, or start a new session`));
+  }
+
   /** The connection behind `sink` closed. */
   disconnected(sink: ResultSink): void {
+    this.endedBy.delete(sink);
     this.deps.registry.detach(sink);
     this.deps.metrics.sessionsActive(this.deps.registry.size);
   }
@@ -200,16 +310,12 @@ export class Sessions {
     }
   }
 
-  private async runtimeFromStore(sessionId: string, sink: ResultSink) {
-    const record = await this.deps.store.getSession(sessionId);
-    if (!record || record.ended) return undefined;
-    const held = this.deps.registry.find(sessionId);
-    if (held) return held;
-    // Audio for a session this process does not hold: the client is here now, so this process takes it over.
-    const fence = await this.deps.store.claimSession(sessionId, this.deps.limits.leaseMs);
-    const runtime = this.deps.registry.attach(record, sink);
-    runtime.claimed(fence);
-    return runtime;
+  private rememberEnded(sink: ResultSink, sessionId: string): void {
+    let ids = this.endedBy.get(sink);
+    if (!ids) this.endedBy.set(sink, (ids = []));
+    if (ids.includes(sessionId)) return;
+    ids.push(sessionId);
+    if (ids.length > ENDED_REMEMBERED) ids.shift();
   }
 
   private async summary(record: SessionRecord): Promise<EndOutcome> {

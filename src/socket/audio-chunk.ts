@@ -1,5 +1,6 @@
 // audio_chunk: validates a chunk, appends it to the session in one store round trip, acks, and only then lets the
 // session cut and transcribe segments (the ack never waits for an engine).
+import { RateLimitedError, SessionEndedError, UnknownSessionError } from '../errors/server-errors.js';
 import { audioChunkSchema, ErrorCode, ProtocolError } from '../protocol/index.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventHandler } from './handler.js';
@@ -11,7 +12,36 @@ function asBuffer(chunk: Uint8Array | ArrayBuffer): Buffer {
   return chunk instanceof ArrayBuffer ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-export const audioChunk: EventHandler<'audio_chunk'> = async (payload, { trace, reply, sink, context }) => {
+/** Retry hint for a chunk refused because too many of its connection's chunks await their ack. */
+const IN_FLIGHT_RETRY_MS = 100;
+
+export const audioChunk: EventHandler<'audio_chunk'> = async (payload, { trace, reply, sink, allowance, context }) => {
+  // Cheap refusals first, so a flood is answered before any parsing or store work: too many chunks awaiting their
+  // ack on this connection, or a session this connection does not hold (to it, such a session does not exist).
+  if (allowance.inFlight >= allowance.maxInFlight) {
+    throw new RateLimitedError(`more than ${allowance.maxInFlight} chunks of this connection await their ack (MAX_CHUNKS_IN_FLIGHT); wait for acks before sending more`, { retryAfterMs: IN_FLIGHT_RETRY_MS });
+  }
+  const claimed = (payload as { session_id?: unknown } | null | undefined)?.session_id;
+  if (typeof claimed === 'string' && claimed.length <= 128 && !context.sessions.owns(claimed, sink)) {
+    if (context.sessions.ownedWhenEnded(claimed, sink)) throw new SessionEndedError(claimed, false);
+    throw new UnknownSessionError(claimed, 'not-found');
+  }
+  // Counted until the ack (or a refusal), not while the chunk's transcription runs after it.
+  allowance.inFlight += 1;
+  let counted = true;
+  const release = () => {
+    if (!counted) return;
+    counted = false;
+    allowance.inFlight -= 1;
+  };
+  try {
+    await accept(payload, { trace, reply: (response) => (release(), reply(response)), sink, allowance, context });
+  } finally {
+    release();
+  }
+};
+
+const accept: EventHandler<'audio_chunk'> = async (payload, { trace, reply, sink, allowance, context }) => {
   const { maxChunkBytes } = context;
   const { sessionId, seq, chunk } = await eventSpans.validate(trace, 'audio chunk', (span) => {
     const parsed = audioChunkSchema.safeParse(payload);

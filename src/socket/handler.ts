@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
 import { isClientFault, toWireError } from '../errors/wire-errors.js';
+import type { ConnectionAllowance } from '../limits/connection-allowance.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { ClientEventName, ClientToServerEvents, Refused, ServerToClientEvents } from '../protocol/index.js';
 import type { ResultSink } from '../sessions/session-runtime.js';
@@ -30,6 +31,8 @@ export interface EventCall<E extends ClientEventName> {
   reply: (response: AckOf<E>) => void;
   /** Where this connection's results go. */
   sink: ResultSink;
+  /** What this connection may hold (server limits lowered by its client token). */
+  allowance: ConnectionAllowance;
   context: HandlerContext;
 }
 
@@ -48,6 +51,7 @@ export function bindHandler<E extends ClientEventName>(
   origin: EventOrigin,
   sink: ResultSink,
   context: HandlerContext,
+  allowance: ConnectionAllowance,
 ): void {
   const { telemetry, metrics, logger } = context;
   // Listen untyped: clients may send anything, including no payload or no ack callback.
@@ -67,7 +71,7 @@ export function bindHandler<E extends ClientEventName>(
     void telemetry
       .event(event, origin, sessionIdOf(payload), async (trace) => {
         try {
-          await handler(payload, { trace, reply, sink, context });
+          await handler(payload, { trace, reply, sink, allowance, context });
         } catch (error) {
           const refusal = toWireError(error, event);
           if (isClientFault(refusal.code)) trace.refuse(refusal.code);

@@ -1,6 +1,7 @@
-// The /transcription namespace: handshake auth, one bound handler per client event, cleanup on disconnect.
-import { timingSafeEqual } from 'node:crypto';
+// The /transcription namespace: handshake checks (src/auth), one bound handler per client event, cleanup on disconnect.
 import type { Namespace, Server } from 'socket.io';
+import { grantOf, type Middleware } from '../auth/handshake-auth.js';
+import { allowanceFor } from '../limits/connection-allowance.js';
 import { NAMESPACE, type ClientToServerEvents, type HandshakeAuth, type ServerToClientEvents } from '../protocol/index.js';
 import type { ResultSink } from '../sessions/session-runtime.js';
 import type { EventOrigin } from '../telemetry/telemetry.js';
@@ -10,29 +11,16 @@ import { endSession } from './end-session.js';
 import { bindHandler, type HandlerContext } from './handler.js';
 import { startSession } from './start-session.js';
 
-function tokenMatches(expected: string, given: unknown): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** Who may connect: today one shared AUTH_TOKEN, when set. */
+/** Who may connect (the handshake middleware, in order) and what each connection may hold. */
 export interface HandshakeAccess {
-  authToken: string | undefined;
+  handshake: Middleware[];
+  allowance: { maxSessionsPerConnection: number; maxChunksInFlight: number };
 }
 
 export function registerTranscriptionNamespace(io: Server, context: HandlerContext, access: HandshakeAccess): void {
   const namespace: Namespace<ClientToServerEvents, ServerToClientEvents> = io.of(NAMESPACE);
 
-  const { authToken } = access;
-  if (authToken) {
-    namespace.use((socket, next) => {
-      const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
-      if (tokenMatches(authToken, auth.token)) return next();
-      next(new Error('UNAUTHORIZED: pass the server AUTH_TOKEN as auth.token in the Socket.IO handshake'));
-    });
-  }
+  for (const middleware of access.handshake) namespace.use(middleware);
 
   namespace.on('connection', (socket) => {
     const auth = (socket.handshake.auth ?? {}) as HandshakeAuth;
@@ -48,10 +36,12 @@ export function registerTranscriptionNamespace(io: Server, context: HandlerConte
       result: (result) => socket.emit('transcription_result', result),
       error: (sessionId, error) => socket.emit('transcription_error', { session_id: sessionId, ...toWireError(error) }),
     };
+    // What this connection may hold: the server's limits, lowered by its client token's.
+    const allowance = allowanceFor(grantOf(socket), access.allowance);
     context.metrics.connectionOpened();
-    bindHandler(socket, 'start_session', startSession, origin, sink, context);
-    bindHandler(socket, 'audio_chunk', audioChunk, origin, sink, context);
-    bindHandler(socket, 'end_session', endSession, origin, sink, context);
+    bindHandler(socket, 'start_session', startSession, origin, sink, context, allowance);
+    bindHandler(socket, 'audio_chunk', audioChunk, origin, sink, context, allowance);
+    bindHandler(socket, 'end_session', endSession, origin, sink, context, allowance);
     socket.on('disconnect', () => {
       context.sessions.disconnected(sink);
       context.metrics.connectionClosed();

@@ -1,5 +1,5 @@
-// start_session: validates the settings, opens a new session or resumes a live one, and re-sends a resumed
-// client the results it may have missed.
+// start_session: validates the settings, opens a new session (its ack carries the resume token) or resumes one this
+// connection holds or proves it owns, and re-sends a resumed client the results it may have missed.
 import {
   AUDIO_FORMAT,
   DEFAULT_SAMPLE_RATE,
@@ -14,7 +14,11 @@ import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventHandler, HandlerContext } from './handler.js';
 import { invalidPayload } from './refusal.js';
 
-function settingsFrom(payload: unknown, interim: HandlerContext['interim']): { sessionId: string | undefined; settings: SessionSettings } {
+function settingsFrom(
+  payload: unknown,
+  interim: HandlerContext['interim'],
+  pinned: { language?: string; model?: string },
+): { sessionId: string | undefined; resumeToken: string | undefined; settings: SessionSettings } {
   const parsed = startSessionSchema.safeParse(payload ?? {});
   if (!parsed.success) throw invalidPayload('start_session', parsed.error);
   const p = parsed.data;
@@ -32,17 +36,26 @@ function settingsFrom(payload: unknown, interim: HandlerContext['interim']): { s
   if (p.interim_results && (intervalMs < interim.minMs || intervalMs > interim.maxMs)) {
     throw new ProtocolError(ErrorCode.INVALID_PAYLOAD, `start_session: interim_interval_ms must be from ${interim.minMs} to ${interim.maxMs}, got ${intervalMs}`);
   }
+  // A client token may pin the language and model: its sessions get them, and may not ask for others.
+  for (const field of ['language', 'model'] as const) {
+    const wanted = pinned[field];
+    if (wanted !== undefined && p[field] !== undefined && p[field] !== wanted) {
+      throw new ProtocolError(ErrorCode.INVALID_PAYLOAD, `start_session: this connection's token allows ${field} "${wanted}" only, got "${p[field]}"; leave ${field} out or ask your backend for another token`);
+    }
+  }
   const settings: SessionSettings = { format: AUDIO_FORMAT, sample_rate: sampleRate, channels: 1 };
-  if (p.language) settings.language = p.language;
+  const language = pinned.language ?? p.language;
+  const model = pinned.model ?? p.model;
+  if (language) settings.language = language;
   if (p.prompt) settings.prompt = p.prompt;
-  if (p.model) settings.model = p.model;
+  if (model) settings.model = model;
   if (p.interim_results) settings.interim_interval_ms = intervalMs;
-  return { sessionId: p.session_id, settings };
+  return { sessionId: p.session_id, resumeToken: p.resume_token, settings };
 }
 
-export const startSession: EventHandler<'start_session'> = async (payload, { trace, reply, sink, context }) => {
-  const { sessionId, settings } = await eventSpans.validate(trace, 'session settings', () => settingsFrom(payload, context.interim));
-  const opened = await context.sessions.open({ sessionId, settings }, sink, trace);
+export const startSession: EventHandler<'start_session'> = async (payload, { trace, reply, sink, allowance, context }) => {
+  const { sessionId, resumeToken, settings } = await eventSpans.validate(trace, 'session settings', () => settingsFrom(payload, context.interim, allowance));
+  const opened = await context.sessions.open({ sessionId, resumeToken, settings, allowance }, sink, trace);
   trace.setAttributes({
     'session.id': opened.sessionId,
     'session.resumed': opened.resumed,
@@ -57,6 +70,7 @@ export const startSession: EventHandler<'start_session'> = async (payload, { tra
     next_seq: opened.nextSeq,
     sample_rate: opened.sampleRate,
     ...(opened.interimIntervalMs ? { interim_interval_ms: opened.interimIntervalMs } : {}),
+    ...(opened.resumeToken ? { resume_token: opened.resumeToken } : {}),
   });
   for (const result of opened.replay) sink.result(result);
 };

@@ -13,6 +13,8 @@ export interface SessionRecord {
   /** transcription_result segments produced so far. */
   segments: number;
   ended: boolean;
+  /** SHA-256 (base64url) of the session's resume_token, set at creation; absent for sessions made without one. */
+  resumeTokenHash?: string;
 }
 
 /** A segment whose text is known, kept so a resumed client can be sent what it missed. */
@@ -45,7 +47,7 @@ export interface BufferStore {
   /** Where a session's audio lives, for spans (`cache.key`): the store names its own keys. */
   keyOf(id: string): string;
   /** Creates the session, or returns it unchanged when it exists (resume). Refreshes its TTL. */
-  openSession(id: string, settings: SessionSettings): Promise<{ record: SessionRecord; created: boolean }>;
+  openSession(id: string, settings: SessionSettings, resumeTokenHash?: string): Promise<{ record: SessionRecord; created: boolean }>;
   getSession(id: string): Promise<SessionRecord | undefined>;
   /**
    * Appends `chunk` as sequence `seq` (the next one when undefined) in one atomic step: a lower seq is a

@@ -49,7 +49,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
     kind: 'memory',
     keyOf: (id) => `session:${id}:audio`,
 
-    async openSession(id: string, settings: SessionSettings) {
+    async openSession(id: string, settings: SessionSettings, resumeTokenHash?: string) {
       const existing = live(id);
       if (existing) return { record: copy(existing.record), created: false };
       const record: SessionRecord = {
@@ -60,6 +60,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
         committedBytes: 0,
         segments: 0,
         ended: false,
+        ...(resumeTokenHash === undefined ? {} : { resumeTokenHash }),
       };
       sessions.set(id, { record, chunks: [], chunksStart: 0, segments: [], expiresAt: now() + ttlMs, fence: 0 });
       return { record: copy(record), created: true };

@@ -92,6 +92,7 @@ function toRecord(id: string, flat: unknown[]): SessionRecord {
     committedBytes: Number(h.committed ?? 0),
     segments: Number(h.segments ?? 0),
     ended: h.ended === '1',
+    ...(h.resume_hash ? { resumeTokenHash: h.resume_hash } : {}),
   };
 }
 
@@ -139,14 +140,14 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     kind: 'redis',
     keyOf: (id) => keys(id).audio,
 
-    openSession(id, settings) {
+    openSession(id, settings, resumeTokenHash) {
       return guarded('open the session', async () => {
         const k = keys(id);
         const created = await redis.hsetnx(k.meta, 'settings', JSON.stringify(settings));
         if (created === 1) {
           await redis
             .multi()
-            .hset(k.meta, { next_seq: 0, received: 0, committed: 0, segments: 0, ended: 0 })
+            .hset(k.meta, { next_seq: 0, received: 0, committed: 0, segments: 0, ended: 0, ...(resumeTokenHash ? { resume_hash: resumeTokenHash } : {}) })
             .expire(k.meta, ttlS)
             .exec();
         } else {

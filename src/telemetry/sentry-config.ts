@@ -36,6 +36,8 @@ export class SentryConfigError extends Error {
 
 /** Environment variables whose values are secrets the server holds; none may reach Sentry. */
 const SECRET_VARIABLES = ['OPENAI_API_KEY', 'AUTH_TOKEN', 'OPS_TOKEN'] as const;
+/** Comma-separated lists of secrets (several at once, for rotation): each entry is a secret of its own. */
+const SECRET_LISTS = ['API_KEYS', 'TOKEN_SECRET'] as const;
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
@@ -119,7 +121,11 @@ export function loadSentrySettings(env: NodeJS.ProcessEnv = process.env): Sentry
     traceLifecycle: lifecycle === 'stream' ? 'stream' : 'static',
     transportBufferSize: count('SENTRY_TRANSPORT_BUFFER_SIZE', DEFAULT_TRANSPORT_BUFFER_SIZE, 100_000),
     transportConcurrency: count('SENTRY_TRANSPORT_CONCURRENCY', DEFAULT_TRANSPORT_CONCURRENCY, 1000),
-    secrets: [...SECRET_VARIABLES.map((name) => text(name)), urlPassword(text('REDIS_URL'))].filter(
+    secrets: [
+      ...SECRET_VARIABLES.map((name) => text(name)),
+      ...SECRET_LISTS.flatMap((name) => (text(name) ?? '').split(',').map((entry) => entry.trim())),
+      urlPassword(text('REDIS_URL')),
+    ].filter(
       (value): value is string => value !== undefined && value.length >= 4,
     ),
   };

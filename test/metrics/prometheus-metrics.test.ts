@@ -135,6 +135,11 @@ describe('createPrometheusMetrics', () => {
           "name": "transcription_store_round_trip_seconds",
           "type": "histogram",
         },
+        {
+          "labels": [],
+          "name": "transcription_telemetry_dropped_total",
+          "type": "counter",
+        },
       ]
     `);
     const global = await import('prom-client').then((p) => p.register.getMetricsAsJSON());

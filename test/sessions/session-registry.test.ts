@@ -30,7 +30,8 @@ describe('session registry', () => {
   it('releases a runtime that was still transcribing when its socket left, once the transcription is done', async () => {
     const { app, url } = await serverWithSlowEngine(800);
     const client = await connect(url);
-    const sessionId = await startSession(client);
+    const opened = await client.call('start_session', {});
+    const sessionId = opened.session_id as string;
     await sendChunks(client, sessionId, chunksOf(loudPcm(1000), 100));
     await until(() => stub!.requests.some((r) => r.path.endsWith('/audio/transcriptions')), 'the segment to reach the engine');
     client.close();
@@ -39,21 +40,26 @@ describe('session registry', () => {
     await until(() => app.registry.size === 0, 'the runtime to be released after its transcription');
     // The store keeps the session: it resumes with its result.
     const again = await connect(url);
-    const ack = await again.call('start_session', { session_id: sessionId });
+    const ack = await again.call('start_session', { session_id: sessionId, resume_token: opened.resume_token });
     expect(ack).toMatchObject({ ok: true, resumed: true, next_seq: 10 });
     await until(() => again.results.length === 1, 'the replayed result');
     again.close();
   });
 
-  it('releases a runtime made for a session fed by a connection that never started it', async () => {
+  it('makes no runtime for a session fed by a connection that does not hold it, and releases one that was resumed and left', async () => {
     const { app, url } = await serverWithSlowEngine(10);
     const owner = await connect(url);
-    const sessionId = await startSession(owner);
+    const opened = await owner.call('start_session', {});
     owner.close();
     await until(() => app.registry.size === 0, 'the idle runtime to be released');
-    // Another connection feeds it (as a client does right after a server restart, without start_session).
+    // Another connection feeding it (as a client might right after a server restart) is refused and leaves nothing behind.
     const feeder = await connect(url);
-    expect(await sendChunks(feeder, sessionId, chunksOf(silentPcm(300), 100))).toHaveLength(3);
+    const [refused] = await sendChunks(feeder, opened.session_id, chunksOf(silentPcm(100), 100));
+    expect(refused).toMatchObject({ ok: false, error: { code: 'UNKNOWN_SESSION' } });
+    expect(app.registry.size).toBe(0);
+    // Resumed with its token, fed, then left: released again.
+    expect(await feeder.call('start_session', { session_id: opened.session_id, resume_token: opened.resume_token })).toMatchObject({ ok: true, resumed: true });
+    expect(await sendChunks(feeder, opened.session_id, chunksOf(silentPcm(300), 100))).toHaveLength(3);
     expect(app.registry.size).toBe(1);
     feeder.close();
     await until(() => app.registry.size === 0, 'the runtime to be released after the feeder left');

@@ -99,12 +99,14 @@ describe.each(STORE_KINDS)('streaming with the %s store', (storeKind) => {
   it('resumes after a disconnect: resending from next_seq (some chunks twice) leaves no gap and no duplicate', async () => {
     const audio = loudPcm(12_000, 16000, 11);
     const chunks = chunksOf(audio, 100);
-    const sessionId = await startSession(client, { language: 'en' });
+    const opened = await client.call('start_session', { language: 'en' });
+    const sessionId = opened.session_id as string;
     await sendChunks(client, sessionId, chunks.slice(0, 50));
     client.close();
 
     client = await connect(server.url);
-    const resumed = await client.call('start_session', { session_id: sessionId, language: 'en' });
+    // Another connection resumes with the session's resume_token (its first ack's).
+    const resumed = await client.call('start_session', { session_id: sessionId, resume_token: opened.resume_token, language: 'en' });
     expect(resumed).toMatchObject({ ok: true, session_id: sessionId, resumed: true, next_seq: 50 });
     const acks = await sendChunks(client, sessionId, chunks.slice(45), 45);
     expect(acks.slice(0, 5).every((a) => a.ok && a.duplicate)).toBe(true);
@@ -199,7 +201,8 @@ describe('Redis-backed sessions across a server restart', () => {
     let client = await connect(server.url);
     const audio = loudPcm(10_000, 16000, 9);
     const chunks = chunksOf(audio, 100);
-    const sessionId = await startSession(client);
+    const opened = await client.call('start_session', {});
+    const sessionId = opened.session_id as string;
     await sendChunks(client, sessionId, chunks.slice(0, 60));
     client.close();
     const oldStore = server.store;
@@ -209,7 +212,7 @@ describe('Redis-backed sessions across a server restart', () => {
     server = await startServer({ store: await createStore('redis', prefix), engine: engineFor(stub) });
     client = await connect(server.url);
     try {
-      const resumed = await client.call('start_session', { session_id: sessionId });
+      const resumed = await client.call('start_session', { session_id: sessionId, resume_token: opened.resume_token });
       expect(resumed).toMatchObject({ ok: true, resumed: true, next_seq: 60 });
       await sendChunks(client, sessionId, chunks.slice(58), 58);
       const end = await client.call('end_session', { session_id: sessionId });

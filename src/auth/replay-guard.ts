@@ -1,0 +1,54 @@
+// Remembers which client tokens have been used until they expire, so a token opens one connection only: in Redis
+// when REDIS_URL is set (every node of a deployment sees the same claims), else in this process's memory.
+import { Redis } from 'ioredis';
+
+export interface ReplayGuard {
+  /** True the first time `tokenId` is claimed before `expiresAtMs`; false for every later claim. */
+  claim(tokenId: string, expiresAtMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Sweeps expired ids at most this often: claims are rare (one per connection), so a scan is cheap enough. */
+const SWEEP_EVERY_MS = 10_000;
+
+export function createMemoryReplayGuard(now: () => number = Date.now): ReplayGuard {
+  const claimed = new Map<string, number>();
+  let lastSweep = now();
+  return {
+    async claim(tokenId, expiresAtMs) {
+      const at = now();
+      if (at - lastSweep > SWEEP_EVERY_MS) {
+        lastSweep = at;
+        for (const [id, expiry] of claimed) if (expiry <= at) claimed.delete(id);
+      }
+      const expiry = claimed.get(tokenId);
+      if (expiry !== undefined && expiry > at) return false;
+      claimed.set(tokenId, expiresAtMs);
+      return true;
+    },
+    async close() {
+      claimed.clear();
+    },
+  };
+}
+
+export async function createRedisReplayGuard(options: { url: string; keyPrefix: string; now?: () => number }): Promise<ReplayGuard> {
+  const now = options.now ?? Date.now;
+  const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(`Cannot connect to Redis at REDIS_URL for client-token replay protection: ${(error as Error).message}`);
+  }
+  return {
+    async claim(tokenId, expiresAtMs) {
+      // SET NX: exactly one connection wins, whichever node it reaches; the key expires with the token.
+      const ttlMs = Math.max(1, expiresAtMs - now());
+      return (await redis.set(`${options.keyPrefix}token:${tokenId}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+    },
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
