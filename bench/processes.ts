@@ -1,7 +1,7 @@
 // The benchmark's helper processes: servers under test, redis-server, the engine stub and the envelope counter,
 // each started on a free loopback port, watched, and stopped by its own pid (never by name).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 
 export interface Child {
@@ -127,16 +127,53 @@ async function waitForPort(port: number, gone: () => boolean, timeoutMs: number)
   throw new Error(`nothing listened on port ${port} within ${timeoutMs} ms`);
 }
 
-/** Resident memory of a process in bytes, from /proc/<pid>/status (VmRSS). */
+/** Resident memory of a process and its descendants in bytes, from /proc/<pid>/status (VmRSS). */
 export function residentBytes(pid: number): number {
+  return processTree(pid).reduce((sum, one) => sum + ownResidentBytes(one), 0);
+}
+
+function ownResidentBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   if (!match) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(match[1]) * 1024;
 }
 
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat; Linux counts in 1/100 s ticks. */
+/** `pid` and its live descendants (a WORKERS > 1 server is a primary and its workers), from /proc/<pid>/task/<tid>/children. */
+export function processTree(pid: number): number[] {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    const parent = pids[i]!;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${parent}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      try {
+        const children = readFileSync(`/proc/${parent}/task/${task}/children`, 'utf8').trim();
+        if (children) pids.push(...children.split(' ').map(Number));
+      } catch {
+        // the task ended
+      }
+    }
+  }
+  return pids;
+}
+
+/** CPU seconds (user + system) a process and its live descendants have used, from /proc/<pid>/stat; Linux counts in 1/100 s ticks. */
 export function cpuSeconds(pid: number): number {
+  return processTree(pid).reduce((sum, one) => {
+    try {
+      return sum + ownCpuSeconds(one);
+    } catch {
+      return sum; // a child that ended between listing and reading
+    }
+  }, 0);
+}
+
+function ownCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name may hold spaces: fields are counted after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -14,6 +14,8 @@ export interface Configuration {
   store?: 'memory' | 'redis';
   /** SENTRY_TRACES_SAMPLE_RATE; undefined for no Sentry at all (no DSN). */
   tracesSampleRate?: number;
+  /** WORKERS (a cluster primary and its workers; CPU and memory are summed over the process tree). */
+  workers?: number;
 }
 
 export const CONFIGURATIONS: Configuration[] = [
@@ -23,6 +25,7 @@ export const CONFIGURATIONS: Configuration[] = [
   { id: 'memory-0.1', label: 'memory store, tracing 0.1', kind: 'server', store: 'memory', tracesSampleRate: 0.1 },
   { id: 'memory-1.0', label: 'memory store, tracing 1.0', kind: 'server', store: 'memory', tracesSampleRate: 1 },
   { id: 'redis-0.1', label: 'Redis store, tracing 0.1', kind: 'server', store: 'redis', tracesSampleRate: 0.1 },
+  { id: 'redis-0.1-workers-2', label: 'Redis store, tracing 0.1, WORKERS=2', kind: 'server', store: 'redis', tracesSampleRate: 0.1, workers: 2 },
 ];
 
 /** The stand-ins every server talks to, started once for the whole benchmark. */
@@ -140,6 +143,7 @@ export async function startServer(
     env.REDIS_URL = infra.redisUrl;
     env.REDIS_KEY_PREFIX = `bench:${randomUUID()}:`;
   }
+  if (configuration.workers !== undefined) env.WORKERS = String(configuration.workers);
   // Experiments: BENCH_SERVER_<NAME>=value in the benchmark's environment sets <NAME> for the server under test.
   for (const [name, value] of Object.entries(process.env)) {
     if (name.startsWith('BENCH_SERVER_')) env[name.slice('BENCH_SERVER_'.length)] = value;
@@ -150,6 +154,8 @@ export async function startServer(
     cwd: ROOT,
     env,
     readyPort: port,
+    // A cluster primary listens only once its workers have started, each loading the whole server.
+    timeoutMs: configuration.workers ? 60_000 : undefined,
   });
   return { configuration, url: `http://127.0.0.1:${port}`, pid: child.pid, child };
 }

@@ -17,6 +17,7 @@ const NEEDS = {
     { check: 'pocketsphinx_batch', pkg: 'pocketsphinx', why: 'offline engine tests' },
     { check: '/usr/share/pocketsphinx/model/en-us', pkg: 'pocketsphinx-en-us', why: 'offline engine tests' },
     { check: 'chromium', pkg: 'chromium', why: 'browser tests of the demo page' },
+    { check: 'haproxy', pkg: 'haproxy', why: 'the load-balancer tests of deploy/haproxy.cfg' },
   ],
 };
 
@@ -27,12 +28,17 @@ function present(check) {
 
 function npmPackagesStale() {
   if (!existsSync('node_modules/.package-lock.json')) return true;
+  // An `npm ci --omit=dev` install (NODE_ENV=production) has no compiler: both commands build first.
+  if (!existsSync('node_modules/typescript/package.json')) return true;
   return statSync('package-lock.json').mtimeMs > statSync('node_modules/.package-lock.json').mtimeMs;
 }
 
 if (npmPackagesStale()) {
-  console.log('setup: installing npm packages (npm ci)');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  // --include=dev: `npm start` and `npm test` build from source, so they need the dev tools (tsc, esbuild) even
+  // with NODE_ENV=production, which would otherwise make npm skip them. A production install that only runs
+  // dist/ uses `npm ci --omit=dev` and `npm run start:prod` instead (docs/deploy.md).
+  console.log('setup: installing npm packages (npm ci --include=dev)');
+  execFileSync('npm', ['ci', '--include=dev', '--no-audit', '--no-fund'], { stdio: 'inherit' });
 }
 
 const needs = purpose === 'start' && process.env.OPENAI_API_KEY ? [] : NEEDS[purpose];

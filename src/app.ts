@@ -84,6 +84,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   });
   const admission = new AdmissionControl(scheduler, { maxResultDelayMs: config.maxResultDelayMs });
   const registry = new SessionRegistry({
+    leaseMs: config.sessionLeaseMs,
     store: deps.store,
     engine: deps.engine,
     scheduler,
@@ -94,7 +95,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     logger,
   });
   const streamLimits = new StreamLimits({ ...config.limits, forgetAfterMs: config.sessionTtlS * 1000 });
-  const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs }, streamLimits });
+  const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs }, streamLimits });
   streamLimits.startIdleSweep((id) => {
     sessions.endIdle(id, config.limits.sessionIdleTimeoutMs).catch((error: unknown) => logger.error({ session_id: id, err: error }, 'could not end an idle session'));
   });

@@ -1,65 +1,20 @@
-// Process entry: reads the environment, builds the real parts, starts the server, and stops it cleanly.
-import { createApp } from './app.js';
-import { createAccess, createReplayGuard } from './auth/access.js';
-import { TOKEN_PATH } from './auth/token-endpoint.js';
-import { ConfigError, loadConfig, type Config } from './config/config.js';
+// Process entry: reads the environment and runs the server as one process, or (WORKERS > 1) as a cluster primary or
+// one of its workers.
+import cluster from 'node:cluster';
+import { runPrimary } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
+import { ConfigError, loadConfig } from './config/config.js';
 import { EngineUnavailableError } from './engines/engine.js';
-import { createEngine } from './engines/index.js';
 import { createLogger } from './logger.js';
-import { createPrometheusMetrics } from './metrics/prometheus-metrics.js';
-import { createOpsServer } from './ops/ops-server.js';
-import type { BufferStore } from './store/buffer-store.js';
-import { createMemoryStore } from './store/memory-store.js';
-import { createRedisStore } from './store/redis-store.js';
-import { createTelemetry, flushTelemetry } from './telemetry/sentry-telemetry.js';
-import { createRequestRouter } from './web-server/request-router.js';
-import { createPageHandler } from './web-server/static-page.js';
-
-async function createStore(config: Config): Promise<BufferStore> {
-  if (!config.redisUrl) return createMemoryStore({ ttlS: config.sessionTtlS });
-  return createRedisStore({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, ttlS: config.sessionTtlS });
-}
+import { runSingleProcess } from './server/single.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const store = await createStore(config);
-  const engine = await createEngine(config, logger);
-  // Prometheus metrics on a registry of this process's own: the pipeline reports to it, the ops server serves it
-  // at /metrics and draws it at /dashboard.
-  const prometheus = createPrometheusMetrics();
-  // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam; what
-  // the SDK drops is counted in the metrics.
-  const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });
-  // With REDIS_URL, client-token claims are shared by every node, so a token opens one connection in the deployment.
-  const access = createAccess(config, { logger, replayGuard: await createReplayGuard(config) });
-  const httpHandler = createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, createPageHandler());
-  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access, httpHandler });
-  const port = await app.listen();
-  logger.info(
-    { port, store: store.kind, engine: engine.name, model: engine.model, namespace: '/transcription' },
-    `Transcription server listening on port ${port} (store=${store.kind}, engine=${engine.name})`,
-  );
-  const ops = createOpsServer({ config, store, engine, logger, metrics: prometheus.registry });
-  const opsPort = await ops.listen();
-  logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /metrics, /dashboard, /ops/test-sentry-performance)`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: clients are disconnected, sessions stay in the store');
-    await app.close();
-    await access.close();
-    await ops.close();
-    await store.close();
-    await engine.close?.();
-    // Transactions of the last events are still queued: send them before exiting.
-    await flushTelemetry();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  if (config.workers === 1) return runSingleProcess(config, logger);
+  // Every line says which process wrote it: pid is in pino's base, the worker id beside it.
+  if (cluster.isPrimary) return runPrimary(config, logger.child({ worker: 'primary' }));
+  return runWorker(config, logger.child({ worker: cluster.worker!.id }));
 }
 
 main().catch((error: unknown) => {

@@ -5,6 +5,7 @@ import { DEFAULT_SPEECH_DBFS } from '../audio/vad.js';
 
 const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const ENGINE_OUTAGE_POLICIES = ['report', 'fail'] as const;
 
 /** A variable parsed by `parse` (undefined = invalid, explained by `expected`), or `def` when unset or empty. */
 function setting<T>(def: T, parse: (raw: string) => T | undefined, expected: string) {
@@ -44,6 +45,16 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T, def: T
   return setting<T[number]>(def, parse, `one of ${values.join(', ')}`);
 }
 
+/** WORKERS: a count, or "auto" for one per core (`cores` is os.availableParallelism()). */
+function workerCount(cores: number) {
+  const parse = (raw: string) => {
+    if (raw === 'auto') return cores;
+    const value = Number(raw);
+    return Number.isInteger(value) && value >= 1 && value <= 256 ? value : undefined;
+  };
+  return setting(1, parse, 'a whole number from 1 to 256, or auto (one per core)');
+}
+
 /** A comma-separated list; empty entries dropped. */
 const textList = z
   .string()
@@ -61,8 +72,12 @@ const optionalText = z
   .optional()
   .transform((v) => (v ? v : undefined));
 
-const envSchema = z.object({
+const envSchema = (cores: number) => z.object({
   HOST: optionalText,
+  WORKERS: workerCount(cores),
+  SHUTDOWN_GRACE_MS: wholeNumber(25000, 0, 600000),
+  SESSION_LEASE_MS: wholeNumber(10000, 1000, 600000),
+  ENGINE_OUTAGE_READINESS: oneOf(ENGINE_OUTAGE_POLICIES, 'report'),
   PORT: wholeNumber(3000, 0, 65535),
   OPS_PORT: wholeNumber(3001, 0, 65535),
   OPS_TOKEN: optionalText,
@@ -92,7 +107,7 @@ const envSchema = z.object({
   ENGINE_MAX_RETRIES: wholeNumber(3, 0, 10),
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
   POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
-  POCKETSPHINX_DECODERS: wholeNumber(os.availableParallelism(), 1, 256),
+  POCKETSPHINX_DECODERS: wholeNumber(cores, 1, 256),
   // Access: who may connect, and how much each may do (docs/security.md).
   NODE_ENV: optionalText,
   API_KEYS: textList,
@@ -114,6 +129,14 @@ export type Transcriber = 'openai' | 'pocketsphinx';
 
 export interface Config {
   host: string | undefined;
+  /** Worker processes sharing PORT (node:cluster); 1 = this process serves alone. */
+  workers: number;
+  /** How long a SIGTERM drain waits for in-flight segments before disconnecting clients anyway. */
+  shutdownGraceMs: number;
+  /** How long a node's claim on a session lasts without renewal (Redis lease with a fencing token). */
+  sessionLeaseMs: number;
+  /** Whether an engine outage (no answer) takes the node out of rotation (fail) or is only reported (report). */
+  engineOutageReadiness: (typeof ENGINE_OUTAGE_POLICIES)[number];
   port: number;
   opsPort: number;
   opsToken: string | undefined;
@@ -179,8 +202,8 @@ export class ConfigError extends Error {
 }
 
 /** Reads settings from `env`; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): Config {
+  const parsed = envSchema(cores).safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
@@ -214,8 +237,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (transcriber === 'openai' && !e.OPENAI_API_KEY) {
     throw new ConfigError('Invalid configuration: TRANSCRIBER=openai needs OPENAI_API_KEY (or set TRANSCRIBER=pocketsphinx)');
   }
+  if (e.WORKERS > 1 && !e.REDIS_URL) {
+    throw new ConfigError(
+      `Invalid configuration: WORKERS=${e.WORKERS} needs REDIS_URL: worker processes share sessions through Redis (or set WORKERS=1)`,
+    );
+  }
   return {
     host: e.HOST,
+    workers: e.WORKERS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    sessionLeaseMs: e.SESSION_LEASE_MS,
+    engineOutageReadiness: e.ENGINE_OUTAGE_READINESS,
     port: e.PORT,
     opsPort: e.OPS_PORT,
     opsToken: e.OPS_TOKEN,
@@ -243,7 +275,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.ENGINE_TIMEOUT_MS,
     },
     pocketsphinxCommand: e.POCKETSPHINX_COMMAND,
-    pocketsphinxDecoders: e.POCKETSPHINX_DECODERS,
+    // Unset: the cores shared among the worker processes, not one full set per worker.
+    pocketsphinxDecoders: env.POCKETSPHINX_DECODERS?.trim() ? e.POCKETSPHINX_DECODERS : Math.max(1, Math.floor(cores / e.WORKERS)),
     production: e.NODE_ENV === 'production',
     auth: {
       apiKeys: e.API_KEYS,

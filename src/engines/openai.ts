@@ -69,12 +69,28 @@ export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionE
     }
   }
 
+  /**
+   * Readiness: the provider counts as reachable when it answers HTTP at all — a compatible server without
+   * GET /models (404), a 5xx or a 429 still answered. A rejected key (401/403) is this node's configuration and is
+   * not retryable; no answer (refused, DNS, time-out) is an outage and is retryable.
+   */
   async function check(): Promise<void> {
+    const checkTimeoutMs = Math.min(CHECK_TIMEOUT_MS, timeoutMs);
     try {
-      await client.models.list({ timeout: Math.min(CHECK_TIMEOUT_MS, timeoutMs), maxRetries: 0 });
+      await client.models.list({ timeout: checkTimeoutMs, maxRetries: 0 });
     } catch (error) {
-      const cause = toEngineError(error, { ...context, model, maxRetries: 0, timeoutMs: Math.min(CHECK_TIMEOUT_MS, timeoutMs) });
-      throw new EngineError(`OpenAI check failed: ${cause.message}`, { retryable: cause.retryable });
+      if (error instanceof APIError && typeof error.status === 'number') {
+        if (error.status === 401 || error.status === 403) {
+          const requestId = error.requestID ? ` [request ${error.requestID}]` : '';
+          throw new EngineError(
+            `OpenAI check failed: OPENAI_API_KEY rejected by ${endpoint} (${error.status}): check the key is valid, not revoked, and allowed to use the API${requestId}`,
+            { retryable: false },
+          );
+        }
+        return;
+      }
+      const cause = toEngineError(error, { ...context, model, maxRetries: 0, timeoutMs: checkTimeoutMs });
+      throw new EngineError(`OpenAI check failed: ${cause.message}`, { retryable: true });
     }
   }
 

@@ -11,13 +11,15 @@ import type { BufferStore } from '../store/buffer-store.js';
 import { DEFAULT_PERF_TEST_PER_MINUTE, registerOpsAccess } from './ops-access.js';
 import { PerformanceTestError, runPerformanceTest } from './performance-test.js';
 import { registerDashboard } from './dashboard-routes.js';
-import { createReadinessProbe } from './readiness.js';
+import { createReadinessProbe, readinessSchema, type Readiness } from './readiness.js';
 
 export interface OpsServerDeps {
   config: Pick<Config, 'opsPort' | 'opsToken' | 'host'> & Partial<Pick<Config, 'production' | 'limits'>>;
   store: BufferStore;
   engine: TranscriptionEngine;
   logger?: Logger;
+  /** The /readyz probe; default: the store and the engine with default settings (src/ops/readiness.ts). */
+  readiness?: () => Promise<Readiness>;
   /** Serves GET /metrics and the dashboard: this process's registry, or the cluster primary's aggregate. */
   metrics?: MetricsSource;
   /** The built dashboard page (default dist/dashboard) and how often it samples `metrics` (default 5 s). */
@@ -35,22 +37,6 @@ const errorBody = {
   type: 'object',
   properties: { error: { type: 'string' }, message: { type: 'string' } },
   required: ['error', 'message'],
-} as const;
-
-const check = {
-  type: 'object',
-  properties: { ok: { type: 'boolean' }, duration_ms: { type: 'number' }, error: { type: 'string' }, checked_ms_ago: { type: 'number' } },
-  required: ['ok', 'duration_ms'],
-} as const;
-
-const readiness = {
-  type: 'object',
-  properties: {
-    status: { type: 'string', enum: ['ready', 'not_ready'] },
-    failed: { type: 'array', items: { type: 'string', enum: ['store', 'engine'] } },
-    checks: { type: 'object', properties: { store: check, engine: check }, required: ['store', 'engine'] },
-  },
-  required: ['status', 'failed', 'checks'],
 } as const;
 
 const operations = {
@@ -80,7 +66,7 @@ const performanceFailure = {
   required: ['status', 'message', 'operations'],
 } as const;
 
-export function createOpsServer({ config, store, engine, logger, metrics, dashboard }: OpsServerDeps): OpsServer {
+export function createOpsServer({ config, store, engine, logger, readiness, metrics, dashboard }: OpsServerDeps): OpsServer {
   const fastify = Fastify({
     ...(logger ? { loggerInstance: logger.child({ component: 'ops' }) as FastifyBaseLogger } : {}),
     // Probes arrive every few seconds: one log line per request would bury the server's own lines.
@@ -100,8 +86,8 @@ export function createOpsServer({ config, store, engine, logger, metrics, dashbo
     async () => ({ status: 'ok' as const }),
   );
 
-  const checkReadiness = createReadinessProbe(store, engine);
-  fastify.get('/readyz', { schema: { response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
+  const checkReadiness = readiness ?? createReadinessProbe(store, engine);
+  fastify.get('/readyz', { schema: { response: { 200: readinessSchema, 503: readinessSchema } } }, async (_request, reply) => {
     const result = await checkReadiness();
     return reply.code(result.status === 'ready' ? 200 : 503).send(result);
   });

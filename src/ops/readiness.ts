@@ -1,5 +1,6 @@
-// Readiness: the buffer store and the engine must both answer, each within a deadline, for the server to take traffic.
-import type { TranscriptionEngine } from '../engines/engine.js';
+// Readiness: whether this node can serve a new session now — the store answers, the engine is usable, the node is
+// not draining — each check within a deadline; what the load balancer takes nodes in and out of rotation by.
+import { EngineError, type TranscriptionEngine } from '../engines/engine.js';
 import type { BufferStore } from '../store/buffer-store.js';
 
 export interface CheckResult {
@@ -9,36 +10,29 @@ export interface CheckResult {
   error?: string;
   /** Set when this is an earlier success remembered: how long ago the component was last checked. */
   checked_ms_ago?: number;
+  /**
+   * Set on an engine failure that may pass by itself and that every node sees alike (the provider does not answer):
+   * with ENGINE_OUTAGE_READINESS=report it is reported here but keeps the node ready.
+   */
+  outage?: boolean;
 }
 
 export interface Readiness {
   status: 'ready' | 'not_ready';
-  /** The components that did not answer, e.g. ["store"]. */
-  failed: Array<'store' | 'engine'>;
-  checks: { store: CheckResult; engine: CheckResult };
+  /** The checks that take the node out of rotation, e.g. ["store"], or ["draining"] during a shutdown. */
+  failed: string[];
+  /** Checks that failed without taking the node out (an engine outage under ENGINE_OUTAGE_READINESS=report). */
+  warnings: string[];
+  checks: Record<string, CheckResult>;
 }
 
-async function timed(check: () => Promise<void>, timeoutMs: number, what: string): Promise<CheckResult> {
-  const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      check(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-    return { ok: true, duration_ms: elapsed(started) };
-  } catch (error) {
-    return { ok: false, duration_ms: elapsed(started), error: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function elapsed(started: number): number {
-  return Math.round((performance.now() - started) * 100) / 100;
-}
+/**
+ * What an engine outage does to readiness. `report` (the default): the node stays ready and /readyz names the
+ * engine under `warnings` — a shared provider failing would otherwise take every node out at once, and clients
+ * could not even buffer audio for the retry. `fail`: the node goes out, for engines that are per node (a Whisper
+ * server beside each node). A rejected key (401/403) takes the node out either way: it is this node's setting.
+ */
+export type EngineOutagePolicy = 'report' | 'fail';
 
 export interface ReadinessOptions {
   timeoutMs?: number;
@@ -48,12 +42,43 @@ export interface ReadinessOptions {
    * Failures are never remembered: the next probe checks again.
    */
   engineSuccessTtlMs?: number;
+  engineOutage?: EngineOutagePolicy;
+  /** True once the node has started draining: readiness fails at once, without asking anything. */
+  draining?: () => boolean;
+  /** Further checks that must pass, by name (e.g. "workers" on a cluster primary). */
+  extraChecks?: Record<string, () => Promise<void>>;
   now?: () => number;
 }
 
+async function timed(check: () => Promise<void>, timeoutMs: number, what: string): Promise<CheckResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new EngineError(`${what} did not answer within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
+      }),
+    ]);
+    return { ok: true, duration_ms: elapsed(started) };
+  } catch (error) {
+    // A retryable EngineError is "no answer" (refused, time-out): an outage, not this node's configuration.
+    const outage = error instanceof EngineError && error.retryable;
+    return { ok: false, duration_ms: elapsed(started), error: (error as Error).message, ...(outage ? { outage } : {}) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
+
+const DRAINING: CheckResult = { ok: false, duration_ms: 0, error: 'the node is shutting down: new sessions go to other nodes' };
+
 /** A readiness probe: pings the store and checks the engine in parallel, the engine at most once per TTL while it answers. */
 export function createReadinessProbe(store: BufferStore, engine: TranscriptionEngine, options: ReadinessOptions = {}): () => Promise<Readiness> {
-  const { timeoutMs = 3000, engineSuccessTtlMs = 30_000, now = Date.now } = options;
+  const { timeoutMs = 3000, engineSuccessTtlMs = 30_000, engineOutage = 'report', draining, extraChecks = {}, now = Date.now } = options;
   let lastEngineSuccess: { at: number; result: CheckResult } | undefined;
 
   async function checkEngine(): Promise<CheckResult> {
@@ -67,10 +92,47 @@ export function createReadinessProbe(store: BufferStore, engine: TranscriptionEn
   }
 
   return async () => {
-    const [storeCheck, engineCheck] = await Promise.all([timed(() => store.ping(), timeoutMs, `the ${store.kind} buffer store`), checkEngine()]);
-    const failed: Readiness['failed'] = [];
-    if (!storeCheck.ok) failed.push('store');
-    if (!engineCheck.ok) failed.push('engine');
-    return { status: failed.length === 0 ? 'ready' : 'not_ready', failed, checks: { store: storeCheck, engine: engineCheck } };
+    if (draining?.()) return { status: 'not_ready', failed: ['draining'], warnings: [], checks: { draining: DRAINING } };
+    const named: Array<[string, Promise<CheckResult>]> = [
+      ['store', timed(() => store.ping(), timeoutMs, `the ${store.kind} buffer store`)],
+      ['engine', checkEngine()],
+      ...Object.entries(extraChecks).map(([name, run]): [string, Promise<CheckResult>] => [name, timed(run, timeoutMs, name)]),
+    ];
+    const results = await Promise.all(named.map(([, result]) => result));
+    const checks: Record<string, CheckResult> = {};
+    const failed: string[] = [];
+    const warnings: string[] = [];
+    named.forEach(([name], i) => {
+      const result = results[i]!;
+      checks[name] = result;
+      if (result.ok) return;
+      if (name === 'engine' && result.outage && engineOutage === 'report') warnings.push(name);
+      else failed.push(name);
+    });
+    return { status: failed.length === 0 ? 'ready' : 'not_ready', failed, warnings, checks };
   };
 }
+
+const checkSchema = {
+  type: 'object',
+  properties: {
+    ok: { type: 'boolean' },
+    duration_ms: { type: 'number' },
+    error: { type: 'string' },
+    checked_ms_ago: { type: 'number' },
+    outage: { type: 'boolean' },
+  },
+  required: ['ok', 'duration_ms'],
+} as const;
+
+/** The /readyz response body (200 and 503 alike), for the ops server's route schema. */
+export const readinessSchema = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ready', 'not_ready'] },
+    failed: { type: 'array', items: { type: 'string' } },
+    warnings: { type: 'array', items: { type: 'string' } },
+    checks: { type: 'object', additionalProperties: checkSchema },
+  },
+  required: ['status', 'failed', 'warnings', 'checks'],
+} as const;

@@ -9,8 +9,8 @@ export class SessionRegistry {
   private readonly bySink = new Map<ResultSink, Set<SessionRuntime>>();
   private readonly deps: RuntimeDeps;
 
-  constructor(deps: Omit<RuntimeDeps, 'onIdle'> & { store: BufferStore }) {
-    this.deps = { ...deps, onIdle: (runtime) => this.release(runtime) };
+  constructor(deps: Omit<RuntimeDeps, 'onIdle' | 'onTakenOver'> & { store: BufferStore }) {
+    this.deps = { ...deps, onIdle: (runtime) => this.release(runtime), onTakenOver: (runtime) => this.remove(runtime) };
   }
 
   get size(): number {

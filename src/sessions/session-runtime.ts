@@ -32,6 +32,18 @@ export interface RuntimeDeps {
   logger: Logger;
   /** Called when the runtime has nothing left to do and no connection: the registry may drop it. */
   onIdle(runtime: SessionRuntime): void;
+  /** How long this process's claim on a session lasts; renewed before each segment goes to the engine. */
+  leaseMs: number;
+  /** Called when another process took the session over: this runtime has stopped and the registry drops it. */
+  onTakenOver(runtime: SessionRuntime): void;
+}
+
+/** Another process claimed the session (a resume there): this one stops work on it. Never sent to a client. */
+class SessionTakenOverError extends Error {
+  constructor(sessionId: string) {
+    super(`session ${sessionId} was taken over by another node`);
+    this.name = 'SessionTakenOverError';
+  }
 }
 
 interface Cut {
@@ -63,6 +75,8 @@ export class SessionRuntime {
   private interimFrom: number;
   private interimRunning = false;
   private cutCount = 0;
+  /** The fencing token of this process's claim on the session (undefined: never claimed, commits unfenced). */
+  private fence: number | undefined;
 
   constructor(
     readonly id: string,
@@ -75,6 +89,11 @@ export class SessionRuntime {
     this.segmenter = new Segmenter(deps.segmentation, settings.sample_rate, position.committedBytes);
     this.interimBytes = settings.interim_interval_ms ? msToBytes(settings.interim_interval_ms, settings.sample_rate) : 0;
     this.interimFrom = position.committedBytes;
+  }
+
+  /** This process now owns the session with fencing token `fence`: its commits carry it. */
+  claimed(fence: number | undefined): void {
+    this.fence = fence;
   }
 
   /** Nothing queued or being transcribed. */
@@ -173,6 +192,15 @@ export class SessionRuntime {
         await this.transcribe(cut);
         this.queue.shift();
       } catch (error) {
+        if (error instanceof SessionTakenOverError) {
+          // The node that resumed the session cuts and transcribes from the committed offset: nothing here is owed.
+          this.queue.length = 0;
+          // An end_session still waiting here fails (retryable); retried, it claims the session back first.
+          this.lastFailure = error;
+          this.deps.logger.info({ session_id: this.id }, 'session taken over by another node; stopped work on it here');
+          this.deps.onTakenOver(this);
+          return;
+        }
         this.lastFailure = error as Error;
         this.report(error, cut.trace);
         return;
@@ -190,6 +218,8 @@ export class SessionRuntime {
       const pcm = await eventSpans.readSegment(cut.trace, end - start, store.kind, () => store.readAudio(this.id, start, end));
       let text = '';
       if (hasSpeech(pcm, rate, segmentation.speechDbfs)) {
+        // One round trip per segment renews the lease, and a session resumed elsewhere is never sent from here.
+        if (this.fence !== undefined && !(await store.renewLease(this.id, this.fence, this.deps.leaseMs))) throw new SessionTakenOverError(this.id);
         this.deps.admission.segmentCut();
         const request = this.request(pcm);
         const messageId = `${this.id}:${start}`;
@@ -204,8 +234,12 @@ export class SessionRuntime {
         metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
       }
       const commitStarted = performance.now();
-      const outcome = await store.commitSegment(this.id, start, end, text);
+      const fence = this.fence;
+      let outcome = await store.commitSegment(this.id, start, end, text, fence);
+      // This process claimed the session again (the client resumed here) while the commit was on its way.
+      if (outcome.status === 'fenced' && this.fence !== fence) outcome = await store.commitSegment(this.id, start, end, text, this.fence);
       metrics.storeRoundTrip('commit', (performance.now() - commitStarted) / 1000);
+      if (outcome.status === 'fenced') throw new SessionTakenOverError(this.id);
       if (outcome.status === 'unknown') throw new UnknownSessionError(this.id, 'expired', `session ${this.id} expired while its audio was being transcribed`);
       this.committedBytes = outcome.record.committedBytes;
       this.nextSegment = outcome.record.segments;

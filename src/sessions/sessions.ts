@@ -23,6 +23,8 @@ import type { ResultSink, SessionRuntime } from './session-runtime.js';
 export interface SessionLimits {
   /** Most untranscribed audio one session may buffer. */
   maxBufferMs: number;
+  /** How long this process's claim on a session lasts unless renewed (SESSION_LEASE_MS). */
+  leaseMs: number;
 }
 
 export interface SessionsDeps {
@@ -144,7 +146,10 @@ export class Sessions {
     // Another connection created this id between the look-up and now: it is theirs.
     if (resume && !created && record.resumeTokenHash !== resume.hash) throw new UnknownSessionError(id, 'not-found');
     if (record.ended) throw new SessionEndedError(id, false);
+    // One node serves a session at a time: this claim takes it over from any other, whose late commits now fail.
+    const fence = await store.claimSession(id, this.deps.limits.leaseMs);
     const runtime = registry.attach(record, sink);
+    runtime.claimed(fence);
     streamLimits.track(id, {
       receivedMs: bytesToMs(record.receivedBytes, record.settings.sample_rate),
       ...(request.allowance.maxSessionMs === undefined ? {} : { maxSessionMs: request.allowance.maxSessionMs }),
@@ -270,6 +275,7 @@ export class Sessions {
       const record = await store.getSession(sessionId);
       if (!record || record.ended) return;
       runtime = registry.attach(record, { result: () => {}, error: () => {} });
+      runtime.claimed(await store.claimSession(sessionId, this.deps.limits.leaseMs));
     }
     if (runtime.isEnding) return;
     const owner = runtime.attachedTo!;

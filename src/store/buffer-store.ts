@@ -37,6 +37,8 @@ export type CommitOutcome =
   | { status: 'committed'; record: SessionRecord; segment: StoredSegment | undefined }
   /** Another commit already moved the buffer past this segment's start. */
   | { status: 'stale'; record: SessionRecord }
+  /** The fencing token is no longer the newest: another node claimed the session, and nothing was written. */
+  | { status: 'fenced' }
   | { status: 'unknown' };
 
 export interface BufferStore {
@@ -56,9 +58,18 @@ export interface BufferStore {
   readAudio(id: string, from: number, to: number): Promise<Buffer>;
   /**
    * Marks audio [startByte, endByte) transcribed and drops it from the buffer; a non-empty text becomes the
-   * session's next numbered segment. Stale when the committed offset is no longer `startByte`.
+   * session's next numbered segment. Stale when the committed offset is no longer `startByte`; fenced (nothing
+   * written) when `fence` is given and a newer claim exists.
    */
-  commitSegment(id: string, startByte: number, endByte: number, text: string): Promise<CommitOutcome>;
+  commitSegment(id: string, startByte: number, endByte: number, text: string, fence?: number): Promise<CommitOutcome>;
+  /**
+   * Makes the caller the session's one owner: returns a fencing token higher than any given before, and takes the
+   * session over from whoever held it (a resume elsewhere wins at once). The lease lasts `leaseMs` unless renewed.
+   * Undefined when the session does not exist.
+   */
+  claimSession(id: string, leaseMs: number): Promise<number | undefined>;
+  /** Extends the lease while `fence` is still the newest token; false once another claim took the session over. */
+  renewLease(id: string, fence: number, leaseMs: number): Promise<boolean>;
   /** The session's segments from number `from` on, in order. */
   segmentsFrom(id: string, from: number): Promise<StoredSegment[]>;
   /** Marks the session ended and drops its audio; its record and segments stay until the TTL. */

@@ -10,6 +10,8 @@ interface MemorySession {
   chunksStart: number;
   segments: StoredSegment[];
   expiresAt: number;
+  /** The newest fencing token handed out (0 = never claimed). One process owns every session here: the lease is trivial. */
+  fence: number;
 }
 
 export interface MemoryStoreOptions {
@@ -60,7 +62,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
         ended: false,
         ...(resumeTokenHash === undefined ? {} : { resumeTokenHash }),
       };
-      sessions.set(id, { record, chunks: [], chunksStart: 0, segments: [], expiresAt: now() + ttlMs });
+      sessions.set(id, { record, chunks: [], chunksStart: 0, segments: [], expiresAt: now() + ttlMs, fence: 0 });
       return { record: copy(record), created: true };
     },
 
@@ -107,9 +109,10 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
       return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     },
 
-    async commitSegment(id, startByte, endByte, text): Promise<CommitOutcome> {
+    async commitSegment(id, startByte, endByte, text, fence): Promise<CommitOutcome> {
       const s = live(id);
       if (!s) return { status: 'unknown' };
+      if (fence !== undefined && fence !== s.fence) return { status: 'fenced' };
       const r = s.record;
       if (r.committedBytes !== startByte) return { status: 'stale', record: copy(r) };
       const end = Math.min(endByte, r.receivedBytes);
@@ -125,6 +128,17 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
         r.segments += 1;
       }
       return { status: 'committed', record: copy(r), segment };
+    },
+
+    async claimSession(id) {
+      const s = live(id);
+      if (!s) return undefined;
+      s.fence += 1;
+      return s.fence;
+    },
+
+    async renewLease(id, fence) {
+      return live(id)?.fence === fence;
     },
 
     async segmentsFrom(id, from) {

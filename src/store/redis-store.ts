@@ -26,9 +26,11 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return {'appended', seq, nextSeq + 1, buffered + size, received}
 `;
 
-// KEYS: meta, audio, segments. ARGV: start byte, end byte, text, ttl.
+// KEYS: meta, audio, segments. ARGV: start byte, end byte, text, ttl, fence ('' = unfenced).
+// A fence that is not the session's newest token writes nothing: the node that sent it lost the session.
 const COMMIT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[1], 'fence') ~= ARGV[5] then return {'fenced'} end
 local m = redis.call('HMGET', KEYS[1], 'committed', 'received', 'segments')
 local committed = tonumber(m[1])
 if committed ~= tonumber(ARGV[1]) then return {'stale', redis.call('HGETALL', KEYS[1])} end
@@ -49,9 +51,26 @@ redis.call('EXPIRE', KEYS[3], ARGV[4])
 return {'committed', redis.call('HGETALL', KEYS[1]), segment, e}
 `;
 
+// KEYS: meta, lease. ARGV: lease ms. The token only grows (HINCRBY), so an older owner's token never matches again.
+const CLAIM = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local token = redis.call('HINCRBY', KEYS[1], 'fence', 1)
+redis.call('SET', KEYS[2], token, 'PX', ARGV[1])
+return token
+`;
+
+// KEYS: meta, lease. ARGV: fence, lease ms.
+const RENEW = `
+if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
 interface ScriptedRedis extends Redis {
+  claimSession(meta: string, lease: string, leaseMs: number): Promise<number>;
+  renewLease(meta: string, lease: string, fence: string, leaseMs: number): Promise<number>;
   appendChunk(meta: string, audio: string, seq: string, chunk: Buffer, max: number, ttl: number): Promise<unknown[]>;
-  commitSegment(meta: string, audio: string, segs: string, start: number, end: number, text: string, ttl: number): Promise<unknown[]>;
+  commitSegment(meta: string, audio: string, segs: string, start: number, end: number, text: string, ttl: number, fence: string): Promise<unknown[]>;
 }
 
 export interface RedisStoreOptions {
@@ -92,6 +111,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
   }) as ScriptedRedis;
   redis.defineCommand('appendChunk', { numberOfKeys: 2, lua: APPEND });
   redis.defineCommand('commitSegment', { numberOfKeys: 3, lua: COMMIT });
+  redis.defineCommand('claimSession', { numberOfKeys: 2, lua: CLAIM });
+  redis.defineCommand('renewLease', { numberOfKeys: 2, lua: RENEW });
   // ioredis reports connection loss through this event; commands report it to their callers.
   redis.on('error', () => {});
   try {
@@ -104,7 +125,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
   const keys = (id: string) => {
     // The hash tag keeps one session's keys in one Redis Cluster slot, so the scripts may touch them together.
     const base = `${keyPrefix}{${id}}`;
-    return { meta: `${base}:meta`, audio: `${base}:audio`, segs: `${base}:segments` };
+    return { meta: `${base}:meta`, audio: `${base}:audio`, segs: `${base}:segments`, lease: `${base}:lease` };
   };
 
   async function guarded<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -174,17 +195,33 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
       });
     },
 
-    commitSegment(id, startByte, endByte, text) {
+    commitSegment(id, startByte, endByte, text, fence) {
       return guarded('commit the segment', async (): Promise<CommitOutcome> => {
         const k = keys(id);
-        const r = await redis.commitSegment(k.meta, k.audio, k.segs, startByte, endByte, text, ttlS);
+        const r = await redis.commitSegment(k.meta, k.audio, k.segs, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence));
         const status = String(r[0]);
         if (status === 'unknown') return { status: 'unknown' };
+        if (status === 'fenced') return { status: 'fenced' };
         const record = toRecord(id, r[1] as unknown[]);
         if (status === 'stale') return { status: 'stale', record };
         const number = Number(r[2]);
         const segment = number >= 0 ? { segment: number, text, startByte, endByte: Number(r[3]) } : undefined;
         return { status: 'committed', record, segment };
+      });
+    },
+
+    claimSession(id, leaseMs) {
+      return guarded('claim the session', async () => {
+        const k = keys(id);
+        const token = Number(await redis.claimSession(k.meta, k.lease, leaseMs));
+        return token < 0 ? undefined : token;
+      });
+    },
+
+    renewLease(id, fence, leaseMs) {
+      return guarded('renew the session lease', async () => {
+        const k = keys(id);
+        return (await redis.renewLease(k.meta, k.lease, String(fence), leaseMs)) === 1;
       });
     },
 

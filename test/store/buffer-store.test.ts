@@ -75,6 +75,34 @@ describe.each(STORE_KINDS)('%s buffer store', (kind) => {
     expect((await store.segmentsFrom('s', 0)).map((s) => s.text)).toEqual(['hi']);
   });
 
+  it('a claim hands out a newer fencing token each time; only the newest may commit or renew', async () => {
+    await store.openSession('s', settings);
+    await store.append('s', 0, bytes(1, 2, 3, 4), 100);
+    const first = (await store.claimSession('s', 5000))!;
+    expect(await store.renewLease('s', first, 5000)).toBe(true);
+    // Another node resumes the session: it takes it over at once.
+    const second = (await store.claimSession('s', 5000))!;
+    expect(second).toBeGreaterThan(first);
+    expect(await store.renewLease('s', first, 5000)).toBe(false);
+    expect(await store.renewLease('s', second, 5000)).toBe(true);
+    // The old owner's late commit writes nothing; the new owner's goes through.
+    expect(await store.commitSegment('s', 0, 2, 'late', first)).toEqual({ status: 'fenced' });
+    expect(await store.getSession('s')).toMatchObject({ committedBytes: 0, segments: 0 });
+    expect(await store.commitSegment('s', 0, 2, 'hello', second)).toMatchObject({ status: 'committed', segment: { segment: 0, text: 'hello' } });
+    // Unfenced commits (a caller without a lease) keep working as before.
+    expect(await store.commitSegment('s', 2, 4, 'world')).toMatchObject({ status: 'committed' });
+    expect(await store.claimSession('never-opened', 5000)).toBeUndefined();
+  });
+
+  it('concurrent claims each get a different token, and exactly one of them is the newest', async () => {
+    await store.openSession('s', settings);
+    const tokens = await Promise.all(Array.from({ length: 6 }, () => store.claimSession('s', 5000)));
+    expect(new Set(tokens).size).toBe(6);
+    const renewed = await Promise.all(tokens.map((token) => store.renewLease('s', token!, 5000)));
+    expect(renewed.filter(Boolean)).toHaveLength(1);
+    expect(renewed[tokens.indexOf(Math.max(...tokens.map(Number)))]).toBe(true);
+  });
+
   it('knows nothing of sessions never opened', async () => {
     expect(await store.getSession('nope')).toBeUndefined();
     expect(await store.append('nope', 0, bytes(1, 2), 100)).toEqual({ status: 'unknown' });

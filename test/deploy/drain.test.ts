@@ -1,0 +1,93 @@
+// SIGTERM on the real process: /readyz turns 503 at once, new work is refused with SERVER_DRAINING, the segment at
+// the engine finishes and its result is delivered, then the client gets server_notice and a lost connection (so
+// Socket.IO reconnects by itself); SHUTDOWN_GRACE_MS bounds the wait.
+import { randomUUID } from 'node:crypto';
+import { io, type Socket } from 'socket.io-client';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { ServerNotice, TranscriptionResult } from '../../src/protocol/index.js';
+import { chunksOf, loudPcm } from '../support/audio.js';
+import { until } from '../support/harness.js';
+import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
+import { spawnServer, type SpawnedServer } from '../support/spawn-server.js';
+import { jsonLines } from './processes.js';
+
+let stub: OpenAIStub | undefined;
+let server: SpawnedServer | undefined;
+let socket: Socket | undefined;
+afterEach(async () => {
+  socket?.disconnect();
+  await server?.stop();
+  await stub?.close();
+  stub = server = socket = undefined;
+});
+
+async function drainScenario(engineDelayMs: number, graceMs: number) {
+  stub = await startOpenAIStub({ respond: () => ({ delayMs: engineDelayMs }) });
+  server = await spawnServer(
+    {
+      REDIS_URL: inject('redisUrl'),
+      REDIS_KEY_PREFIX: `drain:${randomUUID()}:`,
+      TRANSCRIBER: 'openai',
+      OPENAI_API_KEY: 'sk-test-drain',
+      OPENAI_BASE_URL: stub.url,
+      SEGMENT_MAX_MS: '1000',
+      SEGMENT_MIN_MS: '500',
+      SHUTDOWN_GRACE_MS: String(graceMs),
+    },
+    60_000,
+  );
+  const events: string[] = [];
+  const results: TranscriptionResult[] = [];
+  const notices: ServerNotice[] = [];
+  let disconnectReason: string | undefined;
+  socket = io(`${server.url}/transcription`, { transports: ['websocket'], forceNew: true, reconnection: false });
+  socket.on('transcription_result', (r: TranscriptionResult) => (results.push(r), events.push(`result ${r.segment}`)));
+  socket.on('server_notice', (n: ServerNotice) => (notices.push(n), events.push('notice')));
+  socket.on('disconnect', (reason) => ((disconnectReason = reason), events.push('disconnect')));
+  await new Promise<void>((resolve, reject) => (socket!.once('connect', resolve), socket!.once('connect_error', reject)));
+  const call = (event: string, payload: unknown) => socket!.timeout(10_000).emitWithAck(event, payload);
+
+  const opened = await call('start_session', { sample_rate: 16000 });
+  const chunks = chunksOf(loudPcm(1200, 16000, 3), 100);
+  for (let seq = 0; seq < 11; seq++) expect((await call('audio_chunk', { session_id: opened.session_id, seq, chunk: chunks[seq] })).ok).toBe(true);
+  // Segment [0, 1 s) is at the engine now.
+  await until(() => stub!.uploads.length === 1, 'the segment reaching the engine');
+
+  const stopped = server.stop();
+  const sigtermAt = Date.now();
+  await until(() => server!.stdout.some((line) => line.includes('draining:')), 'the drain starting');
+  const readyz = await fetch(`${server.opsUrl}/readyz`);
+  const readyzBody = await readyz.json();
+  const refusedChunk = await call('audio_chunk', { session_id: opened.session_id, seq: 11, chunk: chunks[11] });
+  const refusedStart = await call('start_session', { sample_rate: 16000 });
+  const code = await stopped;
+  return { events, results, notices, disconnectReason, readyz, readyzBody, refusedChunk, refusedStart, code, tookMs: Date.now() - sigtermAt };
+}
+
+describe('graceful drain on SIGTERM', () => {
+  it('refuses new work at once, finishes the segment at the engine, then tells the client and closes its transport', async () => {
+    const run = await drainScenario(1500, 20_000);
+    expect(run.readyz.status).toBe(503);
+    expect(run.readyzBody).toMatchObject({ status: 'not_ready', failed: ['draining'] });
+    expect(run.refusedChunk).toMatchObject({ ok: false, error: { code: 'SERVER_DRAINING', retryable: true, retry_after_ms: expect.any(Number) } });
+    expect(run.refusedStart).toMatchObject({ ok: false, error: { code: 'SERVER_DRAINING' } });
+    // The in-flight segment's result came first, then the notice, then the close.
+    expect(run.events).toEqual(['result 0', 'notice', 'disconnect']);
+    expect(run.notices[0]).toMatchObject({ code: 'SERVER_DRAINING', retry_after_ms: expect.any(Number) });
+    // A lost transport, not a server-side disconnect: Socket.IO clients reconnect on their own.
+    expect(run.disconnectReason).toBe('transport close');
+    expect(run.code).toBe(0);
+    const drained = jsonLines(server!.stdout).find((l) => l.msg?.startsWith('drain:'));
+    expect(drained).toMatchObject({ in_flight_finished: true, clients: 1 });
+  }, 90_000);
+
+  it('SHUTDOWN_GRACE_MS bounds the wait for a segment that takes too long', async () => {
+    const run = await drainScenario(8000, 500);
+    expect(run.events).toEqual(['notice', 'disconnect']);
+    expect(run.disconnectReason).toBe('transport close');
+    const drained = jsonLines(server!.stdout).find((l) => l.msg?.startsWith('drain:'));
+    expect(drained).toMatchObject({ in_flight_finished: false });
+    expect(drained!.waited_ms).toBeLessThan(8000);
+    expect(run.code).toBe(0);
+  }, 90_000);
+});
