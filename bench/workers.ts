@@ -3,7 +3,7 @@
 // Usage: npx tsx bench/workers.ts [--steps 200,400,800,1200,1600] [--hold 10] [--p99 50]   (needs `npm run build` first)
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadRecording } from '../src/loadtest/index.js';
+import { loadSpeechSample } from '../src/loadtest/index.js';
 import { stopAll } from './processes.js';
 import { runFanInStep, type BenchSettings, type FanInStep } from './scenarios.js';
 import { CONFIGURATIONS, startInfrastructure } from './servers.js';
@@ -12,14 +12,14 @@ const { values } = parseArgs({
   options: { steps: { type: 'string', default: '200,400,800,1200,1600' }, hold: { type: 'string', default: '10' }, p99: { type: 'string', default: '50' } },
 });
 const steps = values.steps.split(',').map(Number);
-const hello = await loadRecording(fileURLToPath(new URL('../test/fixtures/hello.wav', import.meta.url)));
+const hello = await loadSpeechSample(fileURLToPath(new URL('../test/fixtures/hello.wav', import.meta.url)));
 const configurations = ['redis-0.1', 'redis-0.1-workers-2'].map((id) => CONFIGURATIONS.find((c) => c.id === id)!);
 
 const settings: BenchSettings = {
   // Ramp-up: at most 200 new connections a second, and at least 3 s so segment cuts do not all fall together.
   fanIn: { steps, holdMs: Number(values.hold) * 1000, rampUpMs: (n) => Math.max(3000, n * 5), p99LimitMs: Number(values.p99) },
   replay: { sessions: [], audioMs: 0 },
-  finalization: { recording: hello, sessions: 0, loops: 0, pace: 'max', rampUpMs: 0, engineDelayMs: 0 },
+  finalization: { sample: hello, sessions: 0, loops: 0, pace: 'max', rampUpMs: 0, engineDelayMs: 0 },
   memory: { sessions: 0, settleMs: 0 },
   freshServers: true,
   // A shared machine is never quiet: measure at once and report what else ran.

@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { decodeWavToPcm16 } from '../../src/engines/wav.js';
+import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { chunksOf } from '../support/audio.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
 import { freePort } from '../support/redis-server.js';
