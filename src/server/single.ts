@@ -3,8 +3,20 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { createOpsServer } from '../ops/ops-server.js';
 import { createReadinessProbe } from '../ops/readiness.js';
+import type { Sessions } from '../sessions/sessions.js';
 import { createServingNode } from './node.js';
 import { stopOnSignals } from './signals.js';
+
+/**
+ * Readiness fails while new sessions would be refused with OVERLOADED, so the load balancer sends new clients to
+ * another node; sessions already here keep going. (With WORKERS > 1 each worker refuses by itself.)
+ */
+export function engineQueueCheck(sessions: Pick<Sessions, 'overloaded'>): () => Promise<void> {
+  return async () => {
+    const refusal = sessions.overloaded();
+    if (refusal) throw refusal;
+  };
+}
 
 export async function runSingleProcess(config: Config, logger: Logger): Promise<void> {
   const node = await createServingNode(config, logger);
@@ -14,7 +26,11 @@ export async function runSingleProcess(config: Config, logger: Logger): Promise<
     { port, store: store.kind, engine: engine.name, model: engine.model, namespace: '/transcription' },
     `Transcription server listening on port ${port} (store=${store.kind}, engine=${engine.name})`,
   );
-  const readiness = createReadinessProbe(store, engine, { engineOutage: config.engineOutageReadiness, draining: () => drain.draining });
+  const readiness = createReadinessProbe(store, engine, {
+    engineOutage: config.engineOutageReadiness,
+    draining: () => drain.draining,
+    extraChecks: { engine_queue: engineQueueCheck(app.sessions) },
+  });
   const ops = createOpsServer({ config, store, engine, logger, readiness, metrics: node.prometheus.registry });
   const opsPort = await ops.listen();
   logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /metrics, /dashboard, /ops/test-sentry-performance)`);

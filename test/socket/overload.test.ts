@@ -1,7 +1,10 @@
 // Overload said out loud: when a new session's results could not arrive within MAX_RESULT_DELAY_MS, start_session
 // is refused with OVERLOADED and a retry delay, while the sessions already running keep going and complete.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
+import { createReadinessProbe } from '../../src/ops/readiness.js';
+import { engineQueueCheck } from '../../src/server/single.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
 import { connect, startServer, until, type TestServer } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
@@ -10,9 +13,10 @@ import { sendChunks, startSession } from '../support/pipeline.js';
 describe('OVERLOADED', () => {
   let stub: OpenAIStub;
   let server: TestServer;
+  let engine: TranscriptionEngine;
   beforeAll(async () => {
     stub = await startOpenAIStub({ respond: () => ({ delayMs: 600 }) });
-    const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
+    engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
     // One request at a time, results due within 1 s: a queue of two segments is already too long.
     server = await startServer({
       store: 'memory',
@@ -41,6 +45,11 @@ describe('OVERLOADED', () => {
       expect(refused).toMatchObject({ ok: false, error: { code: 'OVERLOADED', retryable: true } });
       expect(refused.error.retry_after_ms).toBeGreaterThanOrEqual(1000);
       expect(refused.error.message).toMatch(/MAX_RESULT_DELAY_MS=1000/);
+      // Readiness says so too, so a load balancer sends new clients elsewhere.
+      const probe = createReadinessProbe(server.store, engine, { extraChecks: { engine_queue: engineQueueCheck(server.app.sessions) } });
+      const readiness = await probe();
+      expect(readiness).toMatchObject({ status: 'not_ready', failed: ['engine_queue'] });
+      expect(readiness.checks.engine_queue!.error).toMatch(/MAX_RESULT_DELAY_MS=1000/);
       // A live session is not new work: it may resume (here, on the same connection) while the engine is behind.
       expect(await running.call('start_session', { session_id: sessionId })).toMatchObject({ ok: true, resumed: true });
 
@@ -51,6 +60,7 @@ describe('OVERLOADED', () => {
       // Caught up: new sessions are welcome again.
       await until(() => server.app.scheduler.state.queued === 0 && server.app.scheduler.state.inFlight === 0, 'the queue to drain');
       expect(await newcomer.call('start_session', {})).toMatchObject({ ok: true, resumed: false });
+      expect((await probe()).failed).not.toContain('engine_queue');
     } finally {
       running.close();
       newcomer.close();
