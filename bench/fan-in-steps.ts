@@ -1,6 +1,9 @@
-// WORKERS=2 against one process, both on Redis with tracing 0.1: the benchmark's real-time fan-in steps, taken in
-// turns on fresh servers, with its CPU accounting summed over each server's process tree (primary and workers).
-// Usage: npx tsx bench/workers.ts [--steps 200,400,800,1200,1600] [--hold 10] [--p99 50]   (needs `npm run build` first)
+// The benchmark's real-time fan-in steps for a few configurations, taken in turns on fresh servers, with CPU accounting
+// summed over each server's process tree (primary and workers). Default: WORKERS=2 against one process, both on Redis
+// with tracing 0.1. Servers and generator run on the Node.js that runs this script, so
+// `scripts/with-node.sh 24 npx tsx bench/fan-in-steps.ts …` measures Node 24.
+// Usage: npx tsx bench/fan-in-steps.ts [--only bare,memory-no-sentry] [--steps 200,400,800,1200,1600] [--hold 10] [--p99 50]
+// (needs `npm run build` first)
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadSpeechSample } from '../src/loadtest/index.js';
@@ -9,11 +12,20 @@ import { runFanInStep, type BenchSettings, type FanInStep } from './scenarios.js
 import { CONFIGURATIONS, startInfrastructure } from './servers.js';
 
 const { values } = parseArgs({
-  options: { steps: { type: 'string', default: '200,400,800,1200,1600' }, hold: { type: 'string', default: '10' }, p99: { type: 'string', default: '50' } },
+  options: {
+    only: { type: 'string', default: 'redis-0.1,redis-0.1-workers-2' },
+    steps: { type: 'string', default: '200,400,800,1200,1600' },
+    hold: { type: 'string', default: '10' },
+    p99: { type: 'string', default: '50' },
+  },
 });
 const steps = values.steps.split(',').map(Number);
 const hello = await loadSpeechSample(fileURLToPath(new URL('../test/fixtures/hello.wav', import.meta.url)));
-const configurations = ['redis-0.1', 'redis-0.1-workers-2'].map((id) => CONFIGURATIONS.find((c) => c.id === id)!);
+const configurations = values.only.split(',').map((id) => {
+  const configuration = CONFIGURATIONS.find((c) => c.id === id.trim());
+  if (!configuration) throw new Error(`unknown configuration "${id}"; known: ${CONFIGURATIONS.map((c) => c.id).join(', ')}`);
+  return configuration;
+});
 
 const settings: BenchSettings = {
   // Ramp-up: at most 200 new connections a second, and at least 3 s so segment cuts do not all fall together.
@@ -26,7 +38,8 @@ const settings: BenchSettings = {
   quiet: { maxOtherCores: Infinity, waitMs: 0, attempts: 1 },
 };
 
-const infra = await startInfrastructure(true);
+console.error(`Node ${process.version}: ${configurations.map((c) => c.id).join(', ')}`);
+const infra = await startInfrastructure(configurations.some((c) => c.id.startsWith('redis')));
 const rows: Array<{ id: string; step: FanInStep }> = [];
 try {
   let active = configurations;
