@@ -16,6 +16,8 @@ const RATE_WINDOW_MS = 30_000;
 
 export class AdmissionControl {
   private readonly cutTimes: number[] = [];
+  private readonly lastCut = new Map<string, number>();
+  private readonly intervals: { at: number; ms: number }[] = [];
   private readonly now: () => number;
   private readonly targetUtilisation: number;
 
@@ -28,9 +30,22 @@ export class AdmissionControl {
   }
 
   /** A final segment with speech was cut (it will go to the engine). */
-  segmentCut(): void {
-    this.cutTimes.push(this.now());
+  segmentCut(sessionId: string): void {
+    const now = this.now();
+    this.cutTimes.push(now);
     if (this.cutTimes.length > 100_000) this.cutTimes.splice(0, 50_000);
+    const previous = this.lastCut.get(sessionId);
+    if (previous !== undefined) this.intervals.push({ at: now, ms: now - previous });
+    this.lastCut.set(sessionId, now);
+    if (this.lastCut.size > 10_000) for (const [id, at] of this.lastCut) if (at < now - RATE_WINDOW_MS) this.lastCut.delete(id);
+  }
+
+  /** Segments per second one running session brings: 1 / the mean time between its cuts lately. */
+  private sessionRate(): number | undefined {
+    const since = this.now() - RATE_WINDOW_MS;
+    while (this.intervals.length > 0 && this.intervals[0]!.at < since) this.intervals.shift();
+    if (this.intervals.length < 10) return undefined;
+    return (this.intervals.length * 1000) / this.intervals.reduce((sum, i) => sum + i.ms, 0);
   }
 
   /** Segments per second cut lately across all sessions. */
@@ -53,7 +68,8 @@ export class AdmissionControl {
     const capacity = this.scheduler.capacityPerSecond;
     const rate = this.segmentRate();
     if (capacity === undefined || activeSessions === 0 || rate === 0) return undefined;
-    const projected = (rate * (activeSessions + 1)) / activeSessions;
+    const perSession = this.sessionRate();
+    const projected = perSession !== undefined ? perSession * (activeSessions + 1) : (rate * (activeSessions + 1)) / activeSessions;
     if (projected > capacity * this.targetUtilisation) {
       return new OverloadedError(
         `the engine is near its capacity (${rate.toFixed(1)} of about ${capacity.toFixed(1)} segments/s in use by ${activeSessions} sessions); retry later or on another node`,

@@ -42,6 +42,7 @@ export class AdaptiveLimit implements ConcurrencyLimit {
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   /** Best latency seen lately: the provider's no-load latency, slowly forgotten so a change of model is learnt. */
   private baselineMs: number | undefined;
+  private smoothedMs: number | undefined;
   private readonly tolerance: number;
   private readonly backoff: number;
   private readonly now: () => number;
@@ -62,8 +63,9 @@ export class AdaptiveLimit implements ConcurrencyLimit {
   }
 
   onSuccess(latencyMs: number, inFlight: number): void {
-    this.baselineMs = this.baselineMs === undefined ? latencyMs : Math.min(latencyMs, this.baselineMs * 1.01);
-    const queueing = latencyMs > this.baselineMs * this.tolerance;
+    this.smoothedMs = this.smoothedMs === undefined ? latencyMs : this.smoothedMs + 0.1 * (latencyMs - this.smoothedMs);
+    this.baselineMs = this.baselineMs === undefined ? this.smoothedMs : Math.min(this.smoothedMs, this.baselineMs * 1.01);
+    const queueing = this.smoothedMs > this.baselineMs * this.tolerance;
     if (queueing) {
       // The provider is slowing down under our load: ease off a little, as a gradient limit would.
       this.value = Math.max(this.options.min, this.value * 0.98);

@@ -149,13 +149,13 @@ export class EngineScheduler {
     const { metrics, limit, logger } = this.options;
     metrics.queueWait(job.kind, queueMs / 1000);
     if (queueMs > 1000) logger.debug({ session_id: job.sessionId, kind: job.kind, queue_ms: Math.round(queueMs), retry: job.retry }, 'engine request waited in the queue');
-    const othersInFlight = this.inFlight++;
+    this.inFlight++;
     this.report();
     job.request({ queueMs, retry: job.retry }).then(
       (value) => {
         const latency = this.now() - startedAt;
         this.inFlight--;
-        limit.onSuccess(latency, othersInFlight);
+        limit.onSuccess(latency, this.inFlight);
         this.averageLatencyMs = this.averageLatencyMs === undefined ? latency : this.averageLatencyMs + LATENCY_WEIGHT * (latency - this.averageLatencyMs);
         metrics.engineRequest(job.kind, latency / 1000, 'ok');
         job.resolve(value);

@@ -220,7 +220,7 @@ export class SessionRuntime {
       if (hasSpeech(pcm, rate, segmentation.speechDbfs)) {
         // One round trip per segment renews the lease, and a session resumed elsewhere is never sent from here.
         if (this.fence !== undefined && !(await store.renewLease(this.id, this.fence, this.deps.leaseMs))) throw new SessionTakenOverError(this.id);
-        this.deps.admission.segmentCut();
+        this.deps.admission.segmentCut(this.id);
         const request = this.request(pcm);
         const messageId = `${this.id}:${start}`;
         // The hand-off is the queue's producer span (marked before the scheduler may start the request, so the
