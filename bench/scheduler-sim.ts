@@ -60,8 +60,10 @@ const { values } = parseArgs({
     delay: { type: 'string', default: '700' },
     jitter: { type: 'string', default: '600' },
     quota: { type: 'string', default: '48' },
-    /** Milliseconds the server adds to each request on a busy machine (upload, event loop), uniform 0..this. */
+    /** Milliseconds the server adds to each request (upload, event loop), uniform 0..this. */
     overhead: { type: 'string', default: '50' },
+    /** Plus an exponential delay of this mean: a busy machine's long tail (measured at load 15: P50 +170 ms, P95 +1.4 s). */
+    tail: { type: 'string', default: '0' },
     fixed: { type: 'string' },
     'max-delay': { type: 'string', default: '10000' },
     seed: { type: 'string', default: '1' },
@@ -70,6 +72,8 @@ const { values } = parseArgs({
     'fix-growth': { type: 'boolean' },
     /** Admission from each session's own time between cuts, not from all cuts over 30 s (the fix proposed for it). */
     'fix-rate': { type: 'boolean' },
+    /** Judge queueing on a running average of latency, not on each sample (the fix proposed for long-tailed latency). */
+    'fix-smooth': { type: 'boolean' },
   },
 });
 const N = Number(values.sessions);
@@ -79,6 +83,7 @@ const delayMs = Number(values.delay);
 const jitterMs = Number(values.jitter);
 const quota = Number(values.quota) || Infinity;
 const overheadMs = Number(values.overhead);
+const tailMs = Number(values.tail);
 
 let rng = Number(values.seed) >>> 0;
 function random(): number {
@@ -94,7 +99,9 @@ const PASS_MS = 9454;
 const CUT_PHASES = [3900, 7100];
 
 const inner = values.fixed ? fixedLimit(Number(values.fixed)) : new AdaptiveLimit({ initial: 4, min: 4, max: 256, now: () => now });
-const limit: ConcurrencyLimit = values['fix-growth']
+let smoothed: number | undefined;
+const smooth = (latencyMs: number) => (values['fix-smooth'] ? (smoothed = smoothed === undefined ? latencyMs : smoothed + 0.1 * (latencyMs - smoothed)) : latencyMs);
+const limit: ConcurrencyLimit = values['fix-growth'] || values['fix-smooth']
   ? {
       get current() {
         return inner.current;
@@ -104,7 +111,7 @@ const limit: ConcurrencyLimit = values['fix-growth']
       },
       adaptive: inner.adaptive,
       // The scheduler has already counted this request out: what is in flight now is the others at its end.
-      onSuccess: (latencyMs) => inner.onSuccess(latencyMs, scheduler.state.inFlight),
+      onSuccess: (latencyMs, othersAtStart) => inner.onSuccess(smooth(latencyMs), values['fix-growth'] ? scheduler.state.inFlight : othersAtStart),
       onOverload: (startedAt) => inner.onOverload(startedAt),
     }
   : inner;
@@ -146,7 +153,7 @@ let answered = 0;
 let refused429 = 0;
 const dueTimes = new Set<number>();
 function provider(): Promise<string> {
-  const upload = random() * overheadMs;
+  const upload = random() * overheadMs + (tailMs > 0 ? -Math.log(1 - random()) * tailMs : 0);
   return new Promise((resolve, reject) => {
     schedule(() => {
       if (inFlight >= quota) {

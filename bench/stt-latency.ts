@@ -114,7 +114,7 @@ function describe(step: StepResult): string {
     ` client ${step.clientMs.p50}/${step.clientMs.p95}/${step.clientMs.p99} ms; started ${step.started}, refused ${step.refused}, completed ${step.completed}` +
     `${Object.keys(step.failures).length ? ` ${JSON.stringify(step.failures)}` : ''}; engine ${e ? `${e.answered} answered, ${e.refused} 429, max ${e.maxInFlight} in flight` : 'offline'};` +
     ` lost ${step.lostSpeechMs} ms, uncounted ${step.uncountedMs} ms; cores server ${step.cores.server} (+${step.cores.decoders}) generator ${step.cores.generator} stub ${step.cores.engine} other ${step.cores.other};` +
-    ` send lag P99 ${step.generator.sendLagP99Ms} ms; load ${step.loadAverage.join('/')}${Object.keys(step.errors).length ? `; errors ${JSON.stringify(step.errors)}` : ''}`
+    ` send lag P99 ${step.generator.sendLagP99Ms} ms; engine in flight each second ${step.engineInFlight.join(' ')}; load ${step.loadAverage.join('/')}${Object.keys(step.errors).length ? `; errors ${JSON.stringify(step.errors)}` : ''}`
   );
 }
 

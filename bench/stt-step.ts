@@ -60,6 +60,8 @@ export interface StepResult {
   generator: { loopDelayP99Ms: number | undefined; sendLagP99Ms: number | undefined };
   loadAverage: number[];
   envelopes: number | undefined;
+  /** Requests in flight at the engine stub, read every second: with a queue at the server, this is its concurrency limit. */
+  engineInFlight: number[];
   wallS: number;
   /** The speakers' own records, for comparisons between runs. */
   outcomes: SpeakerOutcome[];
@@ -107,6 +109,16 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     const sendLag: number[] = [];
+    const engineInFlight: number[] = [];
+    const sampler =
+      plan.enginePath === undefined
+        ? undefined
+        : setInterval(() => {
+            getJson<StubCount & { inFlight: number }>(`${infra.engineUrl}/count`).then(
+              (count) => engineInFlight.push(count.inFlight),
+              () => {},
+            );
+          }, 1000);
     const t0 = performance.now() + 200;
     const n = plan.sessions;
     const outcomes = await Promise.all(
@@ -131,6 +143,7 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
       }),
     );
     loopDelay.disable();
+    if (sampler) clearInterval(sampler);
     const cpu = meter.read();
     const decoders = (childrenCpuSeconds(server.pid) - decodersBefore) / cpu.wallSeconds;
     const stubAfter = await getJson<StubCount>(`${infra.engineUrl}/count`);
@@ -180,6 +193,7 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
       },
       loadAverage: loadavg().map(round2),
       envelopes,
+      engineInFlight,
       wallS: Math.round(cpu.wallSeconds),
       outcomes,
     };
