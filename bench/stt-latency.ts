@@ -12,12 +12,12 @@ import { stopAll } from './processes.js';
 import { ROOT, startInfrastructure, type Configuration } from './servers.js';
 import { configurationMarkdown, interimMarkdown, stepVerdict, type ConfigurationReport, type InterimReport } from './stt-markdown.js';
 import { SpeakerAudio } from './stt-speaker.js';
-import { runStep, type StepPlan, type StepResult } from './stt-step.js';
+import { runStep, type QuietRule, type StepPlan, type StepResult } from './stt-step.js';
 
-const SCENARIOS = ['quota', 'no-quota', 'overload', 'pocketsphinx', 'interims'] as const;
+const SCENARIOS = ['quota', 'no-quota', 'overload', 'overload-fixed', 'pocketsphinx', 'interims'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-const USAGE = `Usage: npm run bench:stt [-- --only quota,no-quota,overload,pocketsphinx,interims] [--seconds S] [--steps a,b,c] [--quick] [--out DIR]
+const USAGE = `Usage: npm run bench:stt [-- --only ${SCENARIOS.join(',')}] [--seconds S] [--steps a,b,c] [--quick] [--out DIR]
   --seconds S      audio each speaker streams in real time (default 36)
   --steps a,b,c    the N to step through (default per scenario), for every scenario chosen
   --interim-n N    speakers for "interims under load" (default: the largest N the quota scenario held in this run, else 150)
@@ -86,6 +86,17 @@ function scenarioSettings(quick: boolean): Record<Exclude<Scenario, 'interims'>,
       rampUpMs: quick ? () => 1000 : () => 40_000,
       overloadRetries: 0,
     },
+    'overload-fixed': {
+      label: 'Overload with the quota known: as above, with ENGINE_CONCURRENCY=48 (a fixed limit at the provider\'s quota instead of the adaptive one)',
+      target: 'as above',
+      configuration: memory,
+      enginePath: quick ? '/delay/700/jitter/600/quota/2' : QUOTA_PATH,
+      env: { ENGINE_CONCURRENCY: quick ? '2' : '48' },
+      idealMs: 1000,
+      steps: quick ? [12] : [400],
+      rampUpMs: quick ? () => 1000 : () => 40_000,
+      overloadRetries: 0,
+    },
     pocketsphinx: {
       label: 'Offline engine: pocketsphinx (memory store, no Sentry; as many decoders as cores)',
       target: '≥ 6 real-time speakers with final P95 ≤ 3 s',
@@ -105,6 +116,7 @@ interface Context {
   audio: SpeakerAudio;
   audioMs: number;
   log: (line: string) => void;
+  quiet: QuietRule;
 }
 
 function describe(step: StepResult): string {
@@ -114,7 +126,7 @@ function describe(step: StepResult): string {
     ` client ${step.clientMs.p50}/${step.clientMs.p95}/${step.clientMs.p99} ms; started ${step.started}, refused ${step.refused}, completed ${step.completed}` +
     `${Object.keys(step.failures).length ? ` ${JSON.stringify(step.failures)}` : ''}; engine ${e ? `${e.answered} answered, ${e.refused} 429, max ${e.maxInFlight} in flight` : 'offline'};` +
     ` lost ${step.lostSpeechMs} ms, uncounted ${step.uncountedMs} ms; cores server ${step.cores.server} (+${step.cores.decoders}) generator ${step.cores.generator} stub ${step.cores.engine} other ${step.cores.other};` +
-    ` send lag P99 ${step.generator.sendLagP99Ms} ms; engine in flight each second ${step.engineInFlight.join(' ')}; load ${step.loadAverage.join('/')}${Object.keys(step.errors).length ? `; errors ${JSON.stringify(step.errors)}` : ''}`
+    ` send lag P99 ${step.generator.sendLagP99Ms} ms; other cores before ${step.otherCoresBefore ?? '—'}; engine in flight each second ${step.engineInFlight.join(' ')}; load ${step.loadAverage.join('/')}${Object.keys(step.errors).length ? `; errors ${JSON.stringify(step.errors)}` : ''}`
   );
 }
 
@@ -139,11 +151,11 @@ async function stepThrough(id: Scenario, settings: ScenarioSettings, steps: numb
   let verdict = `held at every N up to ${steps[steps.length - 1]}`;
   for (const n of steps) {
     context.log(`[${id}] N=${n}…`);
-    const step = await runStep(plan(settings, n, context.audioMs), context.infra, context.audio, SPEECH_DBFS);
+    const step = await runStep(plan(settings, n, context.audioMs), context.infra, context.audio, SPEECH_DBFS, context.quiet);
     results.push(step);
     context.log(`[${id}] ${describe(step)}`);
     const v = stepVerdict(step, LIMIT_MS);
-    if (id === 'overload') {
+    if (id === 'overload' || id === 'overload-fixed') {
       verdict = v.text;
       break;
     }
@@ -189,19 +201,19 @@ async function interims(quick: boolean, context: Context, quota: ScenarioSetting
   const audioMs = quick ? 8000 : 90_000;
   const one = (interim: boolean): StepPlan => ({ ...plan(single, 1, audioMs, interim), fixedOffsetBytes: 0, interimIntervalMs: intervalMs });
   context.log('[interims] one speaker, interims off…');
-  const off = await runStep(one(false), context.infra, context.audio, SPEECH_DBFS);
+  const off = await runStep(one(false), context.infra, context.audio, SPEECH_DBFS, context.quiet);
   context.log(`[interims] ${describe(off)}`);
   context.log('[interims] one speaker, interims on…');
-  const on = await runStep(one(true), context.infra, context.audio, SPEECH_DBFS);
+  const on = await runStep(one(true), context.infra, context.audio, SPEECH_DBFS, context.quiet);
   context.log(`[interims] ${describe(on)}; first text P50/P95/P99 ${on.firstTextMs.p50}/${on.firstTextMs.p95}/${on.firstTextMs.p99} ms, ${on.interims} interims`);
   const differences = compareFinals(off, on);
   let underLoad: InterimReport['underLoad'];
   if (loadN) {
     context.log(`[interims] ${loadN} speakers against the quota, interims off…`);
-    const loadOff = await runStep(plan(quota, loadN, context.audioMs, false), context.infra, context.audio, SPEECH_DBFS);
+    const loadOff = await runStep(plan(quota, loadN, context.audioMs, false), context.infra, context.audio, SPEECH_DBFS, context.quiet);
     context.log(`[interims] ${describe(loadOff)}`);
     context.log(`[interims] ${loadN} speakers against the quota, interims on…`);
-    const loadOn = await runStep(plan(quota, loadN, context.audioMs, true), context.infra, context.audio, SPEECH_DBFS);
+    const loadOn = await runStep(plan(quota, loadN, context.audioMs, true), context.infra, context.audio, SPEECH_DBFS, context.quiet);
     context.log(`[interims] ${describe(loadOn)}; ${loadOn.interims} interims`);
     underLoad = { sessions: loadN, off: loadOff, on: loadOn };
   }
@@ -232,7 +244,13 @@ async function main(): Promise<void> {
 
   const recording = await loadRecording(PAUSES);
   const infra = await startInfrastructure(false);
-  const context: Context = { infra, audio: new SpeakerAudio(recording, 100), audioMs, log: (line) => console.error(line) };
+  const context: Context = {
+    infra,
+    audio: new SpeakerAudio(recording, 100),
+    audioMs,
+    log: (line) => console.error(line),
+    quiet: quick ? { maxOtherCores: Infinity, waitMs: 0 } : { maxOtherCores: 0.5, waitMs: 60_000 },
+  };
   const all = scenarioSettings(quick);
   const started = new Date();
   const loadBefore = loadavg();

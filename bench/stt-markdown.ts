@@ -47,12 +47,12 @@ export function stepRow(step: StepResult, verdict: string): string {
   return (
     `| ${step.sessions} | ${step.finals.toLocaleString('en-US')} | ${triple(step.serverMs)} | ${triple(step.clientMs)} | ${ms(step.clientMs.max)} | ${sessionsCell(step)} |` +
     ` ${engineCell(step)} | ${audio}${errors ? `; ${errors}` : ''} | ${coresCell(step)} | ${ms(step.generator.loopDelayP99Ms)} / ${ms(step.generator.sendLagP99Ms)} |` +
-    ` ${step.loadAverage.map((v) => v.toFixed(2)).join(' / ')} | ${verdict} |`
+    ` ${step.loadAverage.map((v) => v.toFixed(2)).join(' / ')}${step.otherCoresBefore === undefined ? '' : ` (${step.otherCoresBefore.toFixed(2)})`} | ${verdict} |`
   );
 }
 
 const HEADER = [
-  '| N | finals | server latency_ms P50 / P95 / P99 | last chunk sent → result P50 / P95 / P99 | max | sessions started / refused (OVERLOADED) / completed | engine answered / 429 | audio | cores: server / generator / engine stub / other | generator loop delay P99 / send lag P99 (ms) | load avg 1 / 5 / 15 | verdict |',
+  '| N | finals | server latency_ms P50 / P95 / P99 | last chunk sent → result P50 / P95 / P99 | max | sessions started / refused (OVERLOADED) / completed | engine answered / 429 | audio | cores: server / generator / engine stub / other | generator loop delay P99 / send lag P99 (ms) | load avg 1 / 5 / 15 after (cores used by other processes before) | verdict |',
   '| ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | --- |',
 ];
 

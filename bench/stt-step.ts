@@ -5,7 +5,7 @@ import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { nearestRank } from '../src/loadtest/index.js';
-import { CpuMeter } from './cpu-meter.js';
+import { CpuMeter, waitForQuiet } from './cpu-meter.js';
 import { getJson } from './processes.js';
 import { envelopesReceived, startServer, type Configuration, type Infrastructure } from './servers.js';
 import { runSpeaker, type SpeakerAudio, type SpeakerOutcome } from './stt-speaker.js';
@@ -59,6 +59,8 @@ export interface StepResult {
   cores: { server: number; decoders: number; generator: number; engine: number; other: number };
   generator: { loopDelayP99Ms: number | undefined; sendLagP99Ms: number | undefined };
   loadAverage: number[];
+  /** Cores other processes used in the second before the step started (after waiting for a quiet moment). */
+  otherCoresBefore: number | undefined;
   envelopes: number | undefined;
   /** Requests in flight at the engine stub, read every second: with a queue at the server, this is its concurrency limit. */
   engineInFlight: number[];
@@ -96,7 +98,14 @@ interface StubCount {
   maxInFlight: number;
 }
 
-export async function runStep(plan: StepPlan, infra: Infrastructure, audio: SpeakerAudio, speechDbfs: number): Promise<StepResult> {
+/** Before a step, wait (this long at most) until other processes on this shared machine use less than this many cores. */
+export interface QuietRule {
+  maxOtherCores: number;
+  waitMs: number;
+}
+
+export async function runStep(plan: StepPlan, infra: Infrastructure, audio: SpeakerAudio, speechDbfs: number, quiet: QuietRule): Promise<StepResult> {
+  const quietBefore = quiet.waitMs > 0 ? await waitForQuiet(Object.fromEntries(infra.children.map((c) => [c.name, c.pid])), quiet.maxOtherCores, quiet.waitMs) : undefined;
   const server = await startServer(plan.configuration, infra, { enginePath: plan.enginePath ?? '', env: plan.env });
   try {
     const stubPid = infra.children.find((c) => c.name === 'engine stub')!.pid;
@@ -192,6 +201,7 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
         sendLagP99Ms: lag.p99,
       },
       loadAverage: loadavg().map(round2),
+      otherCoresBefore: quietBefore === undefined ? undefined : round2(quietBefore),
       envelopes,
       engineInFlight,
       wallS: Math.round(cpu.wallSeconds),
