@@ -28,6 +28,7 @@ async function main(): Promise<number> {
   const summary = await runLoadTest(options, { onProgress: progress?.update, signal: stop.signal });
   progress?.done();
   console.log(options.json ? formatJson(summary) : formatReport(summary));
+  if (options.report) console.error(`HTML report: ${options.report}`);
   return summary.passed ? 0 : 1;
 }
 

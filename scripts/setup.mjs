@@ -9,12 +9,12 @@ const purpose = process.argv.includes('--for=test') ? 'test' : 'start';
 /** command on PATH (or file) → Debian package that provides it. */
 const NEEDS = {
   start: [
-    { check: 'pocketsphinx_continuous', pkg: 'pocketsphinx', why: 'offline transcription (no OPENAI_API_KEY)' },
+    { check: 'pocketsphinx_batch', pkg: 'pocketsphinx', why: 'offline transcription (no OPENAI_API_KEY)' },
     { check: '/usr/share/pocketsphinx/model/en-us', pkg: 'pocketsphinx-en-us', why: 'the US-English model for pocketsphinx' },
   ],
   test: [
     { check: 'redis-server', pkg: 'redis-server', why: 'the Redis store tests' },
-    { check: 'pocketsphinx_continuous', pkg: 'pocketsphinx', why: 'offline engine tests' },
+    { check: 'pocketsphinx_batch', pkg: 'pocketsphinx', why: 'offline engine tests' },
     { check: '/usr/share/pocketsphinx/model/en-us', pkg: 'pocketsphinx-en-us', why: 'offline engine tests' },
     { check: 'chromium', pkg: 'chromium', why: 'browser tests of the demo page' },
   ],

@@ -1,6 +1,6 @@
 // Streams a WAV file to the transcription server in timed chunks and prints each result as it arrives.
 // Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] [--speed 1]
-//        [--language en] [--token T] [--session-id ID]
+//        [--language en] [--token T] [--session-id ID [--resume-token R]] [--interim [--interim-interval-ms MS]]
 import { parseArgs } from 'node:util';
 import { TranscriptionClient, TranscriptionClientError, describeError, type AudioChunkAccepted } from '../src/client/index.js';
 import { loadRecording, RecordingError } from '../src/loadtest/recording.js';
@@ -8,7 +8,8 @@ import { msToBytes } from '../src/protocol/audio.js';
 
 const USAGE =
   'Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] ' +
-  '[--speed 1 (1 = real time, 0 = as fast as acks allow)] [--language en] [--token T] [--session-id ID]';
+  '[--speed 1 (1 = real time, 0 = as fast as acks allow)] [--language en] [--token T] [--session-id ID [--resume-token R]] ' +
+  '[--interim (print interim results too)] [--interim-interval-ms MS]';
 
 /** Chunks allowed in flight when streaming as fast as acks allow. */
 const FAST_WINDOW = 16;
@@ -21,6 +22,9 @@ interface Options {
   language: string | undefined;
   token: string | undefined;
   sessionId: string | undefined;
+  resumeToken: string | undefined;
+  interim: boolean;
+  interimIntervalMs: number | undefined;
 }
 
 class UsageError extends Error {}
@@ -36,6 +40,9 @@ function parseOptions(argv: string[]): Options {
       language: { type: 'string' },
       token: { type: 'string', default: process.env.AUTH_TOKEN },
       'session-id': { type: 'string' },
+      'resume-token': { type: 'string' },
+      interim: { type: 'boolean', default: false },
+      'interim-interval-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,7 +56,25 @@ function parseOptions(argv: string[]): Options {
   if (!Number.isFinite(chunkMs) || chunkMs < 10 || chunkMs > 10_000) throw new UsageError('--chunk-ms must be a number from 10 to 10000.');
   const speed = Number(values.speed);
   if (!Number.isFinite(speed) || speed < 0) throw new UsageError('--speed must be 0 (as fast as possible) or a positive number.');
-  return { file, url: values.url, chunkMs, speed, language: values.language, token: values.token, sessionId: values['session-id'] };
+  const interval = values['interim-interval-ms'];
+  const interimIntervalMs = interval === undefined ? undefined : Number(interval);
+  if (interimIntervalMs !== undefined && (!Number.isInteger(interimIntervalMs) || interimIntervalMs < 1)) {
+    throw new UsageError('--interim-interval-ms must be a whole number of milliseconds.');
+  }
+  if (values['resume-token'] !== undefined && values['session-id'] === undefined) throw new UsageError('--resume-token goes with --session-id.');
+  return {
+    file,
+    url: values.url,
+    chunkMs,
+    speed,
+    language: values.language,
+    token: values.token,
+    sessionId: values['session-id'],
+    resumeToken: values['resume-token'],
+    // Asking for an interval asks for interims.
+    interim: values.interim || interimIntervalMs !== undefined,
+    interimIntervalMs,
+  };
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
@@ -62,7 +87,20 @@ async function main(): Promise<void> {
   const chunkBytes = Math.max(2, msToBytes(options.chunkMs, sampleRate));
 
   const client = new TranscriptionClient({ url: options.url, token: options.token, reconnect: { attempts: 8, maxDelayMs: 2000 } });
-  client.on('result', (r) => console.log(`[${seconds(r.start_ms)}s–${seconds(r.end_ms)}s] ${r.text} (latency ${r.latency_ms} ms)`));
+  // On a terminal the segment in progress is one line rewritten in place, then replaced by its final.
+  const tty = process.stdout.isTTY === true;
+  let interimShown = false;
+  client.on('interim', (r) => {
+    const line = `[${seconds(r.start_ms)}s–${seconds(r.end_ms)}s] … ${r.text}`;
+    if (tty) process.stdout.write(`\r\x1b[2K\x1b[2m${line}\x1b[0m`);
+    else console.log(`${line} (interim)`);
+    interimShown = tty;
+  });
+  client.on('result', (r) => {
+    if (interimShown) process.stdout.write('\r\x1b[2K');
+    interimShown = false;
+    console.log(`[${seconds(r.start_ms)}s–${seconds(r.end_ms)}s] ${r.text} (latency ${r.latency_ms} ms)`);
+  });
   // An error that ends the session also rejects the call in progress, which reports it once, at exit.
   client.on('error', (e) => {
     if (client.session.phase !== 'failed') console.error(`! ${e.describe()}`);
@@ -83,8 +121,16 @@ async function main(): Promise<void> {
 
   try {
     console.error(`Streaming ${options.file}: ${seconds(durationMs)} s at ${sampleRate} Hz to ${options.url} in ${options.chunkMs} ms chunks`);
-    const started = await client.start({ sessionId: options.sessionId, sampleRate, language: options.language });
+    const started = await client.start({
+      sessionId: options.sessionId,
+      resumeToken: options.resumeToken,
+      sampleRate,
+      language: options.language,
+      interimResults: options.interim,
+      interimIntervalMs: options.interimIntervalMs,
+    });
     console.error(`Session ${started.session_id}${started.resumed ? ` resumed at chunk ${started.next_seq}` : ''}`);
+    if (options.interim && started.interim_interval_ms === undefined) console.error('… the server sends no interim results (an older server, or turned off there)');
 
     // The first refused chunk stops the stream; its error is reported once, below.
     let failure: unknown;

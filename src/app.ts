@@ -90,7 +90,8 @@ export function createApp(config: Config, deps: AppDeps): App {
     {
       sessions,
       maxChunkBytes: config.maxChunkBytes,
-      interim: { defaultMs: config.interimIntervalMs, minMs: 250, maxMs: config.segmentation.maxMs },
+      // A segment is at most SEGMENT_MAX_MS long: a longer interval would never give an interim.
+      interim: { defaultMs: Math.min(config.interimIntervalMs, config.segmentation.maxMs), minMs: 250, maxMs: config.segmentation.maxMs },
       telemetry,
       metrics,
       logger,

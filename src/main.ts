@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { EngineUnavailableError } from './engines/engine.js';
 import { createEngine } from './engines/index.js';
 import { createLogger } from './logger.js';
+import { createPrometheusMetrics } from './metrics/prometheus-metrics.js';
 import { createOpsServer } from './ops/ops-server.js';
 import type { BufferStore } from './store/buffer-store.js';
 import { createMemoryStore } from './store/memory-store.js';
@@ -23,15 +24,18 @@ async function main(): Promise<void> {
   const engine = await createEngine(config, logger);
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam.
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model } });
-  const app = createApp(config, { store, engine, logger, telemetry, httpHandler: createPageHandler() });
+  // Prometheus metrics on a registry of this process's own: the pipeline reports to it, the ops server serves it
+  // at /metrics and draws it at /dashboard.
+  const prometheus = createPrometheusMetrics();
+  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, httpHandler: createPageHandler() });
   const port = await app.listen();
   logger.info(
     { port, store: store.kind, engine: engine.name, model: engine.model, namespace: '/transcription' },
     `Transcription server listening on port ${port} (store=${store.kind}, engine=${engine.name})`,
   );
-  const ops = createOpsServer({ config, store, engine, logger });
+  const ops = createOpsServer({ config, store, engine, logger, metrics: prometheus.registry });
   const opsPort = await ops.listen();
-  logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /ops/test-sentry-performance)`);
+  logger.info({ ops_port: opsPort }, `Ops server listening on port ${opsPort} (/healthz, /readyz, /metrics, /dashboard, /ops/test-sentry-performance)`);
 
   let stopping = false;
   const stop = async (signal: string) => {

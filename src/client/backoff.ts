@@ -1,4 +1,4 @@
-// Exponential backoff with jitter, and a list of promise waiters settled together: timing helpers for the client.
+// How long the client waits before trying again: exponential backoff with jitter, or the server's retry_after_ms.
 
 export interface BackoffOptions {
   /** Delay before the first retry, in milliseconds. */
@@ -16,27 +16,22 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
   return Math.max(0, Math.min(options.maxDelayMs, Math.round(base + jitter)));
 }
 
-/** Callers waiting for the same moment (connected, drained...), resolved or rejected all at once. */
-export class Waiters<T> {
-  private list: { resolve: (value: T) => void; reject: (error: unknown) => void }[] = [];
+/**
+ * The server's `retry_after_ms` plus up to a tenth more (at most 1 s): never sooner than asked, and the clients a
+ * busy or draining server turned away do not all come back in the same millisecond.
+ */
+export function retryAfterDelay(retryAfterMs: number): number {
+  const wait = Math.max(0, retryAfterMs);
+  return Math.round(wait + Math.random() * Math.min(1000, Math.max(20, wait / 10)));
+}
 
-  get size(): number {
-    return this.list.length;
-  }
-
-  wait(): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.list.push({ resolve, reject }));
-  }
-
-  resolveAll(value: T): void {
-    const list = this.list;
-    this.list = [];
-    for (const waiter of list) waiter.resolve(value);
-  }
-
-  rejectAll(error: unknown): void {
-    const list = this.list;
-    this.list = [];
-    for (const waiter of list) waiter.reject(error);
-  }
+/** How the client retries one request (start_session, a chunk, end_session). */
+export interface RetryPolicy {
+  /** Counted retries (timeouts, retryable refusals) before the request fails. */
+  attempts: number;
+  backoff: BackoffOptions;
+  /** How long a chunk may keep being refused with BUFFER_FULL (the server's backpressure) before it fails. */
+  bufferFullLimitMs: number;
+  /** How long a request may keep being refused with OVERLOADED or RATE_LIMITED before it fails. */
+  busyLimitMs: number;
 }

@@ -1,6 +1,6 @@
 // The chunks of one session that the server has not yet accepted: numbered, kept for resending, settled in order.
 import type { AudioChunkAccepted } from '../protocol/index.js';
-import { Waiters } from './backoff.js';
+import { Waiters } from './waiters.js';
 import type { TranscriptionClientError } from './errors.js';
 
 export interface PendingChunk {
@@ -8,9 +8,9 @@ export interface PendingChunk {
   pcm: Uint8Array;
   /** Retries caused by trouble with this chunk; resends after a reconnect do not count. */
   retries: number;
-  /** BUFFER_FULL refusals of this chunk, and when the first came (performance.now()). */
-  fullRefusals: number;
-  fullSince: number | undefined;
+  /** Busy refusals of this chunk (BUFFER_FULL, OVERLOADED, RATE_LIMITED), and when the first came (performance.now()). */
+  busyRefusals: number;
+  busySince: number | undefined;
   transmissions: number;
   settled: boolean;
   resolve: (ack: AudioChunkAccepted) => void;
@@ -58,8 +58,8 @@ export class ChunkQueue {
         seq: this.next,
         pcm,
         retries: 0,
-        fullRefusals: 0,
-        fullSince: undefined,
+        busyRefusals: 0,
+        busySince: undefined,
         transmissions: 0,
         settled: false,
         resolve,

@@ -1,5 +1,5 @@
 // Errors the client reports: protocol refusals plus its own failures, and plain-words descriptions for people.
-import { ErrorCode, isRetryable } from '../protocol/errors.js';
+import { ConnectErrorCode, ErrorCode, isRetryable } from '../protocol/errors.js';
 
 /** Failures the client detects itself, next to the server's protocol codes. */
 export const ClientErrorCode = {
@@ -28,6 +28,10 @@ export interface TranscriptionClientErrorDetails {
   seq?: number;
   segment?: number;
   expectedSeq?: number;
+  /** The more precise reason behind the code: for CONNECT_REFUSED, the server's ConnectErrorCode (e.g. TOKEN_EXPIRED). */
+  detail?: string;
+  /** The server asked to wait this long before trying again (OVERLOADED, RATE_LIMITED, SERVER_DRAINING). */
+  retryAfterMs?: number;
   cause?: unknown;
 }
 
@@ -39,6 +43,8 @@ export class TranscriptionClientError extends Error {
   readonly seq: number | undefined;
   readonly segment: number | undefined;
   readonly expectedSeq: number | undefined;
+  readonly detail: string | undefined;
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: TranscriptionErrorCode, message: string, details: TranscriptionClientErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -49,11 +55,14 @@ export class TranscriptionClientError extends Error {
     this.seq = details.seq;
     this.segment = details.segment;
     this.expectedSeq = details.expectedSeq;
+    this.detail = details.detail;
+    this.retryAfterMs = details.retryAfterMs;
   }
 
   /** The error in words for a person, e.g. for a status line on the page. */
   describe(): string {
-    return describeError(this.code, this.message);
+    const precise = this.detail === undefined ? undefined : (CONNECT_DESCRIPTIONS as Record<string, string | undefined>)[this.detail];
+    return precise ? `${precise} (${this.message})` : describeError(this.code, this.message);
   }
 }
 
@@ -81,6 +90,17 @@ const DESCRIPTIONS: Record<TranscriptionErrorCode, string> = {
   NO_SESSION: 'No transcription session is running. Start one first.',
   SESSION_ACTIVE: 'A transcription session is already running. Stop it before starting another.',
   CLOSED: 'The connection was closed.',
+};
+
+/** Why a handshake was refused (CONNECT_REFUSED's `detail`), for a person. */
+const CONNECT_DESCRIPTIONS: Record<ConnectErrorCode, string> = {
+  UNAUTHORIZED: 'The server refused the connection. Check the access token: it is missing or wrong.',
+  TOKEN_EXPIRED: 'The server refused the connection: the access token has expired. Get a new token.',
+  TOKEN_INVALID: 'The server refused the connection. Check the access token: it is not valid.',
+  TOKEN_REPLAYED: 'The server refused the connection: this one-time access token was already used. Get a new token.',
+  ORIGIN_NOT_ALLOWED: 'The server does not accept connections from this page\'s address (origin).',
+  TOO_MANY_CONNECTIONS: 'The server refused the connection: too many connections are open from here. Close some and try again.',
+  SERVER_DRAINING: 'The server is shutting down and took no new connection; try again in a moment.',
 };
 
 /**

@@ -1,4 +1,5 @@
-// Puts transcription results in segment order: holds early ones back, drops repeats, and never waits forever.
+// Puts transcription results in segment order: holds early finals back, drops repeats and stale interims, and never
+// waits forever.
 import type { TranscriptionResult } from '../protocol/events.js';
 
 export interface SegmentOrderOptions {
@@ -6,18 +7,25 @@ export interface SegmentOrderOptions {
   firstSegment?: number;
   /** How long a later segment may wait for a missing earlier one before the gap is skipped. */
   gapTimeoutMs?: number;
+  /** Receives interim results (`is_final: false`) of the segment in progress; without it they are dropped. */
+  interim?: (result: TranscriptionResult) => void;
 }
 
 /**
  * Segments arrive in order from a healthy server, but a resumed session re-sends the ones a client may have
- * missed and a reconnect can interleave them: this delivers each segment once, lowest number first.
+ * missed and a reconnect can interleave them: this delivers each final once, lowest number first. Interims share
+ * the number of the final that replaces them: those of the current segment go out at once (each replacing the last),
+ * one of a later segment waits until that segment is current, and one whose final has come is dropped.
  */
 export class SegmentOrder {
   private next: number;
   private readonly held = new Map<number, TranscriptionResult>();
+  /** The latest interim of each segment beyond the current one, waiting for its turn. */
+  private readonly waitingInterims = new Map<number, TranscriptionResult>();
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly gapTimeoutMs: number;
   private readonly firstSegment: number;
+  private readonly deliverInterim: ((result: TranscriptionResult) => void) | undefined;
 
   constructor(
     private readonly deliver: (result: TranscriptionResult) => void,
@@ -26,6 +34,7 @@ export class SegmentOrder {
     this.firstSegment = options.firstSegment ?? 0;
     this.next = this.firstSegment;
     this.gapTimeoutMs = options.gapTimeoutMs ?? 10_000;
+    this.deliverInterim = options.interim;
   }
 
   /** The segment number expected next; everything below it has been delivered or skipped. */
@@ -34,14 +43,22 @@ export class SegmentOrder {
   }
 
   push(result: TranscriptionResult): void {
+    // A final already delivered or held makes any interim of its segment stale.
     if (result.segment < this.next || this.held.has(result.segment)) return;
+    if (result.is_final === false) {
+      if (result.segment === this.next) this.deliverInterim?.(result);
+      else this.waitingInterims.set(result.segment, result);
+      return;
+    }
     this.held.set(result.segment, result);
+    this.waitingInterims.delete(result.segment);
     this.release();
   }
 
-  /** Delivers everything held, skipping gaps: nothing more is coming (the session ended). */
+  /** Delivers every final held, skipping gaps: nothing more is coming (the session ended). */
   flush(): void {
     this.clearTimer();
+    this.waitingInterims.clear();
     const rest = [...this.held.values()].sort((a, b) => a.segment - b.segment);
     this.held.clear();
     for (const result of rest) {
@@ -53,6 +70,7 @@ export class SegmentOrder {
   /** Forgets all state, for a new session. */
   reset(): void {
     this.held.clear();
+    this.waitingInterims.clear();
     this.next = this.firstSegment;
     this.clearTimer();
   }
@@ -66,6 +84,7 @@ export class SegmentOrder {
       this.deliver(result);
       result = this.held.get(this.next);
     }
+    if (this.next !== before) this.advanceInterims();
     // The timer measures how long the current gap has been open: restart it only when the gap moved.
     if (this.next !== before || this.held.size === 0) this.clearTimer();
     if (this.held.size > 0 && this.gapTimer === undefined) {
@@ -77,6 +96,15 @@ export class SegmentOrder {
       // A pending gap must not keep a Node process alive on its own.
       (this.gapTimer as { unref?: () => void }).unref?.();
     }
+  }
+
+  /** The current segment moved on: interims it has passed are stale, and one waiting for the new current goes out. */
+  private advanceInterims(): void {
+    for (const segment of this.waitingInterims.keys()) if (segment < this.next) this.waitingInterims.delete(segment);
+    const waiting = this.waitingInterims.get(this.next);
+    if (!waiting) return;
+    this.waitingInterims.delete(this.next);
+    this.deliverInterim?.(waiting);
   }
 
   private clearTimer(): void {

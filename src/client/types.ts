@@ -1,6 +1,6 @@
 // The client's public option, event and statistics shapes, kept apart so the client module holds only behaviour.
 import type { ManagerOptions, SocketOptions, io } from 'socket.io-client';
-import type { StartSessionAccepted, TranscriptionResult } from '../protocol/index.js';
+import type { ServerNotice, StartSessionAccepted, TranscriptionResult } from '../protocol/index.js';
 import type { TranscriptionClientError } from './errors.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
@@ -28,13 +28,24 @@ export interface RetryOptions {
    * a count: how long one chunk may keep being refused before the session fails (default 60000).
    */
   bufferFullLimitMs?: number;
+  /**
+   * OVERLOADED and RATE_LIMITED refusals are retried after the server's retry_after_ms, uncounted: how long one
+   * request (start_session, a chunk, end_session) may keep being refused so before it fails (default 120000).
+   */
+  busyLimitMs?: number;
 }
+
+/** Returns a fresh handshake token; called before every connection attempt, so short-lived tokens never go stale. */
+export type TokenSource = () => string | Promise<string>;
 
 export interface TranscriptionClientOptions {
   /** Server origin, e.g. "http://localhost:3000"; the /transcription namespace is added. */
   url: string;
-  /** Sent as handshake auth.token; required when the server sets AUTH_TOKEN. */
-  token?: string;
+  /**
+   * Sent as handshake auth.token; required when the server sets AUTH_TOKEN or asks for short-lived tokens. A
+   * function is called before each connection and reconnection for a fresh one (e.g. from POST /v1/tokens).
+   */
+  token?: string | TokenSource;
   /** Sentry trace propagation headers, sent in the handshake so server spans join the caller's trace. */
   sentryTrace?: string;
   baggage?: string;
@@ -64,6 +75,25 @@ export interface StartOptions {
   language?: string;
   prompt?: string;
   model?: string;
+  /**
+   * With `sessionId`: the `resume_token` of that session's first start (see `session.resumeToken`), proof that this
+   * client owns it. Servers that issue no tokens need none.
+   */
+  resumeToken?: string;
+  /** Ask for interim results: guesses at the current segment, emitted as 'interim' until its final 'result'. */
+  interimResults?: boolean;
+  /** How often an interim comes, in ms of new speech (the server's default when left out). */
+  interimIntervalMs?: number;
+}
+
+/** The current session as the client knows it. */
+export interface SessionInfo {
+  /** Known once the server has accepted the session. */
+  id: string | undefined;
+  sampleRate: number | undefined;
+  phase: SessionPhase;
+  /** The secret the server gave the session at its start; keep it with `id` to resume from elsewhere. */
+  resumeToken: string | undefined;
 }
 
 /** One acknowledged chunk. */
@@ -82,7 +112,12 @@ export interface SessionOpened extends StartSessionAccepted {
 }
 
 export interface TranscriptionClientEvents {
+  /** Final results (`is_final: true`), each segment once, in segment order. */
   result: TranscriptionResult;
+  /** Interim results of the segment in progress (`is_final: false`): each replaces the last, until that segment's 'result'. */
+  interim: TranscriptionResult;
+  /** The server announced it is going away (SERVER_DRAINING): the client reconnects after `retry_after_ms` and resumes. */
+  notice: ServerNotice;
   error: TranscriptionClientError;
   state: ConnectionState;
   ack: ChunkAck;
@@ -106,6 +141,8 @@ export interface ClientStats {
   reconnects: number;
   /** Results delivered through the 'result' event. */
   results: number;
+  /** Interim results delivered through the 'interim' event. */
+  interims: number;
   p50AckMs: number | undefined;
   p95AckMs: number | undefined;
   p99AckMs: number | undefined;

@@ -1,5 +1,7 @@
 // Server settings read from the environment once, at start-up; a bad value stops start-up naming the variable.
+import os from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_SPEECH_DBFS } from '../sessions/vad.js';
 
 const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -63,7 +65,7 @@ const envSchema = z.object({
   SEGMENT_MAX_MS: wholeNumber(8000, 500),
   SEGMENT_MIN_MS: wholeNumber(1000, 0),
   SILENCE_MS: wholeNumber(600, 20),
-  VAD_SPEECH_DBFS: decibels(-45),
+  VAD_SPEECH_DBFS: decibels(DEFAULT_SPEECH_DBFS),
   TRANSCRIBER: oneOf(TRANSCRIBERS, 'auto'),
   /** A hard cap on engine requests at once; unset = adaptive between the floor and ENGINE_MAX_CONCURRENCY. */
   ENGINE_CONCURRENCY: wholeNumber(0, 0, 4096),
@@ -78,7 +80,8 @@ const envSchema = z.object({
   WHISPER_MODEL: z.string().optional().transform((v) => v || 'whisper-1'),
   ENGINE_MAX_RETRIES: wholeNumber(3, 0, 10),
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
-  POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_continuous'),
+  POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
+  POCKETSPHINX_DECODERS: wholeNumber(os.availableParallelism(), 1, 256),
 });
 
 export type Transcriber = 'openai' | 'pocketsphinx';
@@ -105,6 +108,8 @@ export interface Config {
   interimIntervalMs: number;
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; maxRetries: number; timeoutMs: number };
   pocketsphinxCommand: string;
+  /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
+  pocketsphinxDecoders: number;
 }
 
 export class ConfigError extends Error {
@@ -171,5 +176,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.ENGINE_TIMEOUT_MS,
     },
     pocketsphinxCommand: e.POCKETSPHINX_COMMAND,
+    pocketsphinxDecoders: e.POCKETSPHINX_DECODERS,
   };
 }

@@ -3,18 +3,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { EngineUnavailableError, type TranscriptionEngine } from './engine.js';
 import { createOpenAIEngine } from './openai.js';
-import { assertPocketsphinxInstalled, createPocketsphinxEngine } from './pocketsphinx.js';
+import { createPocketsphinxEngine } from './pocketsphinx/engine.js';
+import { assertPocketsphinxInstalled } from './pocketsphinx/install.js';
 
 export { EngineError, EngineUnavailableError } from './engine.js';
 export type { EngineResult, SegmentAudio, TranscriptionEngine } from './engine.js';
 export { createOpenAIEngine, type OpenAIEngineOptions } from './openai.js';
-export {
-  assertPocketsphinxInstalled,
-  createPocketsphinxEngine,
-  POCKETSPHINX_MODEL_DIR,
-  POCKETSPHINX_SAMPLE_RATE,
-  type PocketsphinxEngineOptions,
-} from './pocketsphinx.js';
+export { createPocketsphinxEngine, type PocketsphinxEngine, type PocketsphinxEngineOptions } from './pocketsphinx/engine.js';
+export { assertPocketsphinxInstalled, POCKETSPHINX_MODEL_DIR, POCKETSPHINX_SAMPLE_RATE } from './pocketsphinx/install.js';
 
 /**
  * The engine for `config.transcriber`. Throws EngineUnavailableError when pocketsphinx is chosen but not
@@ -33,6 +29,7 @@ export async function createEngine(config: Config, logger?: Logger): Promise<Tra
       assertPocketsphinxInstalled(config.pocketsphinxCommand);
       return createPocketsphinxEngine({
         command: config.pocketsphinxCommand,
+        decoders: config.pocketsphinxDecoders,
         // ENGINE_TIMEOUT_MS bounds one attempt of either engine.
         timeoutMs: config.openai.timeoutMs,
         logger,

@@ -30,6 +30,10 @@ export interface LoadTestOptions {
   sentryTrace: string | undefined;
   baggage: string | undefined;
   language: string | undefined;
+  /** Ask every session for interim results (start_session interim_results). */
+  interim: boolean;
+  /** interim_interval_ms to ask for; the server's default when undefined. */
+  interimIntervalMs: number | undefined;
   transport: Transport;
   ackTimeoutMs: number;
   /** The run fails (exit status 1) when more errors than this were seen. */
@@ -40,6 +44,8 @@ export interface LoadTestOptions {
   timeoutMs: number;
   json: boolean;
   progress: boolean;
+  /** Writes the run as one self-contained HTML file (charts included) at this path. */
+  report: string | undefined;
 }
 
 export class UsageError extends Error {}
@@ -65,12 +71,15 @@ Replays a WAV file (default test/fixtures/hello.wav) as concurrent sessions of t
   --sentry-trace H      handshake sentry-trace header, to continue a trace
   --baggage B           handshake baggage header
   --language L          start_session language
+  --interim             ask for interim results (the first-text latency then measures them)
+  --interim-interval-ms MS  interim results every MS ms of new speech (implies --interim; default: the server's)
   --transport T         websocket (default) or polling (Socket.IO's long-polling, upgraded to WebSocket)
   --ack-timeout-ms MS   chunk ack timeout before the client resends (default 5000)
   --max-errors N        exit with status 1 when more than N errors were seen (default 0)
   --max-ack-p99-ms MS   exit with status 1 when the P99 ack latency is above MS
   --timeout S           give up on the whole run after S seconds (default: the expected time plus 120)
   --json                print the summary as one JSON object on stdout
+  --report FILE         also write a self-contained HTML report (latency over time, histograms, sessions, errors)
   --quiet               no live progress line
   -h, --help            this text`;
 
@@ -105,12 +114,15 @@ export function parseLoadTestOptions(argv: string[], env: NodeJS.ProcessEnv = pr
         'sentry-trace': { type: 'string' },
         baggage: { type: 'string' },
         language: { type: 'string' },
+        interim: { type: 'boolean' },
+        'interim-interval-ms': { type: 'string' },
         transport: { type: 'string' },
         'ack-timeout-ms': { type: 'string' },
         'max-errors': { type: 'string' },
         'max-ack-p99-ms': { type: 'string' },
         timeout: { type: 'string' },
         json: { type: 'boolean' },
+        report: { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -150,6 +162,8 @@ export function parseLoadTestOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     sentryTrace: values['sentry-trace'],
     baggage: values.baggage,
     language: values.language,
+    interim: (values.interim ?? false) || values['interim-interval-ms'] !== undefined,
+    interimIntervalMs: number('interim-interval-ms', values['interim-interval-ms'], 1, 600_000, true),
     transport,
     ackTimeoutMs: number('ack-timeout-ms', values['ack-timeout-ms'], 10, 600_000) ?? 5000,
     maxErrors: number('max-errors', values['max-errors'], 0, Number.MAX_SAFE_INTEGER, true) ?? 0,
@@ -157,6 +171,7 @@ export function parseLoadTestOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     timeoutMs: (number('timeout', values.timeout, 1, 7 * 86_400) ?? 0) * 1000,
     json: values.json ?? false,
     progress: !(values.quiet ?? false),
+    report: values.report || undefined,
   };
 }
 

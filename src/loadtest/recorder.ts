@@ -24,6 +24,8 @@ export class RunRecorder {
   readonly resultLatency = new Samples();
   /** The server's own latency_ms of each result: from the segment's cut to its emit. */
   readonly serverResultLatency = new Samples();
+  /** Per segment: from sending the segment's first chunk to the first result (interim or final) with its number. */
+  readonly firstTextLatency = new Samples();
 
   sessionsStarted = 0;
   sessionsCompleted = 0;
@@ -38,6 +40,8 @@ export class RunRecorder {
   audioBytesSent = 0;
   audioBytesAcked = 0;
   results = 0;
+  /** Interim results received (is_final: false). */
+  interims = 0;
   /** Results whose last chunk's ack time was unknown (e.g. acknowledged only implicitly after a resend). */
   resultsUntimed = 0;
   disconnects = 0;
@@ -88,6 +92,11 @@ export class RunRecorder {
     this.serverResultLatency.add(serverLatencyMs);
     if (latencyMs === undefined) this.resultsUntimed += 1;
     else this.resultLatency.add(latencyMs);
+  }
+
+  /** The first text of a segment arrived `latencyMs` after its first chunk was sent. */
+  firstText(latencyMs: number, at: number): void {
+    if (at >= this.measureFrom) this.firstTextLatency.add(latencyMs);
   }
 
   snapshot(): ProgressSnapshot {

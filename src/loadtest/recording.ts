@@ -74,6 +74,11 @@ export class ChunkedLoop {
     return this.looped.subarray(offset, offset + length);
   }
 
+  /** The chunk holding absolute byte `byte`: the first chunk of a segment starting there. */
+  chunkHolding(byte: number): number {
+    return Math.max(0, Math.floor(byte / this.chunkBytes));
+  }
+
   /** The chunk whose end reaches absolute byte `endByte`: the one that completed a segment ending there. */
   chunkEnding(endByte: number): number {
     return Math.max(0, Math.ceil(endByte / this.chunkBytes) - 1);

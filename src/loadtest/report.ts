@@ -30,12 +30,14 @@ export function formatReport(summary: LoadTestSummary): string {
     `Chunks        ${count(s.chunks.sent)} sent, ${count(s.chunks.acked)} acked, ${count(s.chunks.failed)} failed, ${count(s.chunks.resent)} resent`,
     `Audio         ${s.audio.sentSeconds.toFixed(1)} s sent, ${s.audio.ackedSeconds.toFixed(1)} s acked` +
       (s.audio.ingestPerWallSecond === undefined ? '' : ` (${s.audio.ingestPerWallSecond} audio s per wall s)`),
-    `Results       ${count(s.results.received)} received`,
+    `Results       ${count(s.results.received)} received` +
+      (s.settings.interim ? `, ${count(s.results.interims)} interim${s.settings.interimIntervalMs ? ` (asked every ${s.settings.interimIntervalMs} ms)` : ''}` : ''),
     '',
     ['Latency (ms)'.padEnd(34), 'count'.padStart(9), ...['P50', 'P75', 'P95', 'P99', 'max'].map((h) => h.padStart(9))].join(''),
     latencyRow('chunk ack', s.ackLatencyMs, ['p50', 'p75', 'p95', 'p99', 'max']),
     latencyRow('result after its last chunk', s.resultLatencyMs, ['p50', 'p95', 'max']),
     latencyRow('result, server latency_ms', s.serverResultLatencyMs, ['p50', 'p95', 'max']),
+    latencyRow('first text after its first chunk', s.firstTextLatencyMs, ['p50', 'p95', 'max']),
     '',
     `Errors        ${s.errors.total === 0 ? 'none' : Object.entries(s.errors.byCode).map(([code, n]) => `${code} ${count(n)}`).join(', ')}`,
     `Disconnects   ${count(s.disconnects)} (${count(s.reconnects)} reconnected)`,

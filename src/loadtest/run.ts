@@ -2,11 +2,13 @@
 // keeps the run within its time limit, and returns the summary.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { TranscriptionClient } from '../client/index.js';
+import { writeHtmlReport } from './html-report.js';
 import type { LoadTestOptions } from './options.js';
 import { RunRecorder, type ProgressSnapshot } from './recorder.js';
 import { ChunkedLoop, loadRecording, type Recording } from './recording.js';
 import { runSession, type SessionOutcome, type SessionPlan } from './session-runner.js';
 import { summarize, type LoadTestSummary } from './summary.js';
+import { TimelineRecorder } from './timeline.js';
 
 export interface RunHooks {
   /** Called about every `progressEveryMs` while the run lasts. */
@@ -30,7 +32,8 @@ export function expectedMs(options: LoadTestOptions, recording: Recording): numb
 export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}): Promise<LoadTestSummary> {
   const recording = hooks.recording ?? (await loadRecording(options.file));
   const audio = new ChunkedLoop(recording, options.chunkMs);
-  const recorder = new RunRecorder(options.sessions, options.warmUpMs);
+  // --report: the same recorder, keeping per-second latency, sessions and errors for the HTML charts.
+  const recorder = options.report ? new TimelineRecorder(options.sessions, options.warmUpMs) : new RunRecorder(options.sessions, options.warmUpMs);
   const t0 = recorder.startedAt;
 
   const stop = options.stop;
@@ -103,10 +106,12 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
 
   // The histogram holds whole timer intervals: what exceeds the resolution is the delay.
   const ns = (value: number) => (Number.isFinite(value) && value > 0 ? Math.max(0, value / 1e6 - loopDelayResolutionMs) : undefined);
-  return summarize(options, recording, recorder, {
+  const summary = summarize(options, recording, recorder, {
     wallMs: performance.now() - t0,
     timedOut,
     interrupted,
     generator: { eventLoopDelayP99Ms: ns(loopDelay.percentile(99)), eventLoopDelayMaxMs: ns(loopDelay.max) },
   });
+  if (options.report && recorder instanceof TimelineRecorder) await writeHtmlReport(options.report, summary, recorder.finish());
+  return summary;
 }

@@ -102,6 +102,22 @@ export async function runSession(context: SessionContext): Promise<SessionOutcom
   const awaitingAck = new Map<number, { at: number; serverMs: number }[]>();
   const results: TranscriptionResult[] = [];
   let connected = false;
+  /** performance.now() at which each chunk (by its index in the recording) was first handed to the client. */
+  const sentAt = new Map<number, number>();
+  let sentForgottenBelow = 0;
+  /** Segments below this have had their first text (results of a segment come in order, interims first). */
+  let firstTextBelow = 0;
+
+  /** The first result of a segment, interim or final: how long after its first chunk left did text appear. */
+  const firstText = (result: TranscriptionResult, now: number) => {
+    if (result.replayed || result.segment < firstTextBelow) return;
+    firstTextBelow = result.segment + 1;
+    const first = audio.chunkHolding(audio.bytesOf(result.start_ms));
+    // Later segments start at or after this one: earlier send times are no longer needed.
+    for (; sentForgottenBelow < first; sentForgottenBelow++) sentAt.delete(sentForgottenBelow);
+    const at = sentAt.get(first);
+    if (at !== undefined) recorder.firstText(now - at, now);
+  };
 
   client.on('error', (error) => recorder.error(error.code, error));
   client.on('state', (state) => {
@@ -124,9 +140,14 @@ export async function runSession(context: SessionContext): Promise<SessionOutcom
     // Ack and result came in the same read from the socket: the result was right behind the ack.
     for (const result of early) recorder.result(Math.max(0, result.at - now), result.serverMs, result.at);
   });
+  client.on('interim', (result) => {
+    recorder.interims += 1;
+    firstText(result, performance.now());
+  });
   client.on('result', (result) => {
     const now = performance.now();
     results.push(result);
+    firstText(result, now);
     if (result.replayed) return recorder.result(undefined, result.latency_ms, now);
     // Timed from the moment the server had the segment's last chunk (its ack), or from end_session if that cut it.
     const endByte = audio.bytesOf(result.end_ms);
@@ -159,7 +180,12 @@ export async function runSession(context: SessionContext): Promise<SessionOutcom
     if (context.stopping()) return outcome();
 
     try {
-      await client.start({ sampleRate: audio.recording.sampleRate, language: options.language });
+      await client.start({
+        sampleRate: audio.recording.sampleRate,
+        language: options.language,
+        interimResults: options.interim,
+        interimIntervalMs: options.interimIntervalMs,
+      });
     } catch (error) {
       fail(error);
       return outcome();
@@ -182,7 +208,7 @@ export async function runSession(context: SessionContext): Promise<SessionOutcom
       if (client.session.phase === 'failed') break;
       const chunk = audio.chunk(index, plan.totalBytes);
       if (!chunk) break;
-      send(chunk);
+      send(chunk, index);
     }
 
     await inFlight.below(1);
@@ -212,8 +238,9 @@ export async function runSession(context: SessionContext): Promise<SessionOutcom
     else if (failed) recorder.sessionsFailed += 1;
   }
 
-  function send(chunk: Uint8Array): void {
+  function send(chunk: Uint8Array, index: number): void {
     const now = performance.now();
+    sentAt.set(index, now);
     recorder.firstSendAt ??= now;
     recorder.chunksSent += 1;
     recorder.audioBytesSent += chunk.length;

@@ -7,7 +7,18 @@ import type { Percentiles } from './stats.js';
 export interface LoadTestSummary {
   target: string;
   recording: { file: string; sampleRate: number; seconds: number };
-  settings: { sessions: number; pace: LoadTestOptions['pace']; window: number; chunkMs: number; stop: StopRule; rampUpS: number; warmUpS: number; transport: string };
+  settings: {
+    sessions: number;
+    pace: LoadTestOptions['pace'];
+    window: number;
+    chunkMs: number;
+    stop: StopRule;
+    rampUpS: number;
+    warmUpS: number;
+    transport: string;
+    interim: boolean;
+    interimIntervalMs: number | undefined;
+  };
   /** Wall time of the whole run, connections and end_session included. */
   wallSeconds: number;
   sessions: { planned: number; started: number; completed: number; failed: number };
@@ -24,7 +35,12 @@ export interface LoadTestSummary {
   resultLatencyMs: Percentiles;
   /** The server's latency_ms of each result (segment cut → emit), for comparison. */
   serverResultLatencyMs: Percentiles;
-  results: { received: number; untimed: number };
+  /**
+   * First text latency: per segment, from sending its first chunk to the first result with its number (interim or
+   * final), in milliseconds. Without interims it spans the whole segment; with them, how soon words show.
+   */
+  firstTextLatencyMs: Percentiles;
+  results: { received: number; untimed: number; interims: number };
   errors: { total: number; byCode: Record<string, number> };
   disconnects: number;
   reconnects: number;
@@ -82,6 +98,8 @@ export function summarize(
       rampUpS: options.rampUpMs / 1000,
       warmUpS: options.warmUpMs / 1000,
       transport: options.transport,
+      interim: options.interim,
+      interimIntervalMs: options.interimIntervalMs,
     },
     wallSeconds: round(run.wallMs / 1000),
     sessions: {
@@ -105,7 +123,8 @@ export function summarize(
     ackLatencyMs: ack,
     resultLatencyMs: rounded(recorder.resultLatency.summary()),
     serverResultLatencyMs: rounded(recorder.serverResultLatency.summary()),
-    results: { received: recorder.results, untimed: recorder.resultsUntimed },
+    firstTextLatencyMs: rounded(recorder.firstTextLatency.summary()),
+    results: { received: recorder.results, untimed: recorder.resultsUntimed, interims: recorder.interims },
     errors: { total: recorder.errors, byCode: recorder.errorsByCode() },
     disconnects: recorder.disconnects,
     reconnects: recorder.reconnects,

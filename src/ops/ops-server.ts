@@ -1,5 +1,5 @@
-// The ops side server (Fastify on OPS_PORT): liveness, readiness, and an on-demand Sentry performance test;
-// /ops/* needs the OPS_TOKEN bearer token when one is set.
+// The ops side server (Fastify on OPS_PORT): liveness, readiness, an on-demand Sentry performance test, Prometheus
+// metrics and the live dashboard; /ops/*, /metrics and /dashboard/data need the OPS_TOKEN bearer token when one is set.
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import * as Sentry from '@sentry/node';
@@ -7,8 +7,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
+import type { MetricsSource } from '../metrics/metrics-source.js';
 import type { BufferStore } from '../store/buffer-store.js';
 import { PerformanceTestError, runPerformanceTest } from './performance-test.js';
+import { registerDashboard } from './dashboard-routes.js';
 import { createReadinessProbe } from './readiness.js';
 
 export interface OpsServerDeps {
@@ -16,6 +18,10 @@ export interface OpsServerDeps {
   store: BufferStore;
   engine: TranscriptionEngine;
   logger?: Logger;
+  /** Serves GET /metrics and the dashboard: this process's registry, or the cluster primary's aggregate. */
+  metrics?: MetricsSource;
+  /** The built dashboard page (default dist/dashboard) and how often it samples `metrics` (default 5 s). */
+  dashboard?: { dir?: string; stepMs?: number };
 }
 
 export interface OpsServer {
@@ -81,7 +87,13 @@ function bearerMatches(expected: string, header: string | undefined): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function createOpsServer({ config, store, engine, logger }: OpsServerDeps): OpsServer {
+/** Paths behind OPS_TOKEN. The dashboard's page and scripts hold no data: only what it fetches is protected. */
+function needsToken(url: string): boolean {
+  const path = url.split('?', 1)[0]!;
+  return path.startsWith('/ops/') || path === '/metrics' || path === '/dashboard/data';
+}
+
+export function createOpsServer({ config, store, engine, logger, metrics, dashboard }: OpsServerDeps): OpsServer {
   const fastify = Fastify({
     ...(logger ? { loggerInstance: logger.child({ component: 'ops' }) as FastifyBaseLogger } : {}),
     // Probes arrive every few seconds: one log line per request would bury the server's own lines.
@@ -91,7 +103,7 @@ export function createOpsServer({ config, store, engine, logger }: OpsServerDeps
   if (config.opsToken) {
     const token = config.opsToken;
     fastify.addHook('onRequest', async (request, reply) => {
-      if (!request.url.startsWith('/ops/')) return;
+      if (!needsToken(request.url)) return;
       if (bearerMatches(token, request.headers.authorization)) return;
       return reply.code(401).send({ error: 'Unauthorized', message: 'Pass the server OPS_TOKEN as "Authorization: Bearer <OPS_TOKEN>"' });
     });
@@ -123,12 +135,24 @@ export function createOpsServer({ config, store, engine, logger }: OpsServerDeps
     },
   );
 
+  let stopDashboard = () => {};
+  if (metrics) {
+    fastify.get('/metrics', async (_request, reply) => {
+      const text = await metrics.metrics();
+      return reply.type(metrics.contentType).send(text);
+    });
+    stopDashboard = registerDashboard(fastify, { source: metrics, ...dashboard, logger });
+  }
+
   return {
     fastify,
     async listen(port = config.opsPort, host = config.host) {
       await fastify.listen({ port, host: host ?? '0.0.0.0' });
       return (fastify.server.address() as AddressInfo).port;
     },
-    close: () => fastify.close(),
+    async close() {
+      stopDashboard();
+      await fastify.close();
+    },
   };
 }

@@ -50,6 +50,8 @@ export class EngineScheduler {
 
   constructor(private readonly options: SchedulerOptions) {
     this.now = options.now ?? (() => performance.now());
+    // The limit is known before the first request: metrics show it from the start.
+    this.report();
   }
 
   /** Requests allowed at once, in flight now, and segments waiting. */

@@ -198,7 +198,9 @@ export class SessionRuntime {
         });
         metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
       }
+      const commitStarted = performance.now();
       const outcome = await store.commitSegment(this.id, start, end, text);
+      metrics.storeRoundTrip('commit', (performance.now() - commitStarted) / 1000);
       if (outcome.status === 'unknown') throw new UnknownSessionError(this.id, 'expired', `session ${this.id} expired while its audio was being transcribed`);
       this.committedBytes = outcome.record.committedBytes;
       this.nextSegment = outcome.record.segments;

@@ -109,9 +109,11 @@ export class Sessions {
     const runtime = registry.find(sessionId);
     if (runtime?.isEnding) throw new SessionEndedError(sessionId, true);
     const rate = runtime?.settings.sample_rate ?? 16000;
+    const appendStarted = performance.now();
     const outcome = await eventSpans.bufferChunk(trace, store.keyOf(sessionId), chunk.length, store.kind, () =>
       store.append(sessionId, seq, chunk, msToBytes(limits.maxBufferMs, rate)),
     );
+    metrics.storeRoundTrip('append', (performance.now() - appendStarted) / 1000);
     switch (outcome.status) {
       case 'unknown':
         throw new UnknownSessionError(sessionId, 'not-found');

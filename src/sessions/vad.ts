@@ -2,6 +2,9 @@
 // This runs on every byte of every session, so frames are compared in the linear domain (mean square against
 // the threshold's mean square): no logarithm or root per frame.
 
+/** Frames louder than this (RMS, dBFS) count as speech unless VAD_SPEECH_DBFS says otherwise. */
+export const DEFAULT_SPEECH_DBFS = -45;
+
 /** Frame length for level measurement; 10 ms is the usual VAD granularity. */
 export const VAD_FRAME_MS = 10;
 

@@ -10,14 +10,31 @@ import { PageView, type Phase } from './view.js';
 /** How often the figures are redrawn while a session runs: often enough to feel live, rarely enough to cost nothing. */
 const FIGURES_INTERVAL_MS = 250;
 
+/** Where the page keeps the running session's id and resume token: this tab only, gone when the tab closes. */
+const SESSION_KEY = 'transcription.session';
+
 /**
- * `?language=en` asks the engine for a language instead of detecting it; `#token=…` is the server's AUTH_TOKEN
- * (in the fragment, so it never reaches a server or proxy log).
+ * `?language=en` asks the engine for a language instead of detecting it; `?interim=0` turns interim results off;
+ * `#token=…` is the server's AUTH_TOKEN or a short-lived token (in the fragment, so it never reaches a server or proxy log).
  */
-function pageOptions(): { language: string | undefined; token: string | undefined } {
+function pageOptions(): { language: string | undefined; token: string | undefined; interim: boolean } {
   const query = new URLSearchParams(location.search);
   const fragment = new URLSearchParams(location.hash.slice(1));
-  return { language: query.get('language') || undefined, token: fragment.get('token') || undefined };
+  return {
+    language: query.get('language') || undefined,
+    token: fragment.get('token') || undefined,
+    interim: !['0', 'false', 'off', 'no'].includes((query.get('interim') ?? '').toLowerCase()),
+  };
+}
+
+/** Keeps the session id with its resume token, the pair that lets this tab resume the session from a new connection. */
+function rememberSession(session: { id: string | undefined; resumeToken: string | undefined } | undefined): void {
+  try {
+    if (session?.id) sessionStorage.setItem(SESSION_KEY, JSON.stringify({ id: session.id, resumeToken: session.resumeToken }));
+    else sessionStorage.removeItem(SESSION_KEY);
+  } catch {
+    // Storage may be disabled (private modes, policies): the page works without it.
+  }
 }
 
 function describe(error: unknown): string {
@@ -50,6 +67,7 @@ class TranscriptionPage {
     this.view.hideSummary();
     this.view.offerRecording(undefined);
     this.view.setSession(undefined);
+    rememberSession(undefined);
     this.transcript.clear();
     this.view.renderTranscript([]);
     this.recording = new Recording();
@@ -73,8 +91,9 @@ class TranscriptionPage {
     this.startFigures();
     try {
       // Audio captured before the server answers is queued by the client and numbered once the session exists.
-      const accepted = await client.start({ sampleRate: TARGET_SAMPLE_RATE, language: this.options.language });
+      const accepted = await client.start({ sampleRate: TARGET_SAMPLE_RATE, language: this.options.language, interimResults: this.options.interim });
       this.view.setSession(accepted.session_id);
+      rememberSession(client.session);
     } catch (error) {
       await this.fail(error);
     }
@@ -105,6 +124,7 @@ class TranscriptionPage {
     const client = this.client!;
     try {
       const end = await client.end();
+      rememberSession(undefined);
       this.transcript.finish(end);
       this.view.renderTranscript(this.transcript.lines);
       this.view.showSummary(end.duration_ms, end.segments);
@@ -144,12 +164,19 @@ class TranscriptionPage {
         this.view.setStatus('Listening… press Stop when you are done.');
       }
     });
+    client.on('notice', () => {
+      if (this.phase === 'recording') this.view.setStatus('The server is restarting: moving to another one. Keep talking; your audio is kept.');
+    });
     client.on('session', (session) => {
       this.view.setSession(session.session_id);
+      rememberSession(client.session);
       if (session.reopened && !session.resumed) this.transcript.beginServerSession();
     });
     client.on('result', (result) => {
       if (this.transcript.add(result)) this.view.renderTranscript(this.transcript.lines);
+    });
+    client.on('interim', (result) => {
+      if (this.transcript.setInterim(result)) this.view.renderTranscript(this.transcript.lines);
     });
     client.on('error', (error) => {
       if (client.session.phase === 'failed') void this.fail(error);

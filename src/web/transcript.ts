@@ -1,14 +1,17 @@
-// The transcript the page shows: segments kept once each, in order, with the server's final text as the last word.
+// The transcript the page shows: segments kept once each, in order, the segment in progress as its latest interim
+// guess, and the server's final text as the last word.
 import type { EndSessionAccepted, TranscriptionResult } from '../client/index.js';
 
 export interface TranscriptLine {
-  /** Unique on the page: server session part and segment number. */
+  /** Unique on the page: server session part and segment number (an interim and its final share it). */
   key: string;
   /** 0, or higher after the server lost the session and started a fresh one (its times count from 0 again). */
   part: number;
   text: string;
   startMs: number;
   endMs: number;
+  /** A guess at the segment in progress, replaced in place by its final. */
+  interim: boolean;
 }
 
 /**
@@ -17,24 +20,37 @@ export interface TranscriptLine {
  */
 export class Transcript {
   private parts: Map<number, TranscriptionResult>[] = [new Map()];
+  /** The latest interim of the segment in progress in the current part, until its final comes. */
+  private interim: TranscriptionResult | undefined;
   /** Set at Stop when the server's end_session text differs from the segments received (then it replaces them). */
   private finalText: string | undefined;
 
-  /** Adds a result unless its segment is already shown (resumed sessions replay every segment); true if added. */
+  /** Adds a final unless its segment is already shown (resumed sessions replay every segment); true if added. */
   add(result: TranscriptionResult): boolean {
     const current = this.parts[this.parts.length - 1]!;
     if (current.has(result.segment)) return false;
     current.set(result.segment, result);
+    if (this.interim && this.interim.segment <= result.segment) this.interim = undefined;
+    return true;
+  }
+
+  /** Shows `result` as the segment in progress, replacing the previous guess; false when its final is already here. */
+  setInterim(result: TranscriptionResult): boolean {
+    const current = this.parts[this.parts.length - 1]!;
+    if (current.has(result.segment) || [...current.keys()].some((segment) => segment > result.segment)) return false;
+    this.interim = result;
     return true;
   }
 
   /** The server answered a reconnect with a fresh session: later segments belong to a new part. */
   beginServerSession(): void {
+    this.interim = undefined;
     if (this.parts[this.parts.length - 1]!.size > 0) this.parts.push(new Map());
   }
 
   /** Stop's answer is the authority on the current server session's text. */
   finish(end: EndSessionAccepted): void {
+    this.interim = undefined;
     const current = this.parts[this.parts.length - 1]!;
     const received = ordered(current).map((r) => r.text).join(' ');
     this.finalText = received === end.text ? undefined : end.text;
@@ -42,6 +58,7 @@ export class Transcript {
 
   clear(): void {
     this.parts = [new Map()];
+    this.interim = undefined;
     this.finalText = undefined;
   }
 
@@ -52,21 +69,29 @@ export class Transcript {
       if (last && this.finalText !== undefined) {
         const results = ordered(part);
         if (this.finalText) {
-          lines.push({ key: `${index}:final`, part: index, text: this.finalText, startMs: results[0]?.start_ms ?? 0, endMs: results.at(-1)?.end_ms ?? 0 });
+          lines.push({ key: `${index}:final`, part: index, text: this.finalText, startMs: results[0]?.start_ms ?? 0, endMs: results.at(-1)?.end_ms ?? 0, interim: false });
         }
         return;
       }
       for (const result of ordered(part)) {
-        if (!result.text) continue;
-        lines.push({ key: `${index}:${result.segment}`, part: index, text: result.text, startMs: result.start_ms, endMs: result.end_ms });
+        if (result.text) lines.push(line(index, result, false));
       }
+      if (last && this.interim?.text) lines.push(line(index, this.interim, true));
     });
     return lines;
   }
 
+  /** The final text so far (interim guesses left out). */
   get text(): string {
-    return this.lines.map((line) => line.text).join(' ');
+    return this.lines
+      .filter((entry) => !entry.interim)
+      .map((entry) => entry.text)
+      .join(' ');
   }
+}
+
+function line(part: number, result: TranscriptionResult, interim: boolean): TranscriptLine {
+  return { key: `${part}:${result.segment}`, part, text: result.text, startMs: result.start_ms, endMs: result.end_ms, interim };
 }
 
 function ordered(part: Map<number, TranscriptionResult>): TranscriptionResult[] {

@@ -97,11 +97,11 @@ export class PageView {
     lines.forEach((line, index) => {
       if (line.part > 0 && lines[index - 1]?.part !== line.part) wanted.push(existing.get(`${line.part}:break`) ?? partBreak(line.part));
       const item = existing.get(line.key) ?? document.createElement('li');
-      if (item.dataset.key !== line.key || item.dataset.text !== line.text) fillLine(item, line);
+      if (item.dataset.key !== line.key || item.dataset.text !== line.text || item.classList.contains('interim') !== line.interim) fillLine(item, line);
       wanted.push(item);
     });
     this.transcript.replaceChildren(...wanted);
-    this.transcript.dataset.segments = String(lines.length);
+    this.transcript.dataset.segments = String(lines.filter((line) => !line.interim).length);
     this.empty.hidden = lines.length > 0;
     wanted.at(-1)?.scrollIntoView?.({ block: 'nearest' });
   }
@@ -161,7 +161,10 @@ function partBreak(part: number): HTMLLIElement {
   return item;
 }
 
+/** Fills a line in place: an interim's element becomes its final's, so the guess is replaced where it stands. */
 function fillLine(item: HTMLLIElement, line: TranscriptLine): void {
+  item.classList.toggle('interim', line.interim);
+  item.title = line.interim ? 'Still listening: this text may change' : '';
   item.dataset.key = line.key;
   item.dataset.text = line.text;
   item.dataset.startMs = String(line.startMs);

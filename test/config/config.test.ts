@@ -1,4 +1,5 @@
 // Settings come from the environment; a bad value stops start-up with a message naming the variable.
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 
@@ -13,7 +14,10 @@ describe('loadConfig', () => {
       transcriber: 'pocketsphinx',
       segmentation: { maxMs: 8000, minMs: 1000, silenceMs: 600 },
       openai: { model: 'whisper-1' },
+      pocketsphinxCommand: 'pocketsphinx_batch',
+      pocketsphinxDecoders: os.availableParallelism(),
     });
+    expect(loadConfig({ POCKETSPHINX_DECODERS: '3' }).pocketsphinxDecoders).toBe(3);
   });
 
   it('picks Whisper when a key is set and TRANSCRIBER is auto', () => {
@@ -28,6 +32,7 @@ describe('loadConfig', () => {
     [{ VAD_SPEECH_DBFS: '10' }, /VAD_SPEECH_DBFS must be a level in dBFS/],
     [{ SEGMENT_MIN_MS: '9000' }, /SEGMENT_MIN_MS \(9000\) must be below SEGMENT_MAX_MS/],
     [{ TRANSCRIBER: 'openai' }, /TRANSCRIBER=openai needs OPENAI_API_KEY/],
+    [{ POCKETSPHINX_DECODERS: '0' }, /POCKETSPHINX_DECODERS must be a whole number from 1 to 256, got "0"/],
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -21,6 +21,7 @@ import {
 import type { BufferStore } from '../../src/store/buffer-store.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { startServer, type TestServer } from '../support/harness.js';
+import { startFakeServer } from '../client/fake-server.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -123,6 +124,10 @@ describe('load test against the real server', () => {
     expect(calls()).toBe(segments);
     expect(summary.resultLatencyMs.count).toBe(segments);
     expect(summary.results.untimed).toBe(0);
+    // Without interims a segment's first text is its final, which comes after its last chunk and so after its first.
+    expect(summary.firstTextLatencyMs.count).toBe(segments);
+    expect(summary.firstTextLatencyMs.p50!).toBeGreaterThanOrEqual(summary.resultLatencyMs.p50!);
+    expect(summary.firstTextLatencyMs.max!).toBeGreaterThanOrEqual(summary.resultLatencyMs.max!);
 
     // Every ack was measured, and the injected delay is in the figures.
     expect(summary.ackLatencyMs.count).toBe(summary.chunks.acked);
@@ -167,7 +172,38 @@ describe('load test against the real server', () => {
     const good = JSON.parse(clean.stdout) as LoadTestSummary;
     expect(good.chunks).toMatchObject({ sent: 20, acked: 20, failed: 0 });
     expect(good.sessions.completed).toBe(2);
+    expect(good.firstTextLatencyMs.count).toBe(good.results.received);
     expect(good.passed).toBe(true);
+  });
+
+  it('times the first text of each segment from its first chunk, interims included', async () => {
+    // One session (the fake server keeps one seq count): 1 s segments of 100 ms chunks, an interim when the
+    // segment's 3rd chunk arrives, the final at its 10th.
+    const result = (seq: number, isFinal: boolean) => {
+      const segment = Math.floor(seq / 10);
+      return { session_id: 'S1', segment, text: `s${segment}`, is_final: isFinal, start_ms: segment * 1000, end_ms: (seq + 1) * 100, latency_ms: 1 };
+    };
+    const server = await startFakeServer({
+      chunk(seq, _transmission, socket) {
+        if (seq % 10 === 2) socket.emit('transcription_result', result(seq, false));
+        if (seq % 10 === 9) socket.emit('transcription_result', result(seq, true));
+        return 'accept';
+      },
+    });
+    cleanups.push(() => server.close());
+    const summary = await runLoadTest(
+      loadTestOptions({ url: server.url, sessions: 1, stop: { kind: 'audio', ms: 2000 }, pace: 'realtime', chunkMs: 100, interim: true, interimIntervalMs: 300 }),
+      { recording: await loadRecording(DEFAULT_RECORDING) },
+    );
+
+    expect(server.state.starts.map((s) => s.payload)).toEqual([{ sample_rate: 16000, interim_results: true, interim_interval_ms: 300 }]);
+    expect(summary.results).toMatchObject({ received: 2, interims: 2 });
+    expect(summary.firstTextLatencyMs.count).toBe(2);
+    // The interim answers the 3rd chunk, due 200 ms after the 1st at real-time pace (less however late the 1st left);
+    // the final only the 10th, due at 900 ms.
+    expect(summary.firstTextLatencyMs.p50!).toBeGreaterThanOrEqual(195 - (summary.generator.sendLagP99Ms ?? 0));
+    expect(summary.firstTextLatencyMs.max!).toBeLessThan(900);
+    expect(summary.settings).toMatchObject({ interim: true, interimIntervalMs: 300 });
   });
 });
 
@@ -178,6 +214,10 @@ describe('load-test options and arithmetic', () => {
     expect(() => parseLoadTestOptions(['--loops', '2', '--duration', '3'], {})).toThrow(UsageError);
     expect(() => parseLoadTestOptions(['--pace', 'fast'], {})).toThrow(/realtime or max/);
     expect(() => parseLoadTestOptions(['--sessions', '0'], {})).toThrow(/--sessions/);
+    expect(parseLoadTestOptions(['--interim-interval-ms', '500'], {})).toMatchObject({ interim: true, interimIntervalMs: 500 });
+    expect(parseLoadTestOptions(['--interim'], {})).toMatchObject({ interim: true, interimIntervalMs: undefined });
+    expect(parseLoadTestOptions([], {})).toMatchObject({ interim: false });
+    expect(() => parseLoadTestOptions(['--interim-interval-ms', '0.5'], {})).toThrow(/--interim-interval-ms/);
     expect(parseLoadTestOptions([], { TRANSCRIPTION_URL: 'http://10.0.0.1:3000', AUTH_TOKEN: 't' })).toMatchObject({
       url: 'http://10.0.0.1:3000',
       token: 't',

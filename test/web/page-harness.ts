@@ -116,8 +116,11 @@ export interface PageState {
   connectionText: string;
   status: string;
   notice: { kind: string; text: string } | undefined;
+  /** Final lines only. */
   lines: PageLine[];
   transcript: string;
+  /** The interim guess at the segment in progress (lighter, replaced in place by its final), if one shows. */
+  interim: { text: string; color: string; fontStyle: string } | undefined;
   /** Markers between server sessions (after a server lost the session). */
   breaks: string[];
   capturedMs: number;
@@ -131,11 +134,13 @@ export interface PageState {
 export function readPage(page: Page): Promise<PageState> {
   return page.evaluate(() => {
     const byId = (id: string) => document.getElementById(id)!;
-    const lines = [...byId('transcript').querySelectorAll<HTMLLIElement>('li:not(.break)')].map((li) => ({
+    const lines = [...byId('transcript').querySelectorAll<HTMLLIElement>('li:not(.break):not(.interim)')].map((li) => ({
       text: li.querySelector('span')?.textContent ?? '',
       startMs: Number(li.dataset.startMs),
       endMs: Number(li.dataset.endMs),
     }));
+    const interimSpan = byId('transcript').querySelector<HTMLSpanElement>('li.interim span');
+    const interimStyle = interimSpan ? getComputedStyle(interimSpan) : undefined;
     const notice = byId('notice');
     const summary = byId('summary');
     const figure = (id: string) => byId(id).textContent ?? '';
@@ -147,6 +152,7 @@ export function readPage(page: Page): Promise<PageState> {
       notice: notice.hidden ? undefined : { kind: notice.dataset.kind ?? '', text: notice.textContent ?? '' },
       lines,
       transcript: lines.map((line) => line.text).join(' '),
+      interim: interimSpan ? { text: interimSpan.textContent ?? '', color: interimStyle!.color, fontStyle: interimStyle!.fontStyle } : undefined,
       breaks: [...byId('transcript').querySelectorAll('li.break')].map((li) => li.textContent ?? ''),
       capturedMs: Number(byId('captured').dataset.ms ?? 0),
       reconnects: Number(byId('resent').dataset.reconnects ?? 0),

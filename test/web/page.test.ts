@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
-import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx.js';
+import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { decodeWavToPcm16 } from '../../src/engines/wav.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createStore } from '../support/harness.js';
@@ -69,7 +69,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       server = await startPageServer({
         pageDir: page_.dir,
         store: createMemoryStore({ ttlS: 600 }),
-        engine: createPocketsphinxEngine({ command: 'pocketsphinx_continuous' }),
+        engine: createPocketsphinxEngine({ command: 'pocketsphinx_batch', decoders: 2 }),
       });
       browser = await launchChromium({ microphoneWav: 'test/fixtures/hello-with-pauses.wav', playOnce: true });
     });
@@ -88,7 +88,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
 
       await page.click('#start');
       // Results arrive while the person is still speaking: the first sentence is followed by a long pause.
-      await page.waitForSelector('#transcript li', { timeout: 20_000 });
+      await page.waitForSelector('#transcript li:not(.interim)', { timeout: 20_000 });
       const live = await readPage(page);
       expect(live.phase).toBe('recording');
       expect(live.connection).toBe('connected');
@@ -135,8 +135,9 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
     let stub: OpenAIStub;
     const openai = () => createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
     // 1 s segments and a VAD that only calls digital silence quiet: every segment holds audio and is uploaded, so
-    // the uploads must tile the recording exactly.
-    const env = { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', VAD_SPEECH_DBFS: '-120' };
+    // the uploads must tile the recording exactly. The page asks for interim results, whose interval may not exceed
+    // the segment length.
+    const env = { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', VAD_SPEECH_DBFS: '-120', INTERIM_INTERVAL_MS: '500' };
 
     beforeAll(async () => {
       stub = await startOpenAIStub({ respond: (_upload, index) => ({ text: `upload ${index}` }) });
@@ -158,7 +159,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
         await page.goto(server.url);
         await page.click('#start');
         const startedAt = Date.now();
-        await page.waitForSelector('#transcript li', { timeout: 15_000 });
+        await page.waitForSelector('#transcript li:not(.interim)', { timeout: 15_000 });
         await waitForCapturedMs(page, 1800);
 
         // The server process stops mid-sentence; the session lives on in Redis.
@@ -236,7 +237,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       try {
         await page.goto(server.url);
         await page.click('#start');
-        await page.waitForSelector('#transcript li', { timeout: 15_000 });
+        await page.waitForSelector('#transcript li:not(.interim)', { timeout: 15_000 });
         await waitForCapturedMs(page, 1800);
         const before = await readPage(page);
         await server.close();
@@ -264,6 +265,78 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       }
     }, 90_000);
 
+    it('shows the segment in progress as a lighter interim, replaced in place by its final; ?interim=0 asks for none', async () => {
+      // 3 s segments with an interim every 500 ms of speech. This stub names how much audio it heard, and takes
+      // 1.5 s over a whole segment, so each interim stays on screen a while before its final replaces it.
+      const segmentBytes = 3000 * BYTES_PER_MS;
+      const heard = await startOpenAIStub({
+        respond: (upload) => ({ text: `heard ${upload.pcm.length / BYTES_PER_MS} ms`, delayMs: upload.pcm.length >= segmentBytes ? 1500 : 0 }),
+      });
+      const server = await startPageServer({
+        pageDir: page_.dir,
+        store: createMemoryStore({ ttlS: 600 }),
+        engine: createOpenAIEngine({ apiKey: 'sk-test', baseUrl: heard.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 }),
+        env: { SEGMENT_MAX_MS: '3000', SEGMENT_MIN_MS: '500', VAD_SPEECH_DBFS: '-120', INTERIM_INTERVAL_MS: '500' },
+      });
+      const page = await browser.newPage({ viewport: VIEWPORT });
+      const problems = watchProblems(page);
+      try {
+        await page.goto(server.url);
+        await page.click('#start');
+        const interimLine = await page.waitForSelector('#transcript li.interim', { timeout: 15_000 });
+        const key = await interimLine.evaluate((li: HTMLLIElement & { probe?: boolean }) => {
+          li.probe = true;
+          return li.dataset.key!;
+        });
+        const guessing = await readPage(page);
+        expect(guessing.interim?.text).toMatch(/^heard \d+ ms$/);
+        // Lighter than the finals: the muted ink, in italics.
+        expect(guessing.interim).toMatchObject({ color: 'rgb(93, 102, 120)', fontStyle: 'italic' });
+        expect(guessing.lines.map((line) => line.text)).not.toContain(guessing.interim!.text);
+        await screenshot(page, 'page-interim');
+
+        // The same element turns into the final: replaced in place, not appended.
+        await page.waitForFunction(
+          (wanted) => {
+            const li = document.querySelector<HTMLLIElement & { probe?: boolean }>(`#transcript li[data-key="${wanted}"]`);
+            return li !== null && !li.classList.contains('interim') && li.probe === true;
+          },
+          key,
+          { timeout: 15_000, polling: 50 },
+        );
+        const settled = await readPage(page);
+        expect(settled.lines[0]).toMatchObject({ text: 'heard 3000 ms', startMs: 0, endMs: 3000 });
+        await screenshot(page, 'page-interim-final');
+
+        // The page keeps the session id with its resume token while it records.
+        const kept = await page.evaluate(() => sessionStorage.getItem('transcription.session'));
+        expect(JSON.parse(kept!)).toMatchObject({ id: settled.sessionId });
+
+        await page.click('#stop');
+        await page.waitForSelector('body[data-phase="done"]', { timeout: 30_000 });
+        const done = await readPage(page);
+        expect(done.interim).toBeUndefined();
+        expect(done.summary!.segments).toBe(done.lines.length);
+        expect(await page.evaluate(() => sessionStorage.getItem('transcription.session'))).toBeNull();
+
+        // ?interim=0: the server is asked for none, so it uploads each segment once and the page shows no guess.
+        const uploadsBefore = heard.uploads.length;
+        await page.goto(`${server.url}?interim=0`);
+        await page.click('#start');
+        await waitForCapturedMs(page, 3500);
+        expect(await page.$('#transcript li.interim')).toBeNull();
+        await page.click('#stop');
+        await page.waitForSelector('body[data-phase="done"]', { timeout: 30_000 });
+        const plain = await readPage(page);
+        expect(heard.uploads.length - uploadsBefore).toBe(plain.summary!.segments);
+        expect(problems).toEqual([]);
+      } finally {
+        await page.close();
+        await server.close();
+        await heard.close();
+      }
+    }, 90_000);
+
     it('explains a refused connection in words (wrong access token), then records twice with the right one', async () => {
       const server = await startPageServer({ pageDir: page_.dir, store: createMemoryStore({ ttlS: 600 }), engine: openai(), env: { AUTH_TOKEN: 'right-token' } });
       const page = await browser.newPage({ viewport: VIEWPORT });
@@ -273,7 +346,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
         await page.waitForSelector('body[data-phase="failed"]', { timeout: 15_000 });
         const refused = await readPage(page);
         expect(refused.notice?.kind).toBe('error');
-        expect(refused.notice?.text).toContain('The server refused the connection. Check the access token.');
+        expect(refused.notice?.text).toContain('The server refused the connection. Check the access token');
         expect(refused.connection).toBe('disconnected');
         await screenshot(page, 'page-token-refused');
 
@@ -315,7 +388,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       server = await startPageServer({
         pageDir: page_.dir,
         store: createMemoryStore({ ttlS: 600 }),
-        engine: createPocketsphinxEngine({ command: 'pocketsphinx_continuous' }),
+        engine: createPocketsphinxEngine({ command: 'pocketsphinx_batch', decoders: 2 }),
       });
       browser = await launchChromium({});
     });

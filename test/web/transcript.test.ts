@@ -49,6 +49,39 @@ describe('Transcript', () => {
     expect(missing.lines).toHaveLength(1);
   });
 
+  it('shows the segment in progress as its latest interim, replaced in place (same key) by the final', () => {
+    const transcript = new Transcript();
+    transcript.add(result(0, 'hello'));
+    expect(transcript.setInterim({ ...result(1, 'wor'), is_final: false })).toBe(true);
+    expect(transcript.setInterim({ ...result(1, 'world so'), is_final: false })).toBe(true);
+    expect(transcript.lines.map((line) => [line.key, line.text, line.interim])).toEqual([
+      ['0:0', 'hello', false],
+      ['0:1', 'world so', true],
+    ]);
+    // Interim guesses are not the transcript.
+    expect(transcript.text).toBe('hello');
+
+    transcript.add(result(1, 'world so far'));
+    expect(transcript.lines.map((line) => [line.key, line.text, line.interim])).toEqual([
+      ['0:0', 'hello', false],
+      ['0:1', 'world so far', false],
+    ]);
+    // An interim of a segment whose final is shown is refused.
+    expect(transcript.setInterim({ ...result(1, 'late'), is_final: false })).toBe(false);
+    expect(transcript.setInterim({ ...result(0, 'later'), is_final: false })).toBe(false);
+    expect(transcript.text).toBe('hello world so far');
+  });
+
+  it('drops the interim at Stop and when the server starts a fresh session', () => {
+    const transcript = new Transcript();
+    transcript.setInterim({ ...result(0, 'guess'), is_final: false });
+    transcript.beginServerSession();
+    expect(transcript.lines).toEqual([]);
+    transcript.setInterim({ ...result(0, 'guess again'), is_final: false });
+    transcript.finish({ session_id: 's', text: '', segments: 0, duration_ms: 500 });
+    expect(transcript.lines).toEqual([]);
+  });
+
   it('clears everything for a new recording', () => {
     const transcript = new Transcript();
     transcript.add(result(0, 'old'));
