@@ -19,7 +19,8 @@ type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `Usage: npm run bench:stt [-- --only ${SCENARIOS.join(',')}] [--seconds S] [--steps a,b,c] [--quick] [--out DIR]
   --seconds S      audio each speaker streams in real time (default 36)
-  --steps a,b,c    the N to step through (default per scenario), for every scenario chosen
+  --steps a,b,c    the N to step through (default per scenario), for every scenario chosen; or per scenario:
+                   --steps quota=50,100/no-quota=300,500
   --interim-n N    speakers for "interims under load" (default: the largest N the quota scenario held in this run, else 150)
   --quick          tiny N and 6 s of audio: checks the plumbing, the figures mean nothing`;
 
@@ -239,8 +240,14 @@ async function main(): Promise<void> {
   const only = (values.only?.split(',').map((s) => s.trim()) ?? [...SCENARIOS]) as Scenario[];
   const unknown = only.filter((id) => !SCENARIOS.includes(id));
   if (unknown.length) throw new Error(`Unknown scenario(s) ${unknown.join(', ')}.\n${USAGE}`);
-  const steps = values.steps?.split(',').map(Number);
-  if (steps?.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--steps must be whole numbers, got "${values.steps}"`);
+  // "50,100" for every scenario, or "quota=50,100/no-quota=300,500" per scenario.
+  const stepsFor = new Map<string, number[]>();
+  for (const part of values.steps?.split('/') ?? []) {
+    const [id, list] = part.includes('=') ? part.split('=') : ['*', part];
+    const ns = list!.split(',').map(Number);
+    if (ns.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--steps must be whole numbers, got "${values.steps}"`);
+    stepsFor.set(id!, ns);
+  }
   const audioMs = (Number(values.seconds ?? (quick ? 6 : 36)) || 36) * 1000;
 
   const recording = await loadRecording(PAUSES);
@@ -266,7 +273,7 @@ async function main(): Promise<void> {
       continue;
     }
     const settings = all[id];
-    reports.push(await stepThrough(id, settings, steps ?? settings.steps, context));
+    reports.push(await stepThrough(id, settings, stepsFor.get(id) ?? stepsFor.get('*') ?? settings.steps, context));
   }
 
   const m = describeMachine();
