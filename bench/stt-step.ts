@@ -25,6 +25,8 @@ export interface StepPlan {
   offsetStep: number;
   /** Speakers 0.. start at these offsets when given (the interim comparison wants the very same audio twice). */
   fixedOffsetBytes?: number;
+  /** Sessions of a few seconds run first and are not measured: a local engine's decoders load their model on first use. */
+  warmUpSessions?: number;
 }
 
 export interface Percentiles {
@@ -110,6 +112,16 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
   try {
     const stubPid = infra.children.find((c) => c.name === 'engine stub')!.pid;
     const sinkPid = infra.children.find((c) => c.name === 'envelope counter')!.pid;
+    if (plan.warmUpSessions) {
+      await Promise.all(
+        Array.from({ length: plan.warmUpSessions }, (_, index) =>
+          runSpeaker(
+            { url: server.url, index, startAt: 0, offsetBytes: 0, audioMs: 4000, interim: false, overloadRetries: 0, speechDbfs, sendLag: [] },
+            audio,
+          ),
+        ),
+      );
+    }
     await fetch(`${infra.engineUrl}/count/reset`, { method: 'POST' });
     const stubBefore = await getJson<StubCount>(`${infra.engineUrl}/count`);
     const envelopesBefore = plan.configuration.tracesSampleRate !== undefined ? await envelopesReceived(infra) : undefined;
