@@ -56,5 +56,4 @@ describe('engine stub', () => {
     expect(await text(pcmOf(3))).toBe(first);
     expect(await text(pcmOf(5))).not.toBe(first);
   });
-
 });
