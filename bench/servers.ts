@@ -102,7 +102,14 @@ function serverArgs(): string[] {
 export async function startServer(
   configuration: Configuration,
   infra: Infrastructure,
-  options: { engineDelayMs?: number; cpuProfileDir?: string } = {},
+  options: {
+    engineDelayMs?: number;
+    /** The stub's settings path instead of /delay/<engineDelayMs>, e.g. /delay/700/jitter/600/quota/48 (see engine-stub.mjs). */
+    enginePath?: string;
+    /** Server settings for this run, applied after the configuration's (e.g. TRANSCRIBER=pocketsphinx). */
+    env?: Record<string, string>;
+    cpuProfileDir?: string;
+  } = {},
 ): Promise<RunningServer> {
   const port = await freePort();
   const profiling = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
@@ -127,7 +134,7 @@ export async function startServer(
     TRANSCRIBER: 'openai',
     OPENAI_API_KEY: 'sk-bench',
     // The stub reads its answer delay from the path.
-    OPENAI_BASE_URL: `${infra.engineUrl}${options.engineDelayMs ? `/delay/${options.engineDelayMs}` : ''}/v1`,
+    OPENAI_BASE_URL: `${infra.engineUrl}${options.enginePath ?? (options.engineDelayMs ? `/delay/${options.engineDelayMs}` : '')}/v1`,
     // Profiling samples whole processes at random: off, so every run of a configuration measures the same thing.
     SENTRY_PROFILES_SAMPLE_RATE: '0',
     // The replay scenario sends as fast as acks come, far above the 10× real time a client may send by default.
@@ -144,6 +151,7 @@ export async function startServer(
     env.REDIS_KEY_PREFIX = `bench:${randomUUID()}:`;
   }
   if (configuration.workers !== undefined) env.WORKERS = String(configuration.workers);
+  Object.assign(env, options.env);
   // Experiments: BENCH_SERVER_<NAME>=value in the benchmark's environment sets <NAME> for the server under test.
   for (const [name, value] of Object.entries(process.env)) {
     if (name.startsWith('BENCH_SERVER_')) env[name.slice('BENCH_SERVER_'.length)] = value;
