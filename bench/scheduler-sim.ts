@@ -68,12 +68,6 @@ const { values } = parseArgs({
     'max-delay': { type: 'string', default: '10000' },
     seed: { type: 'string', default: '1' },
     trace: { type: 'boolean' },
-    /** Tell the limit how many requests are in flight when one ends, not when it started (the fix proposed for slow start). */
-    'fix-growth': { type: 'boolean' },
-    /** Admission from each session's own time between cuts, not from all cuts over 30 s (the fix proposed for it). */
-    'fix-rate': { type: 'boolean' },
-    /** Judge queueing on a running average of latency, not on each sample (the fix proposed for long-tailed latency). */
-    'fix-smooth': { type: 'boolean' },
   },
 });
 const N = Number(values.sessions);
@@ -98,55 +92,12 @@ function random(): number {
 const PASS_MS = 9454;
 const CUT_PHASES = [3900, 7100];
 
-const inner = values.fixed ? fixedLimit(Number(values.fixed)) : new AdaptiveLimit({ initial: 4, min: 4, max: 256, now: () => now });
-let smoothed: number | undefined;
-const smooth = (latencyMs: number) => (values['fix-smooth'] ? (smoothed = smoothed === undefined ? latencyMs : smoothed + 0.1 * (latencyMs - smoothed)) : latencyMs);
-const limit: ConcurrencyLimit = values['fix-growth'] || values['fix-smooth']
-  ? {
-      get current() {
-        return inner.current;
-      },
-      get ceiling() {
-        return inner.ceiling;
-      },
-      adaptive: inner.adaptive,
-      // The scheduler has already counted this request out: what is in flight now is the others at its end.
-      onSuccess: (latencyMs, othersAtStart) => inner.onSuccess(smooth(latencyMs), values['fix-growth'] ? scheduler.state.inFlight : othersAtStart),
-      onOverload: (startedAt) => inner.onOverload(startedAt),
-    }
-  : inner;
+// The scheduler's classes as the server builds them (the three fixes this simulation found are in them now).
+const limit: ConcurrencyLimit = values.fixed ? fixedLimit(Number(values.fixed)) : new AdaptiveLimit({ initial: 4, min: 4, max: 256, now: () => now });
 const logger = pino({ level: 'silent' });
 const scheduler = new EngineScheduler({ limit, maxRetries: 3, metrics: noopMetrics, logger, now: () => now });
-/**
- * The proposed admission rate: the segment rate a session brings is 1 / its mean time between cuts, measured on the
- * sessions running now, so young sessions (a crowd arriving) are not counted as silent ones.
- */
-class IntervalAdmission extends AdmissionControl {
-  private readonly lastCut = new Map<string, number>();
-  private readonly intervals: { at: number; ms: number }[] = [];
-  private active = 0;
-
-  override refusal(activeSessions: number) {
-    this.active = activeSessions;
-    return super.refusal(activeSessions);
-  }
-
-  cut(sessionId: string): void {
-    super.segmentCut();
-    const previous = this.lastCut.get(sessionId);
-    if (previous !== undefined) this.intervals.push({ at: now, ms: now - previous });
-    this.lastCut.set(sessionId, now);
-  }
-
-  override segmentRate(): number {
-    while (this.intervals.length > 0 && this.intervals[0]!.at < now - 30_000) this.intervals.shift();
-    if (this.intervals.length < 10) return super.segmentRate();
-    const mean = this.intervals.reduce((sum, i) => sum + i.ms, 0) / this.intervals.length;
-    return (this.active * 1000) / mean;
-  }
-}
-const admission = new IntervalAdmission(scheduler, { maxResultDelayMs: Number(values['max-delay']), now: () => now });
-const segmentCut = (sessionId: string) => (values['fix-rate'] ? admission.cut(sessionId) : admission.segmentCut());
+const admission = new AdmissionControl(scheduler, { maxResultDelayMs: Number(values['max-delay']), now: () => now });
+const segmentCut = (sessionId: string) => admission.segmentCut(sessionId);
 
 let inFlight = 0;
 let answered = 0;

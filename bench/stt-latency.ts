@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadRecording } from '../src/loadtest/index.js';
+import { loadSpeechSample } from '../src/loadtest/index.js';
 import { describeMachine } from './markdown.js';
 import { stopAll } from './processes.js';
 import { ROOT, startInfrastructure, type Configuration } from './servers.js';
@@ -257,7 +257,7 @@ async function main(): Promise<void> {
   }
   const audioMs = (Number(values.seconds ?? (quick ? 6 : 36)) || 36) * 1000;
 
-  const recording = await loadRecording(PAUSES);
+  const recording = await loadSpeechSample(PAUSES);
   const infra = await startInfrastructure(false);
   const context: Context = {
     infra,

@@ -3,7 +3,7 @@
 // result arrived. It speaks the protocol directly rather than through TranscriptionClient: the benchmark must ask
 // for interim results and must count an OVERLOADED refusal instead of retrying it, and the client library does neither.
 import { io, type Socket } from 'socket.io-client';
-import type { Recording } from '../src/loadtest/index.js';
+import type { SpeechSample } from '../src/loadtest/index.js';
 import {
   msToBytes,
   NAMESPACE,
@@ -15,7 +15,7 @@ import {
   type StartSessionRequest,
   type TranscriptionResult,
 } from '../src/protocol/index.js';
-import { hasSpeech } from '../src/sessions/vad.js';
+import { hasSpeech } from '../src/audio/vad.js';
 
 /** The recording as every speaker reads it: two passes back to back, so a chunk from any offset is one view. */
 export class SpeakerAudio {
@@ -24,7 +24,7 @@ export class SpeakerAudio {
   private readonly doubled: Buffer;
 
   constructor(
-    readonly recording: Recording,
+    readonly recording: SpeechSample,
     readonly chunkMs: number,
   ) {
     this.chunkBytes = msToBytes(chunkMs, recording.sampleRate);

@@ -2,7 +2,7 @@
 // Retry-After, deterministic text from the uploaded audio, and counts of what it answered and refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChild, stopAll } from '../../bench/processes.js';
-import { wavHeader } from '../../src/engines/wav.js';
+import { wavHeader } from '../../src/audio/wav.js';
 
 let origin = '';
 
