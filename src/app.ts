@@ -73,8 +73,9 @@ export function createApp(config: Config, deps: AppDeps): App {
     serveClient: false,
     cors: { origin: access.originPolicy.corsOrigin },
     allowRequest: access.originPolicy.allowRequest,
-    // One message per connection per event-loop turn: a flooding client cannot starve the others.
-    wsEngine: FairWebSocketServer,
+    // WS_FAIR_READS: one message per connection per event-loop turn, so a flooding client cannot starve the others
+    // (at a measured cost to everyone's ack latency: off by default).
+    ...(config.limits.fairReads ? { wsEngine: FairWebSocketServer } : {}),
   });
   const scheduler = new EngineScheduler({
     limit: engineConcurrency(config, deps.engine),
