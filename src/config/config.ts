@@ -1,4 +1,5 @@
 // Server settings read from the environment once, at start-up; a bad value stops start-up naming the variable.
+// Long because it is the one list of every setting (mirrored by .env.example), not because it does much.
 import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_SPEECH_DBFS } from '../audio/vad.js';

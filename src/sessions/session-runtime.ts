@@ -1,6 +1,8 @@
 // One session's life in this process: feeds accepted audio to its segmenter, hands the cut segments to the engine
 // scheduler one after another (so results are numbered and emitted in order, without gaps), and, when the session
 // asked for them, transcribes the growing segment now and then for interim results.
+// Longer than most modules: finals, interims and the lease all read and move the same per-session offsets (committed
+// bytes, next segment number, cuts so far); split apart they would pass that state back and forth.
 import type { Logger } from 'pino';
 import type { SegmentAudio, TranscriptionEngine } from '../engines/engine.js';
 import { UnknownSessionError } from '../errors/server-errors.js';

@@ -1,5 +1,7 @@
 // The session lifecycle behind one facade: open or resume, append audio, end. Socket handlers parse a payload, call
 // one of these and turn the outcome (or the catalogued error it throws) into an ack; they never see the store.
+// Longer than most modules because it is the one place each lifecycle rule is checked (ownership, limits, drain,
+// admission, lease) in the order that makes refusals cheap; the rules themselves live in their own modules.
 import { randomUUID } from 'node:crypto';
 import { newResumeToken, resumeTokenMatches } from '../auth/resume-token.js';
 import {

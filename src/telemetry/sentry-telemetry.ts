@@ -1,6 +1,8 @@
 // The telemetry seam on Sentry: each client event is a root span (transaction, op "websocket") in its own
 // isolation scope; a session's events form one trace per segment, each trace linked to the one before, all under
 // one sampling decision; failures are captured.
+// Longer than most modules: the sampled and unsampled event traces and the per-session trace state share private
+// helpers that Sentry's scope rules make easy to get subtly wrong when spread over files.
 import { randomUUID } from 'node:crypto';
 import * as Sentry from '@sentry/node';
 import { wireCodeOf } from '../errors/wire-errors.js';
