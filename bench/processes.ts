@@ -185,3 +185,30 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
   if (!response.ok) throw new Error(`${init?.method ?? 'GET'} ${url} answered ${response.status}`);
   return (await response.json()) as T;
 }
+
+/**
+ * Runs a benchmark's `main` bounded in time whatever happens: past `limitMs`, or on Ctrl-C, it stops with every process
+ * it started; the exit code says how it ended.
+ */
+export function runBounded(main: () => Promise<void>, limitMs: number): void {
+  const limit = setTimeout(() => {
+    console.error('The benchmark ran past its time limit; stopping.');
+    void stopAll().finally(() => process.exit(1));
+  }, limitMs);
+  limit.unref();
+  process.once('SIGINT', () => {
+    console.error('\nInterrupted: stopping the processes the benchmark started.');
+    void stopAll().finally(() => process.exit(130));
+  });
+  main().then(
+    async () => {
+      await stopAll();
+      process.exit(0);
+    },
+    async (error: unknown) => {
+      console.error((error as Error).stack ?? String(error));
+      await stopAll();
+      process.exit(1);
+    },
+  );
+}

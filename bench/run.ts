@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadSpeechSample, runLoadTest, loadTestOptions, type SpeechSample } from '../src/loadtest/index.js';
 import { formatProfile, summarizeProfile } from './cpu-profile.js';
 import { describeMachine, formatMarkdown, targets, type RunDescription } from './markdown.js';
-import { stopAll } from './processes.js';
+import { runBounded } from './processes.js';
 import {
   fanInResult,
   runFanInStep,
@@ -224,28 +224,4 @@ async function main(): Promise<void> {
 }
 
 // Bounded whatever happens: a stuck run is stopped, with everything it started.
-const limit = setTimeout(
-  () => {
-    console.error('The benchmark ran past its time limit; stopping.');
-    void stopAll().finally(() => process.exit(1));
-  },
-  process.argv.includes('--quick') ? 180_000 : 90 * 60_000,
-);
-limit.unref();
-
-process.once('SIGINT', () => {
-  console.error('\nInterrupted: stopping the processes the benchmark started.');
-  void stopAll().finally(() => process.exit(130));
-});
-
-main().then(
-  async () => {
-    await stopAll();
-    process.exit(0);
-  },
-  async (error: unknown) => {
-    console.error((error as Error).stack ?? String(error));
-    await stopAll();
-    process.exit(1);
-  },
-);
+runBounded(main, process.argv.includes('--quick') ? 180_000 : 90 * 60_000);

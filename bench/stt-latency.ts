@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadSpeechSample } from '../src/loadtest/index.js';
 import { describeMachine } from './markdown.js';
-import { stopAll } from './processes.js';
+import { runBounded } from './processes.js';
 import { ROOT, startInfrastructure, type Configuration } from './servers.js';
 import { configurationMarkdown, interimMarkdown, stepVerdict, type ConfigurationReport, type InterimReport } from './stt-markdown.js';
 import { SpeakerAudio } from './stt-speaker.js';
@@ -303,28 +303,4 @@ async function main(): Promise<void> {
 }
 
 // Bounded whatever happens: a stuck run is stopped, with everything it started.
-const limit = setTimeout(
-  () => {
-    console.error('The benchmark ran past its time limit; stopping.');
-    void stopAll().finally(() => process.exit(1));
-  },
-  process.argv.includes('--quick') ? 240_000 : 60 * 60_000,
-);
-limit.unref();
-
-process.once('SIGINT', () => {
-  console.error('\nInterrupted: stopping the processes the benchmark started.');
-  void stopAll().finally(() => process.exit(130));
-});
-
-main().then(
-  async () => {
-    await stopAll();
-    process.exit(0);
-  },
-  async (error: unknown) => {
-    console.error((error as Error).stack ?? String(error));
-    await stopAll();
-    process.exit(1);
-  },
-);
+runBounded(main, process.argv.includes('--quick') ? 240_000 : 60 * 60_000);
