@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { startSessionSchema } from '../protocol/index.js';
 import { createApiKeyCheck } from './api-keys.js';
+import { sendJson } from '../web-server/json-response.js';
 import type { ClientTokens } from './client-tokens.js';
 
 export const TOKEN_PATH = '/v1/tokens';
@@ -89,13 +90,6 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    // A token is a credential: no cache may keep it.
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  });
-  response.end(text);
+  // A token is a credential: no cache may keep it.
+  sendJson(response, status, body, { 'cache-control': 'no-store' });
 }

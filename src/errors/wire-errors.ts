@@ -33,8 +33,8 @@ const CLIENT_FAULTS: ReadonlySet<Code> = new Set<Code>([
   ErrorCode.SERVER_DRAINING,
 ]);
 
-/** Each catalogued error's code. */
-function codeOf(error: unknown): Code {
+/** Each catalogued error's code: what the client is told and what telemetry reports the failure under. */
+export function wireCodeOf(error: unknown): Code {
   if (error instanceof ProtocolError) return error.code;
   if (error instanceof UnknownSessionError) return ErrorCode.UNKNOWN_SESSION;
   if (error instanceof SessionEndedError) return ErrorCode.SESSION_ENDED;
@@ -50,11 +50,6 @@ function codeOf(error: unknown): Code {
   return ErrorCode.INTERNAL_ERROR;
 }
 
-/** The wire code telemetry reports a failure under. */
-export function wireCodeOf(error: unknown): Code {
-  return codeOf(error);
-}
-
 export function isClientFault(code: Code): boolean {
   return CLIENT_FAULTS.has(code);
 }
@@ -62,7 +57,7 @@ export function isClientFault(code: Code): boolean {
 /** What the client is told. `event` prefixes the message, so it says which request it answers. */
 export function toWireError(error: unknown, event?: ClientEventName): ProtocolErrorBody {
   if (error instanceof ProtocolError) return error.toBody();
-  const code = codeOf(error);
+  const code = wireCodeOf(error);
   if (code === ErrorCode.INTERNAL_ERROR || !(error instanceof ServerError)) {
     // A bug's message may hold anything: the client gets a fixed sentence, the log gets the error.
     return { code: ErrorCode.INTERNAL_ERROR, message: 'The server failed to handle this event; it was logged. Retry it.', retryable: true };

@@ -121,17 +121,17 @@ export class EngineScheduler {
 
   private dispatch(): void {
     const now = this.now();
-    let nextWake = Number.POSITIVE_INFINITY;
     for (let index = 0; index < this.waiting.length && this.inFlight < this.options.limit.current; ) {
       const job = this.waiting[index]!;
       if (job.notBefore > now) {
-        nextWake = Math.min(nextWake, job.notBefore);
         index++;
         continue;
       }
       this.waiting.splice(index, 1);
       this.start(job);
     }
+    // Jobs still waiting out a Retry-After wake the queue when the first of them is due.
+    let nextWake = Number.POSITIVE_INFINITY;
     for (const job of this.waiting) if (job.notBefore > now) nextWake = Math.min(nextWake, job.notBefore);
     if (nextWake !== Number.POSITIVE_INFINITY && !this.wakeTimer) {
       this.wakeTimer = setTimeout(() => {

@@ -107,11 +107,6 @@ export class Sessions {
     return this.endedBy.get(sink)?.includes(sessionId) ?? false;
   }
 
-  /** Sessions this process serves now. */
-  get active(): number {
-    return this.deps.registry.size;
-  }
-
   /**
    * Opens a new session or resumes one for the connection behind `sink`. Resuming from a connection that does not
    * hold the session needs its resume token; without it the session is "unknown", exactly like one that does not exist.
