@@ -218,6 +218,39 @@ export function alignment(
   return best;
 }
 
+/**
+ * How faithfully `recording` carries `reference[from, from + length)`, block by block (100 ms at 16 kHz): each block
+ * with speech is aligned on its own. Chromium's fake capture device inserts or drops a 10 ms buffer when it is
+ * starved of CPU (seen in CI under the full suite: a lag step of 160 samples mid-recording), which no page can see or
+ * undo; one whole-window correlation would then fail a page that resampled every block exactly. A wrong resampler
+ * (rate, filter, channel mix) fails every block instead.
+ */
+export function blockFidelity(
+  recording: Int16Array,
+  reference: Int16Array,
+  window: { from: number; length: number; maxLag: number },
+): { speechBlocks: number; faithful: number; lagSteps: number; worst: number } {
+  const BLOCK = 1600;
+  const QUIET_MEAN_SQUARE = 1e4; // about -50 dBFS: no speech to align on
+  let speechBlocks = 0;
+  let faithful = 0;
+  let lagSteps = 0;
+  let worst = 1;
+  let previousLag: number | undefined;
+  for (let from = window.from; from + BLOCK <= window.from + window.length; from += BLOCK) {
+    let energy = 0;
+    for (let i = from; i < from + BLOCK; i++) energy += reference[i]! ** 2;
+    if (energy / BLOCK < QUIET_MEAN_SQUARE) continue;
+    const { lag, correlation } = alignment(recording, reference, { from, length: BLOCK, maxLag: window.maxLag });
+    speechBlocks++;
+    if (correlation > 0.98) faithful++;
+    worst = Math.min(worst, correlation);
+    if (previousLag !== undefined && lag !== previousLag) lagSteps++;
+    previousLag = lag;
+  }
+  return { speechBlocks, faithful, lagSteps, worst };
+}
+
 /** Lower-case words, punctuation dropped. */
 export function words(text: string): string[] {
   return text.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean);
