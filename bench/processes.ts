@@ -80,7 +80,8 @@ export async function startChild(name: string, options: StartOptions): Promise<{
   };
   running.add(child);
 
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  // Generous: a start-up wait, not a speed target (a loaded CI host has taken more than 20 s to start a server).
+  const timeoutMs = options.timeoutMs ?? 60_000;
   try {
     const match = await new Promise<RegExpMatchArray | undefined>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} was not ready within ${timeoutMs} ms`)), timeoutMs);
