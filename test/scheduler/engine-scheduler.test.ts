@@ -162,24 +162,54 @@ describe('adaptive concurrency limit', () => {
     const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 64, now: () => clock });
     clock = 100;
     limit.onOverload(50);
-    expect(limit.current).toBe(30);
+    expect(limit.current).toBe(36);
     // More refusals of requests started before that decrease say nothing new.
     limit.onOverload(60);
     limit.onOverload(90);
-    expect(limit.current).toBe(30);
+    expect(limit.current).toBe(36);
     clock = 200;
     limit.onOverload(150);
-    expect(limit.current).toBe(22);
+    expect(limit.current).toBe(32);
     for (let i = 0; i < 30; i++) limit.onOverload((clock += 10));
     expect(limit.current).toBe(4);
     expect(limit.ceiling).toBe(limit.current);
   });
 
-  it('grows slowly after an overload (additive increase), and eases off when latency rises', () => {
+  it('after a push-back climbs straight back to just below where it came, then only slowly beyond', () => {
+    let clock = 0;
+    const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 64, now: () => clock });
+    limit.onOverload(0);
+    expect(limit.current).toBe(36);
+    // Admission judges by the quota's estimate, not by the dip.
+    expect(limit.ceiling).toBe(39);
+    // Below the push-back level: one per success (slow start's pace), up to one below it.
+    for (let i = 0; i < 3; i++) limit.onSuccess(700, limit.current);
+    expect(limit.current).toBe(39);
+    // At it: one more per limit's worth of successes (additive increase), probing for a larger quota.
+    for (let i = 0; i < 41; i++) limit.onSuccess(700, limit.current);
+    expect(limit.current).toBe(40);
+    expect(limit.ceiling).toBe(40);
+  });
+
+  it('pushed back again before regaining the old level, lowers its estimate of the quota faster', () => {
+    let clock = 0;
+    const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 64, now: () => clock });
+    limit.onOverload(0); // at 40: estimate 40, limit 36
+    clock = 100;
+    limit.onOverload(50); // at 36, under the estimate's 39: the quota fell; estimate 36 × 0.95 = 34.2
+    expect(limit.current).toBe(32);
+    expect(limit.ceiling).toBe(33);
+    for (let i = 0; i < 5; i++) limit.onSuccess(700, limit.current);
+    expect(limit.current).toBe(33);
+  });
+
+  it('grows slowly after an overload at its level (additive increase), and eases off when latency rises', () => {
     let clock = 0;
     const limit = new AdaptiveLimit({ initial: 20, min: 2, max: 64, now: () => clock });
     limit.onOverload(0);
+    for (let i = 0; i < 5; i++) limit.onSuccess(700, limit.current);
     const after = limit.current;
+    expect(after).toBe(19);
     // About one more per limit's worth of successes (not one per success, as before the overload).
     for (let i = 0; i < 2 * after; i++) limit.onSuccess(700, limit.current);
     expect(limit.current).toBeGreaterThanOrEqual(after + 1);
