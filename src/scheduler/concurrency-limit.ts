@@ -14,7 +14,14 @@ export interface ConcurrencyLimit {
   /** A request that started when `inFlight` others ran finished in `latencyMs`. */
   onSuccess(latencyMs: number, inFlight: number): void;
   /** A request was refused or timed out for load (429, 503, time-out); `startedAt` orders it against decreases. */
-  onOverload(startedAt: number): void;
+  onOverload(startedAt: number, overload?: Overload): void;
+}
+
+export interface Overload {
+  /** Requests in flight when the refused one started, itself included: where the provider's quota is. */
+  inFlight?: number;
+  /** An optional request (an interim): the quota is learnt, but the limit is not cut below it. */
+  optional?: boolean;
 }
 
 export function fixedLimit(value: number): ConcurrencyLimit {
@@ -94,15 +101,22 @@ export class AdaptiveLimit implements ConcurrencyLimit {
     this.value = Math.min(this.options.max, this.value + (regrow ? 1 : 1 / this.value));
   }
 
-  onOverload(startedAt: number): void {
+  onOverload(startedAt: number, overload: Overload = {}): void {
     this.slowStart = false;
+    const level = Math.min(this.value, overload.inFlight ?? Number.POSITIVE_INFINITY);
+    if (overload.optional) {
+      // Finals did not cross the quota: they keep everything up to just below it.
+      this.pushedBackAt = level;
+      this.value = Math.min(this.value, Math.max(this.options.min, Math.floor(level) - 1));
+      return;
+    }
     if (startedAt < this.lastDecreaseAt) return;
     this.lastDecreaseAt = this.now();
     // Pushed back before even regaining the previous level: the quota fell (or others now share it). Lower the
     // estimate further, as CUBIC's fast convergence does, so it is found in a few rounds rather than one per round.
-    const fell = this.pushedBackAt !== undefined && this.value < this.regrowTarget();
-    this.pushedBackAt = fell ? (this.value * (1 + this.backoff)) / 2 : this.value;
-    this.value = Math.max(this.options.min, this.value * this.backoff);
+    const fell = this.pushedBackAt !== undefined && level < this.regrowTarget();
+    this.pushedBackAt = fell ? (level * (1 + this.backoff)) / 2 : level;
+    this.value = Math.max(this.options.min, level * this.backoff);
   }
 }
 
