@@ -22,7 +22,7 @@ export class AdmissionControl {
   private readonly targetUtilisation: number;
 
   constructor(
-    private readonly scheduler: EngineScheduler,
+    private readonly scheduler: Pick<EngineScheduler, 'expectedResultDelayMs' | 'capacityPerSecond'>,
     private readonly options: AdmissionOptions,
   ) {
     this.now = options.now ?? (() => performance.now());
