@@ -44,8 +44,8 @@ export class AdmissionControl {
    * Segments per second one running session brings: 1 / the mean time between two cuts of a session lately. The
    * time each session has talked since its last cut is an interval still running (a censored one, in the
    * Kaplan–Meier estimate of the mean): counting only the intervals that have ended would overstate the rate while
-   * sessions are young (their short intervals have ended, their long ones not yet). A session silent for longer than
-   * any interval seen counts as gone.
+   * sessions are young (their short intervals have ended, their long ones not yet). A session silent for twice the
+   * longest interval seen counts as gone.
    */
   private sessionRate(): number | undefined {
     const now = this.now();

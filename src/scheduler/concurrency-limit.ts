@@ -54,8 +54,9 @@ export class AdaptiveLimit implements ConcurrencyLimit {
   private slowStart = true;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   /**
-   * The limit when the provider last pushed back: the best estimate of its quota. After a decrease the limit climbs
-   * back quickly to just below it (as TCP's slow start does up to ssthresh), and only slowly beyond it.
+   * Where the provider last pushed back (the requests in flight then, at most the limit): the best estimate of its
+   * quota. After a decrease the limit climbs back quickly to just below it (as TCP's slow start does up to
+   * ssthresh), and only slowly beyond it.
    */
   private pushedBackAt: number | undefined;
   /** Best latency seen lately: the provider's no-load latency, slowly forgotten so a change of model is learnt. */

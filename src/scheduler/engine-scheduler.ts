@@ -119,8 +119,8 @@ export class EngineScheduler {
 
   /**
    * Runs an interim request now if there is spare capacity (`hasFreeSlot`); otherwise undefined (skipped, not
-   * queued: an interim must never delay a final). No retries. It teaches the limit nothing (finals alone grow it,
-   * so interims never probe the provider's quota) and a push-back it meets pauses interims, not finals.
+   * queued: an interim must never delay a final). No retries. A push-back it meets pauses interims and tells the
+   * limit where the quota is without cutting the finals below it.
    */
   tryInterim<T>(sessionId: string, request: (attempt: EngineAttempt) => Promise<T>): Promise<T> | undefined {
     if (!this.hasFreeSlot()) return undefined;
