@@ -138,7 +138,7 @@ let active = 0;
 let refusedSessions = 0;
 let failedSegments = 0;
 const latencies: number[] = [];
-const interims = { asked: 0, skipped: 0, delivered: 0, stale: 0, failed: 0 };
+const interims = { asked: 0, delivered: 0, stale: 0, failed: 0 };
 let interimsInFlight = 0;
 
 /** As SessionRuntime.maybeInterim: each 100 ms chunk, once `interimMs` of audio is new, if nothing of the session is at the engine. */
@@ -147,10 +147,7 @@ async function askInterims(id: string, state: { pendingFinals: number; cuts: num
   for (let t = 100; t <= audioMs; t += 100) {
     await sleep(state.start + t - now);
     if (running || state.pendingFinals > 0 || t - state.interimFrom < interimMs) continue;
-    if (!scheduler.hasFreeSlot()) {
-      interims.skipped++;
-      continue;
-    }
+    if (!scheduler.hasFreeSlot()) continue;
     state.interimFrom = t;
     const request = scheduler.tryInterim(id, () => provider('interim'));
     if (!request) continue;
