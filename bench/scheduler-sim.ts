@@ -1,7 +1,8 @@
 // The engine scheduler and admission control against a simulated provider, in virtual time: the same classes the
 // server runs (src/scheduler/), fed the cuts of real-time speakers of hello-with-pauses.wav, so their dynamics (the
 // concurrency limit, queue wait, 429s, refusals) show without the noise of a shared machine, in a fraction of a second.
-// `npx tsx bench/scheduler-sim.ts [--sessions 150] [--ramp-s 8] [--audio-s 36] [--delay 700] [--jitter 600] [--quota 48]`
+// `npx tsx bench/scheduler-sim.ts [--sessions 150] [--ramp-s 8] [--audio-s 36] [--delay 700] [--jitter 600] [--quota 48]
+//   [--interim-ms 1500] [--quota-change 30:24]`
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { EngineError } from '../src/errors/server-errors.js';
@@ -65,6 +66,10 @@ const { values } = parseArgs({
     /** Plus an exponential delay of this mean: a busy machine's long tail (measured at load 15: P50 +170 ms, P95 +1.4 s). */
     tail: { type: 'string', default: '0' },
     fixed: { type: 'string' },
+    /** Every session asks for interims every this many ms of new audio, as INTERIM_INTERVAL_MS (0: none). */
+    'interim-ms': { type: 'string', default: '0' },
+    /** `seconds:quota`: the provider's quota changes then (shared with others, or lowered). */
+    'quota-change': { type: 'string' },
     'max-delay': { type: 'string', default: '10000' },
     seed: { type: 'string', default: '1' },
     trace: { type: 'boolean' },
@@ -75,7 +80,9 @@ const rampMs = Number(values['ramp-s']) * 1000;
 const audioMs = Number(values['audio-s']) * 1000;
 const delayMs = Number(values.delay);
 const jitterMs = Number(values.jitter);
-const quota = Number(values.quota) || Infinity;
+let quota = Number(values.quota) || Infinity;
+const interimMs = Number(values['interim-ms']);
+const quotaChange = values['quota-change']?.split(':').map(Number);
 const overheadMs = Number(values.overhead);
 const tailMs = Number(values.tail);
 
@@ -100,15 +107,16 @@ const admission = new AdmissionControl(scheduler, { maxResultDelayMs: Number(val
 const segmentCut = (sessionId: string) => admission.segmentCut(sessionId);
 
 let inFlight = 0;
-let answered = 0;
-let refused429 = 0;
+const answered = { final: 0, interim: 0 };
+const refused429 = { final: 0, interim: 0 };
 const dueTimes = new Set<number>();
-function provider(): Promise<string> {
+if (quotaChange) schedule(() => (quota = quotaChange[1] || Infinity), quotaChange[0]! * 1000);
+function provider(kind: 'final' | 'interim'): Promise<string> {
   const upload = random() * overheadMs + (tailMs > 0 ? -Math.log(1 - random()) * tailMs : 0);
   return new Promise((resolve, reject) => {
     schedule(() => {
       if (inFlight >= quota) {
-        refused429++;
+        refused429[kind]++;
         const retryAfterMs = Math.max(1, Math.ceil(Math.min(...dueTimes) - now));
         reject(new EngineError('429', { retryable: true, status: 429, overload: true, retryAfterMs }));
         return;
@@ -119,7 +127,7 @@ function provider(): Promise<string> {
       schedule(() => {
         inFlight--;
         dueTimes.delete(due);
-        answered++;
+        answered[kind]++;
         resolve('text');
       }, due - now);
     }, upload);
@@ -130,12 +138,41 @@ let active = 0;
 let refusedSessions = 0;
 let failedSegments = 0;
 const latencies: number[] = [];
+const interims = { asked: 0, delivered: 0, stale: 0, failed: 0 };
+let interimsInFlight = 0;
+
+/** As SessionRuntime.maybeInterim: each 100 ms chunk, once `interimMs` of audio is new, if nothing of the session is at the engine. */
+async function askInterims(id: string, state: { pendingFinals: number; cuts: number; interimFrom: number; start: number }): Promise<void> {
+  let running = false;
+  for (let t = 100; t <= audioMs; t += 100) {
+    await sleep(state.start + t - now);
+    if (running || state.pendingFinals > 0 || t - state.interimFrom < interimMs) continue;
+    if (!scheduler.hasFreeSlot()) continue;
+    state.interimFrom = t;
+    const request = scheduler.tryInterim(id, () => provider('interim'));
+    if (!request) continue;
+    interims.asked++;
+    running = true;
+    interimsInFlight++;
+    const generation = state.cuts;
+    void request
+      .then(
+        () => void (generation === state.cuts ? interims.delivered++ : interims.stale++),
+        () => void interims.failed++,
+      )
+      .finally(() => {
+        running = false;
+        interimsInFlight--;
+      });
+  }
+}
 
 async function session(index: number): Promise<void> {
   await sleep((index * rampMs) / N);
   const overload = admission.refusal(active);
   if (overload) {
     refusedSessions++;
+    if (values.trace) trace.push(`${(now / 1000).toFixed(1)}s refused: ${overload.message}`);
     return;
   }
   active++;
@@ -151,20 +188,25 @@ async function session(index: number): Promise<void> {
   }
   cuts.sort((a, b) => a - b);
   cuts.push(audioMs);
+  const state = { pendingFinals: 0, cuts: 0, interimFrom: 0, start };
+  const asking = interimMs > 0 ? askInterims(String(index), state) : Promise.resolve();
   // One segment at a time at the engine, as the session runtime does; later cuts wait in the session's queue.
   let chain = Promise.resolve();
   for (const at of cuts) {
     await sleep(start + at - now);
     const cutAt = now;
+    state.cuts++;
+    state.interimFrom = at;
+    state.pendingFinals++;
     segmentCut(String(index));
     chain = chain.then(() =>
-      scheduler.runFinal(String(index), cutAt, () => provider()).then(
+      scheduler.runFinal(String(index), cutAt, () => provider('final')).then(
         () => void latencies.push(now - cutAt),
         () => void failedSegments++,
-      ),
+      ).finally(() => void state.pendingFinals--),
     );
   }
-  await chain;
+  await Promise.all([chain, asking]);
   active--;
 }
 
@@ -173,7 +215,7 @@ async function sample(): Promise<void> {
   for (let second = 1; second <= (rampMs + audioMs) / 1000 + 30; second++) {
     await sleep(1000);
     const s = scheduler.state;
-    trace.push(`${second}s limit ${s.limit} inFlight ${s.inFlight} queued ${s.queued} active ${active} rate ${admission.segmentRate().toFixed(1)}/s capacity ${scheduler.capacityPerSecond?.toFixed(1) ?? '—'} delay ${Math.round(scheduler.expectedResultDelayMs())}`);
+    trace.push(`${second}s limit ${s.limit} inFlight ${s.inFlight}${interimMs > 0 ? ` (interims ${interimsInFlight})` : ''} queued ${s.queued} active ${active} rate ${admission.segmentRate().toFixed(1)}/s capacity ${scheduler.capacityPerSecond?.toFixed(1) ?? '—'} delay ${Math.round(scheduler.expectedResultDelayMs())}`);
   }
 }
 
@@ -186,6 +228,9 @@ const p = (q: number) => Math.round(nearestRank(sorted, q) ?? NaN);
 if (values.trace) console.log(trace.join('\n'));
 console.log(
   `N=${N} ramp ${rampMs / 1000}s: admitted ${N - refusedSessions}, refused ${refusedSessions}; finals ${latencies.length}, failed ${failedSegments};` +
-    ` latency P50 ${p(50)} P95 ${p(95)} P99 ${p(99)} ms; provider answered ${answered}, 429 ${refused429}; final limit ${limit.current}`,
+    ` latency P50 ${p(50)} P95 ${p(95)} P99 ${p(99)} ms; provider answered ${answered.final}, 429 ${refused429.final}; final limit ${limit.current}` +
+    (interimMs > 0
+      ? `; interims asked ${interims.asked}, delivered ${interims.delivered}, stale ${interims.stale}, failed ${interims.failed}, provider answered ${answered.interim}, 429 ${refused429.interim}`
+      : ''),
 );
 process.exit(0);

@@ -22,7 +22,7 @@ export class AdmissionControl {
   private readonly targetUtilisation: number;
 
   constructor(
-    private readonly scheduler: EngineScheduler,
+    private readonly scheduler: Pick<EngineScheduler, 'expectedResultDelayMs' | 'capacityPerSecond'>,
     private readonly options: AdmissionOptions,
   ) {
     this.now = options.now ?? (() => performance.now());
@@ -40,12 +40,26 @@ export class AdmissionControl {
     if (this.lastCut.size > 10_000) for (const [id, at] of this.lastCut) if (at < now - RATE_WINDOW_MS) this.lastCut.delete(id);
   }
 
-  /** Segments per second one running session brings: 1 / the mean time between its cuts lately. */
+  /**
+   * Segments per second one running session brings: 1 / the mean time between two cuts of a session lately. The
+   * time each session has talked since its last cut is an interval still running (a censored one, in the
+   * Kaplan–Meier estimate of the mean): counting only the intervals that have ended would overstate the rate while
+   * sessions are young (their short intervals have ended, their long ones not yet). A session silent for twice the
+   * longest interval seen counts as gone.
+   */
   private sessionRate(): number | undefined {
-    const since = this.now() - RATE_WINDOW_MS;
+    const now = this.now();
+    const since = now - RATE_WINDOW_MS;
     while (this.intervals.length > 0 && this.intervals[0]!.at < since) this.intervals.shift();
     if (this.intervals.length < 10) return undefined;
-    return (this.intervals.length * 1000) / this.intervals.reduce((sum, i) => sum + i.ms, 0);
+    const observed: { ms: number; ended: boolean }[] = [];
+    let longest = 0;
+    for (const interval of this.intervals) {
+      observed.push({ ms: interval.ms, ended: true });
+      longest = Math.max(longest, interval.ms);
+    }
+    for (const at of this.lastCut.values()) if (now - at < 2 * longest) observed.push({ ms: now - at, ended: false });
+    return 1000 / meanInterval(observed);
   }
 
   /** Segments per second cut lately across all sessions. */
@@ -78,6 +92,23 @@ export class AdmissionControl {
     }
     return undefined;
   }
+}
+
+/** Kaplan–Meier mean of intervals some of which are still running (restricted to the longest observed). */
+function meanInterval(observed: { ms: number; ended: boolean }[]): number {
+  // Shortest first; at equal lengths the ended ones first, as the estimate requires.
+  observed.sort((a, b) => a.ms - b.ms || Number(b.ended) - Number(a.ended));
+  let atRisk = observed.length;
+  let surviving = 1;
+  let mean = 0;
+  let previous = 0;
+  for (const { ms, ended } of observed) {
+    mean += surviving * (ms - previous);
+    previous = ms;
+    if (ended) surviving *= 1 - 1 / atRisk;
+    atRisk--;
+  }
+  return mean;
 }
 
 /** A delay to retry after: at least 1 s, at most a minute, with room for the queue to drain. */

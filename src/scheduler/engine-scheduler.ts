@@ -1,6 +1,6 @@
 // Between the sessions and the engine: runs engine requests under a concurrency limit, fairly across sessions
 // (the segment that has waited longest goes next), retries what the provider refused for load after its
-// Retry-After, and runs interim requests only in slots nobody waits for.
+// Retry-After, and runs interim requests only in spare capacity, where they cannot cost a final its slot.
 import type { Logger } from 'pino';
 import { EngineError } from '../errors/server-errors.js';
 import type { EngineOutcome, ResultKind, ServerMetrics } from '../metrics/metrics.js';
@@ -40,10 +40,22 @@ interface Job {
 const retryDelayMs = (retry: number) => Math.min(8000, 500 * 2 ** retry);
 /** Weight of a new latency sample in the running average. */
 const LATENCY_WEIGHT = 0.1;
+/**
+ * Share of the limit's slots, rounded down, that interims leave to finals: the headroom where a final would otherwise
+ * wait behind an interim and where a provider's quota bites. A limit of 1–3 (a local engine's decoders) keeps none.
+ */
+const FINALS_ONLY_SHARE = 0.25;
+/** After the provider pushed back, interims wait this many engine round trips (or its Retry-After, if longer). */
+const INTERIM_QUIET_ROUNDS = 5;
 
 export class EngineScheduler {
   private readonly waiting: Job[] = [];
   private inFlight = 0;
+  private interimsInFlight = 0;
+  /** An interim was turned away for want of room since the last request ended: demand the limit should know of. */
+  private interimsTurnedAway = false;
+  /** No interim starts before this time: the provider pushed back lately. */
+  private interimsPausedUntil = Number.NEGATIVE_INFINITY;
   private wakeTimer: NodeJS.Timeout | undefined;
   private averageLatencyMs: number | undefined;
   private readonly now: () => number;
@@ -59,7 +71,7 @@ export class EngineScheduler {
     return { limit: this.options.limit.current, inFlight: this.inFlight, queued: this.waiting.length };
   }
 
-  /** The engine's usual time per request (successes), once known. */
+  /** The engine's usual time per final request (successes), once known. */
   get latencyMs(): number | undefined {
     return this.averageLatencyMs;
   }
@@ -69,16 +81,27 @@ export class EngineScheduler {
     return this.averageLatencyMs === undefined ? undefined : (this.options.limit.ceiling * 1000) / this.averageLatencyMs;
   }
 
-  /** A request could start right now and no segment waits, not even for a Retry-After: the engine is not busy. */
+  /**
+   * An interim could start right now without costing a final anything: no segment waits (not even for a
+   * Retry-After), the requests in flight leave the limit's headroom free for finals, and the provider has not
+   * pushed back lately.
+   */
   hasFreeSlot(): boolean {
-    return this.inFlight < this.options.limit.current && this.waiting.length === 0;
+    const limit = this.options.limit.current;
+    if (this.waiting.length > 0 || this.now() < this.interimsPausedUntil) return false;
+    if (this.inFlight < limit - Math.floor(limit * FINALS_ONLY_SHARE)) return true;
+    this.interimsTurnedAway = true;
+    return false;
   }
 
-  /** How long a segment cut now would wait for its result: the queue ahead of it, then the request itself. */
+  /**
+   * How long a segment cut now would wait for its result: the finals ahead of it, then the request itself. Interims
+   * in flight do not count: they stay out of the finals' headroom and none starts while a final waits.
+   */
   expectedResultDelayMs(): number {
     const latency = this.averageLatencyMs ?? 0;
     const limit = Math.max(1, this.options.limit.current);
-    const ahead = Math.max(0, this.waiting.length + this.inFlight + 1 - limit);
+    const ahead = Math.max(0, this.waiting.length + this.finalsInFlight + 1 - limit);
     const oldest = this.waiting[0] ? this.now() - this.waiting[0].waitingSince : 0;
     return Math.max(oldest, Math.ceil(ahead / limit) * latency) + latency;
   }
@@ -95,8 +118,9 @@ export class EngineScheduler {
   }
 
   /**
-   * Runs an interim request now if a slot is free and no segment waits for one; otherwise undefined (skipped, not
-   * queued: an interim must never delay a final). No retries.
+   * Runs an interim request now if there is spare capacity (`hasFreeSlot`); otherwise undefined (skipped, not
+   * queued: an interim must never delay a final). No retries. A push-back it meets pauses interims and tells the
+   * limit where the quota is without cutting the finals below it.
    */
   tryInterim<T>(sessionId: string, request: (attempt: EngineAttempt) => Promise<T>): Promise<T> | undefined {
     if (!this.hasFreeSlot()) return undefined;
@@ -143,29 +167,49 @@ export class EngineScheduler {
     this.report();
   }
 
+  private get finalsInFlight(): number {
+    return this.inFlight - this.interimsInFlight;
+  }
+
   private start(job: Job): void {
     const startedAt = this.now();
     const queueMs = startedAt - job.waitingSince;
     const { metrics, limit, logger } = this.options;
+    const final = job.kind === 'final';
     metrics.queueWait(job.kind, queueMs / 1000);
     if (queueMs > 1000) logger.debug({ session_id: job.sessionId, kind: job.kind, queue_ms: Math.round(queueMs), retry: job.retry }, 'engine request waited in the queue');
     this.inFlight++;
+    const inFlightAtStart = this.inFlight;
+    if (!final) this.interimsInFlight++;
     this.report();
     job.request({ queueMs, retry: job.retry }).then(
       (value) => {
         const latency = this.now() - startedAt;
         this.inFlight--;
-        limit.onSuccess(latency, this.inFlight);
-        this.averageLatencyMs = this.averageLatencyMs === undefined ? latency : this.averageLatencyMs + LATENCY_WEIGHT * (latency - this.averageLatencyMs);
+        // Interims turned away for room press on the limit like finals that fill it, but only up to where the
+        // provider pushed back: beyond that, probing for more is the finals' business.
+        const pressed = this.interimsTurnedAway && limit.current < limit.ceiling;
+        this.interimsTurnedAway = false;
+        limit.onSuccess(latency, pressed ? Math.max(this.inFlight, limit.current - 1) : this.inFlight);
+        if (final) {
+          this.averageLatencyMs = this.averageLatencyMs === undefined ? latency : this.averageLatencyMs + LATENCY_WEIGHT * (latency - this.averageLatencyMs);
+        } else {
+          this.interimsInFlight--;
+        }
         metrics.engineRequest(job.kind, latency / 1000, 'ok');
         job.resolve(value);
         this.dispatch();
       },
       (error: unknown) => {
         this.inFlight--;
+        if (!final) this.interimsInFlight--;
         const engineError = error instanceof EngineError ? error : undefined;
         metrics.engineRequest(job.kind, (this.now() - startedAt) / 1000, outcomeOf(engineError));
-        if (engineError?.overload) limit.onOverload(startedAt);
+        if (engineError?.overload) {
+          limit.onOverload(startedAt, { inFlight: inFlightAtStart, optional: !final });
+          const quietMs = Math.max(engineError.retryAfterMs ?? 0, INTERIM_QUIET_ROUNDS * (this.averageLatencyMs ?? 1000));
+          this.interimsPausedUntil = Math.max(this.interimsPausedUntil, this.now() + quietMs);
+        }
         if (engineError?.retryable && job.retry < this.options.maxRetries) {
           job.retry++;
           job.notBefore = this.now() + (engineError.retryAfterMs ?? retryDelayMs(job.retry - 1));

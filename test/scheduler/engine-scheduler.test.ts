@@ -88,6 +88,99 @@ describe('engine scheduler', () => {
     expect(s.tryInterim('s4', engine.request('interim-3'))).toBeUndefined();
   });
 
+  it('keeps the top quarter of the limit for finals: an interim may not start there', async () => {
+    const engine = controllableEngine();
+    const s = scheduler(fixedLimit(4));
+    for (const label of ['i1', 'i2', 'i3']) expect(s.tryInterim(label, engine.request(label))).toBeDefined();
+    expect(s.hasFreeSlot()).toBe(false);
+    expect(s.tryInterim('i4', engine.request('i4'))).toBeUndefined();
+    // A final still starts at once in the slot kept for it.
+    void s.runFinal('f', 0, engine.request('f'));
+    await tick();
+    expect(engine.started).toEqual(['i1', 'i2', 'i3', 'f']);
+  });
+
+  it('leaves interims out of the delay it expects for a new final (admission judges finals alone)', async () => {
+    let clock = 0;
+    const engine = controllableEngine();
+    const s = scheduler(fixedLimit(4), () => clock);
+    const warm = s.runFinal('warm', 0, engine.request('warm'));
+    await tick();
+    clock = 1000;
+    engine.finish();
+    await warm;
+    void s.runFinal('f1', clock, engine.request('f1'));
+    await tick();
+    expect(s.tryInterim('i1', engine.request('i1'))).toBeDefined();
+    expect(s.tryInterim('i2', engine.request('i2'))).toBeDefined();
+    void s.runFinal('f2', clock, engine.request('f2'));
+    await tick();
+    expect(s.state).toEqual({ limit: 4, inFlight: 4, queued: 0 });
+    // Two finals in flight of four slots: a third would start at once.
+    expect(s.expectedResultDelayMs()).toBe(1000);
+  });
+
+  it('after an interim is refused for load, learns the quota without cutting the finals below it, and pauses interims', async () => {
+    let clock = 0;
+    const engine = controllableEngine();
+    const limit = new AdaptiveLimit({ initial: 8, min: 2, max: 64, now: () => clock });
+    const s = scheduler(limit, () => clock);
+    const finals = [1, 2, 3, 4, 5].map((i) => s.runFinal(`f${i}`, i, engine.request(`f${i}`)));
+    await tick();
+    const interim = s.tryInterim('i', engine.request('i'));
+    expect(interim).toBeDefined();
+    // Refused with 6 in flight: the quota is 5; the five finals keep their slots, none is refused or retried.
+    engine.fail(new EngineError('429', { status: 429, overload: true, retryAfterMs: 100 }), 'i');
+    await expect(interim).rejects.toThrow('429');
+    expect(limit.current).toBe(5);
+    expect(limit.ceiling).toBe(5);
+    // No latency known yet: a round trip counts as 1 s, so interims wait 5 s from the refusal.
+    clock = 1000;
+    engine.finish('f1');
+    engine.finish('f2');
+    await Promise.all(finals.slice(0, 2));
+    clock = 4900;
+    expect(s.hasFreeSlot()).toBe(false);
+    clock = 5100;
+    expect(s.hasFreeSlot()).toBe(true);
+    for (const label of ['f3', 'f4', 'f5']) engine.finish(label);
+    await Promise.all(finals);
+    expect(engine.started.filter((label) => label.startsWith('f'))).toHaveLength(5);
+  });
+
+  it('grows the limit for interims turned away for room, but only up to where the provider pushed back', async () => {
+    let clock = 0;
+    const engine = controllableEngine();
+    const limit = new AdaptiveLimit({ initial: 4, min: 2, max: 64, now: () => clock });
+    const s = scheduler(limit, () => clock);
+    const finals = ['a', 'b', 'c'].map((label, i) => s.runFinal(label, i, engine.request(label)));
+    await tick();
+    // Three of four in flight: the top quarter is the finals'; an interim is turned away.
+    expect(s.hasFreeSlot()).toBe(false);
+    clock = 700;
+    engine.finish('a');
+    await finals[0];
+    // Two in flight would not have grown it; the interim that wanted room did.
+    expect(limit.current).toBe(5);
+
+    // Once the provider has pushed back, interims do not probe beyond the quota's estimate: keep three of four in
+    // flight, an interim turned away each time, and the limit stays where it is.
+    limit.onOverload(clock, { inFlight: 5 });
+    expect(limit.current).toBe(4);
+    expect(limit.ceiling).toBe(4);
+    const more: Promise<string>[] = [];
+    for (let i = 0; i < 10; i++) {
+      more.push(s.runFinal(`r${i}`, 10 + i, engine.request(`r${i}`)));
+      await tick();
+      expect(s.hasFreeSlot()).toBe(false);
+      engine.finish();
+      await tick();
+    }
+    expect(limit.current).toBe(4);
+    while (engine.pending.length > 0) engine.finish();
+    await Promise.all([...finals, ...more]);
+  });
+
   it('retries a retryable failure after the provider’s Retry-After, keeping the segment’s place', async () => {
     let clock = 0;
     const engine = controllableEngine();
@@ -162,24 +255,54 @@ describe('adaptive concurrency limit', () => {
     const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 64, now: () => clock });
     clock = 100;
     limit.onOverload(50);
-    expect(limit.current).toBe(30);
+    expect(limit.current).toBe(36);
     // More refusals of requests started before that decrease say nothing new.
     limit.onOverload(60);
     limit.onOverload(90);
-    expect(limit.current).toBe(30);
+    expect(limit.current).toBe(36);
     clock = 200;
     limit.onOverload(150);
-    expect(limit.current).toBe(22);
+    expect(limit.current).toBe(32);
     for (let i = 0; i < 30; i++) limit.onOverload((clock += 10));
     expect(limit.current).toBe(4);
     expect(limit.ceiling).toBe(limit.current);
   });
 
-  it('grows slowly after an overload (additive increase), and eases off when latency rises', () => {
+  it('after a push-back climbs straight back to just below where it came, then only slowly beyond', () => {
+    let clock = 0;
+    const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 64, now: () => clock });
+    limit.onOverload(0);
+    expect(limit.current).toBe(36);
+    // Admission judges by the quota's estimate, not by the dip.
+    expect(limit.ceiling).toBe(39);
+    // Below the push-back level: one per success (slow start's pace), up to one below it.
+    for (let i = 0; i < 3; i++) limit.onSuccess(700, limit.current);
+    expect(limit.current).toBe(39);
+    // At it: one more per limit's worth of successes (additive increase), probing for a larger quota.
+    for (let i = 0; i < 41; i++) limit.onSuccess(700, limit.current);
+    expect(limit.current).toBe(40);
+    expect(limit.ceiling).toBe(40);
+  });
+
+  it('pushed back again before regaining the old level, lowers its estimate of the quota faster', () => {
+    let clock = 0;
+    const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 64, now: () => clock });
+    limit.onOverload(0); // at 40: estimate 40, limit 36
+    clock = 100;
+    limit.onOverload(50); // at 36, under the estimate's 39: the quota fell; estimate 36 × 0.95 = 34.2
+    expect(limit.current).toBe(32);
+    expect(limit.ceiling).toBe(33);
+    for (let i = 0; i < 5; i++) limit.onSuccess(700, limit.current);
+    expect(limit.current).toBe(33);
+  });
+
+  it('grows slowly after an overload at its level (additive increase), and eases off when latency rises', () => {
     let clock = 0;
     const limit = new AdaptiveLimit({ initial: 20, min: 2, max: 64, now: () => clock });
     limit.onOverload(0);
+    for (let i = 0; i < 5; i++) limit.onSuccess(700, limit.current);
     const after = limit.current;
+    expect(after).toBe(19);
     // About one more per limit's worth of successes (not one per success, as before the overload).
     for (let i = 0; i < 2 * after; i++) limit.onSuccess(700, limit.current);
     expect(limit.current).toBeGreaterThanOrEqual(after + 1);
