@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import type { TranscriptionEngine } from '../src/engines/engine.js';
+import { createEngine } from '../src/engines/index.js';
 import { ChunkedLoop, loadSpeechSample } from '../src/loadtest/index.js';
 import { createPrometheusMetrics } from '../src/metrics/prometheus-metrics.js';
 import { NAMESPACE } from '../src/protocol/index.js';
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '5' },
     store: { type: 'string', default: 'memory' },
     baseline: { type: 'boolean', default: false },
+    /** The real OpenAI engine at OPENAI_BASE_URL (e.g. bench/engine-stub.mjs) instead of one that answers in-process. */
+    'openai-engine': { type: 'boolean', default: false },
   },
 });
 const sessions = Number(values.sessions);
@@ -38,8 +41,10 @@ const config = loadConfig({
   AUDIO_RATE_LIMIT: '0',
   LOG_LEVEL: 'warn',
 });
-// An engine that answers at once: its upload is not the ack path's cost.
-const engine: TranscriptionEngine = { name: 'bench', model: 'bench', transcribe: async () => ({ text: 'hello' }), check: async () => {} };
+// By default an engine that answers at once: its upload is not the ack path's cost (--openai-engine measures it).
+const engine: TranscriptionEngine = values['openai-engine']
+  ? await createEngine(config)
+  : { name: 'bench', model: 'bench', transcribe: async () => ({ text: 'hello' }), check: async () => {} };
 const store =
   values.store === 'redis'
     ? await createRedisStore({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: `bench:${process.pid}:`, ttlS: 600 })
@@ -111,7 +116,7 @@ await app.sessions.settled();
 const sorted = [...results].sort((a, b) => a - b);
 const median = sorted[Math.floor(sorted.length / 2)]!;
 console.log(
-  `${values.baseline ? 'baseline' : `${store.kind}, tracing ${process.env.SENTRY_DSN ? (process.env.SENTRY_TRACES_SAMPLE_RATE ?? '?') : 'no Sentry'}`}: ` +
+  `${values.baseline ? 'baseline' : `${store.kind}${values['openai-engine'] ? ', openai engine' : ''}, tracing ${process.env.SENTRY_DSN ? (process.env.SENTRY_TRACES_SAMPLE_RATE ?? '?') : 'no Sentry'}`}: ` +
     `${sessions} sessions × ${rounds} rounds, µs per chunk ${results.map((us) => us.toFixed(1)).join(' ')}, median ${median.toFixed(1)}` +
     `${failures ? `, ${failures} refused` : ''}`,
 );
