@@ -2,10 +2,10 @@
 import { z } from 'zod';
 import { AUDIO_FORMAT, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './audio.js';
 
-/** Session ids travel in Redis keys and logs: keep them short and printable. */
 const SESSION_ID_MAX = 128;
 const SESSION_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
+/** Session ids travel in Redis keys and logs: keep them short and printable. */
 export const sessionIdSchema = z
   .string()
   .min(1)
