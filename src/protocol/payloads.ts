@@ -2,12 +2,15 @@
 import { z } from 'zod';
 import { AUDIO_FORMAT, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './audio.js';
 
+const SESSION_ID_MAX = 128;
+const SESSION_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
+
 /** Session ids travel in Redis keys and logs: keep them short and printable. */
 export const sessionIdSchema = z
   .string()
   .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'session_id may hold only letters, digits and . _ : -');
+  .max(SESSION_ID_MAX)
+  .regex(SESSION_ID_PATTERN, 'session_id may hold only letters, digits and . _ : -');
 
 export const startSessionSchema = z.strictObject({
   session_id: sessionIdSchema.optional(),
@@ -39,6 +42,31 @@ export const audioChunkSchema = z.strictObject({
   seq: z.number().int('seq must be a whole number').nonnegative('seq must be 0 or more').optional(),
   chunk: binarySchema,
 });
+
+export type AudioChunkPayload = z.output<typeof audioChunkSchema>;
+
+/**
+ * audioChunkSchema.safeParse for the per-chunk path: the usual well-formed chunk (a plain object with a valid
+ * session_id, an optional whole seq of 0 or more, binary audio, nothing else) is accepted by the same rules written
+ * out, without zod's run and result objects; anything else goes through the schema, so a refusal reads as before.
+ */
+export function parseAudioChunk(payload: unknown): ReturnType<typeof audioChunkSchema.safeParse> {
+  return isWellFormedChunk(payload) ? { success: true, data: payload } : audioChunkSchema.safeParse(payload);
+}
+
+function isWellFormedChunk(value: unknown): value is AudioChunkPayload {
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key in value) if (key !== 'session_id' && key !== 'seq' && key !== 'chunk') return false;
+  const { session_id: id, seq, chunk } = value as Record<string, unknown>;
+  return (
+    typeof id === 'string' &&
+    id.length >= 1 &&
+    id.length <= SESSION_ID_MAX &&
+    SESSION_ID_PATTERN.test(id) &&
+    (seq === undefined || (Number.isSafeInteger(seq) && (seq as number) >= 0)) &&
+    (chunk instanceof Uint8Array || chunk instanceof ArrayBuffer)
+  );
+}
 
 export const endSessionSchema = z.strictObject({
   session_id: sessionIdSchema,

@@ -1,7 +1,7 @@
 // audio_chunk: validates a chunk, appends it to the session in one store round trip, acks, and only then lets the
 // session cut and transcribe segments (the ack never waits for an engine).
 import { RateLimitedError, SessionEndedError, UnknownSessionError } from '../errors/server-errors.js';
-import { audioChunkSchema, ErrorCode, ProtocolError } from '../protocol/index.js';
+import { ErrorCode, parseAudioChunk, ProtocolError } from '../protocol/index.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventHandler } from './handler.js';
 import { invalidPayload } from './refusal.js';
@@ -44,7 +44,7 @@ export const audioChunk: EventHandler<'audio_chunk'> = async (payload, { trace, 
 const accept: EventHandler<'audio_chunk'> = async (payload, { trace, reply, sink, allowance, context }) => {
   const { maxChunkBytes } = context;
   const { sessionId, seq, chunk } = await eventSpans.validate(trace, 'audio chunk', (span) => {
-    const parsed = audioChunkSchema.safeParse(payload);
+    const parsed = parseAudioChunk(payload);
     if (!parsed.success) throw invalidPayload('audio_chunk', parsed.error);
     const audio = asBuffer(parsed.data.chunk);
     span.setAttributes({ 'chunk.bytes': audio.length });

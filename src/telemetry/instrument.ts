@@ -1,5 +1,7 @@
 // Loaded before the server (`node --import ./dist/telemetry/instrument.js dist/main.js`) so Sentry can hook http,
 // fetch and Fastify as they load: starts Sentry with tracing, profiling and scrubbing, or leaves it off.
+// First: sets the SDK's debug-code flag before @sentry/* is evaluated.
+import './sdk-debug-code.js';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as Sentry from '@sentry/node';

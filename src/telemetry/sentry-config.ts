@@ -42,6 +42,11 @@ const SECRET_LISTS = ['API_KEYS', 'TOKEN_SECRET'] as const;
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
+/** True when SENTRY_DEBUG asks for the SDK's own log (a bad value is reported by loadSentrySettings). */
+export function sdkDebugWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return TRUE_WORDS.has(env.SENTRY_DEBUG?.trim().toLowerCase() ?? '');
+}
+
 /** `<package name>@<version>` of this server, read from its package.json (src/ and dist/ both sit two levels below it). */
 export function packageRelease(): string | undefined {
   try {

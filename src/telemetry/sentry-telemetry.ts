@@ -24,7 +24,11 @@ const TRANSACTION_NAMES: Record<ClientEventName, string> = {
 };
 
 /** Span attributes whose values are few (engine, model, language): also set as tags, so they can be filtered on. */
-const TAG_ATTRIBUTES: Record<string, string> = { 'engine.name': 'engine', 'engine.model': 'model', 'engine.language': 'language' };
+const TAG_ATTRIBUTES: ReadonlyArray<readonly [attribute: string, tag: string]> = [
+  ['engine.name', 'engine'],
+  ['engine.model', 'model'],
+  ['engine.language', 'language'],
+];
 
 /** Sentry's canonical span statuses for each protocol code, so the Performance views count them right. */
 const STATUS_OF: Record<ErrorCode, string> = {
@@ -309,7 +313,7 @@ class SentryEventTrace implements EventTrace {
   }
 
   private learnTags(attributes: SpanAttributes): void {
-    for (const [attribute, name] of Object.entries(TAG_ATTRIBUTES)) {
+    for (const [attribute, name] of TAG_ATTRIBUTES) {
       const value = attributes[attribute];
       if (value === undefined) continue;
       this.tags[name] = value;
@@ -331,7 +335,7 @@ class UnsampledEventTrace implements EventTrace {
   ) {}
 
   span<T>(_op: string, _name: string, attributes: SpanAttributes, fn: (span: SpanHandle) => Promise<T> | T): Promise<T> {
-    for (const [attribute, name] of Object.entries(TAG_ATTRIBUTES)) {
+    for (const [attribute, name] of TAG_ATTRIBUTES) {
       const value = attributes[attribute];
       if (value !== undefined) this.session.tags[name] = value;
     }

@@ -1,6 +1,6 @@
 // The SENTRY_* settings loader: defaults, every bad value named, and secrets collected for scrubbing.
 import { describe, expect, it } from 'vitest';
-import { loadSentrySettings, SentryConfigError, sentryWanted } from '../../src/telemetry/sentry-config.js';
+import { loadSentrySettings, sdkDebugWanted, SentryConfigError, sentryWanted } from '../../src/telemetry/sentry-config.js';
 
 const DSN = 'https://abc123@o1.ingest.sentry.io/42';
 
@@ -102,5 +102,15 @@ describe('loadSentrySettings', () => {
       REDIS_URL: 'redis://:p%40ssword-1@redis.internal:6379/0',
     });
     expect(secrets.sort()).toEqual(['client-token-abc', 'ops-token-xyz', 'p@ssword-1', 'sk-live-key-123456'].sort());
+  });
+});
+
+describe('sdkDebugWanted', () => {
+  it("keeps the SDK's debug code only when SENTRY_DEBUG is true", () => {
+    expect(sdkDebugWanted({})).toBe(false);
+    expect(sdkDebugWanted({ SENTRY_DEBUG: 'false' })).toBe(false);
+    expect(sdkDebugWanted({ SENTRY_DEBUG: 'maybe' })).toBe(false);
+    expect(sdkDebugWanted({ SENTRY_DEBUG: ' TRUE ' })).toBe(true);
+    expect(sdkDebugWanted({ SENTRY_DEBUG: '1' })).toBe(true);
   });
 });
