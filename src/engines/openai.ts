@@ -3,6 +3,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile
 import type { Logger } from 'pino';
 import { EngineError, type EngineResult, type SegmentAudio, type TranscriptionEngine } from './engine.js';
 import { pcmProblem, wavHeader } from '../audio/wav.js';
+import { createNodeHttpFetch } from './node-http-fetch.js';
 
 export interface OpenAIEngineOptions {
   apiKey: string;
@@ -23,8 +24,10 @@ const SERVER_MESSAGE_MAX = 200;
 export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionEngine {
   const { apiKey, model, maxRetries, timeoutMs, logger } = options;
   const log = logger?.child({ engine: 'openai' });
+  const httpFetch = createNodeHttpFetch();
   const client = new OpenAI({
     apiKey,
+    fetch: httpFetch,
     // An explicit undefined would make the SDK fall back to OPENAI_BASE_URL, which config has already read.
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
     maxRetries,
@@ -94,7 +97,11 @@ export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionE
     }
   }
 
-  return { name: 'openai', model, tracesOwnRequests: true, transcribe, check };
+  async function close(): Promise<void> {
+    httpFetch.close();
+  }
+
+  return { name: 'openai', model, tracesOwnRequests: true, transcribe, check, close };
 }
 
 interface ErrorContext {
