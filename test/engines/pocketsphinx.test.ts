@@ -209,6 +209,27 @@ describe('pocketsphinx engine plumbing', () => {
     await engine.close();
   });
 
+  it('starts its decoders with the search settings POCKETSPHINX_SEARCH names (fast unless set)', async () => {
+    const argsFile = path.join(scratch, 'decoder-args');
+    const command = fakeDecoder('recording', `echo "$*" > "${argsFile}"\n${ECHO_LOOP}`);
+    const argsFor = async (env: Record<string, string>): Promise<string> => {
+      const config = loadConfig({ POCKETSPHINX_COMMAND: command, POCKETSPHINX_DECODERS: '1', ...env });
+      const engine = (await createEngine(config)) as PocketsphinxEngine;
+      try {
+        await engine.transcribe({ pcm: Buffer.alloc(2000), sampleRate: 16000 });
+        return readFileSync(argsFile, 'utf8');
+      } finally {
+        await engine.close();
+      }
+    };
+    const fast = await argsFor({});
+    expect(fast).toContain('-maxhmmpf 5000 -lpbeam 1e-30 -lponlybeam 1e-20');
+    expect(await argsFor({ POCKETSPHINX_SEARCH: 'fast' })).toBe(fast);
+    const accurate = await argsFor({ POCKETSPHINX_SEARCH: 'accurate' });
+    expect(accurate).toContain('-maxhmmpf 5000');
+    expect(accurate).not.toContain('-lpbeam');
+  });
+
   it('serves waiting segments in arrival order, one at a time per decoder', async () => {
     const engine = createPocketsphinxEngine({ command: fakeDecoder('echoing', ECHO_LOOP), decoders: 1, tmpDir: freshDir() });
     const finished: number[] = [];

@@ -26,8 +26,31 @@ export interface DecoderOptions {
   command: string;
   /** Parent of the decoder's own working directory (control pipe, hypothesis pipe, segment files). */
   tmpDir: string;
+  /** Search settings (beams, passes, frame rate); default DECODER_SEARCH_ARGS. */
+  searchArgs?: readonly string[];
   logger?: Logger;
 }
+
+/**
+ * The decoder's search settings (POCKETSPHINX_SEARCH), measured in BENCHMARKS.md, "Offline engine: decoder pool".
+ * pocketsphinx spends ~80 % of its time in the first (tree) pass, so both prune that pass; the second (flat) pass and
+ * best-path search stay on: without them word accuracy fell from 98 % to 68–89 %.
+ */
+export const DECODER_SEARCH = {
+  /** About 0.6× the CPU of pocketsphinx's defaults, a few words in a hundred lost (POCKETSPHINX_SEARCH=fast). */
+  fast: [
+    // At most 5,000 active HMMs a frame (default 30,000): caps the tree pass on long, busy frames; alone it changed no word.
+    ...['-maxhmmpf', '5000'],
+    // Word-final phones kept within 1e-30 / 1e-20 of the best (defaults 1e-40 / 7e-29): the bulk of the saving.
+    ...['-lpbeam', '1e-30', '-lponlybeam', '1e-20'],
+  ],
+  /** About 0.85× the CPU of pocketsphinx's defaults, the same words on every clip measured (POCKETSPHINX_SEARCH=accurate). */
+  accurate: ['-maxhmmpf', '5000'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type DecoderSearch = keyof typeof DECODER_SEARCH;
+
+export const DECODER_SEARCH_ARGS: readonly string[] = DECODER_SEARCH.fast;
 
 interface Request {
   id: string;
@@ -83,7 +106,7 @@ export class Decoder {
   }
 
   /** Makes the working directory and pipes and starts the process; the model loads while the first segment waits. */
-  static async start({ command, tmpDir, logger }: DecoderOptions): Promise<Decoder> {
+  static async start({ command, tmpDir, searchArgs = DECODER_SEARCH_ARGS, logger }: DecoderOptions): Promise<Decoder> {
     let dir: string;
     try {
       dir = await mkdtemp(path.join(tmpDir, 'pocketsphinx-'));
@@ -109,6 +132,7 @@ export class Decoder {
       ...['-hmm', POCKETSPHINX_MODEL.hmm, '-lm', POCKETSPHINX_MODEL.lm, '-dict', POCKETSPHINX_MODEL.dict],
       ...['-samprate', String(POCKETSPHINX_SAMPLE_RATE), '-adcin', 'yes', '-cepdir', dir, '-cepext', '.raw'],
       ...['-ctl', controlPath, '-hyp', hypothesesPath],
+      ...searchArgs,
     ];
     // Its own process group, so stop() also ends whatever a wrapper script (POCKETSPHINX_COMMAND) started.
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
