@@ -34,7 +34,7 @@ const ESPEAK_ARGS = ['-v', 'en-us+m1', '-s', '150', '-g', '5'];
 /** The sentences' input level: one level; the fixtures cover the range. */
 const SENTENCE_LEVEL_DB = -6;
 
-/** Search settings to compare (pocketsphinx_batch 0.8 flags); "shipped" is the decoder's default (fast). */
+/** Search settings to compare (pocketsphinx_batch 0.8 flags); "shipped" is the decoder's default. */
 const SEARCH_SETS: Record<string, readonly string[]> = {
   shipped: DECODER_SEARCH_ARGS,
   fast: DECODER_SEARCH.fast,

@@ -8,7 +8,7 @@ const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const ENGINE_OUTAGE_POLICIES = ['report', 'fail'] as const;
 /** pocketsphinx search settings (src/engines/pocketsphinx/decoder.ts, DECODER_SEARCH). */
-const POCKETSPHINX_SEARCHES = ['fast', 'accurate'] as const;
+const POCKETSPHINX_SEARCHES = ['accurate', 'fast'] as const;
 
 /** A variable parsed by `parse` (undefined = invalid, explained by `expected`), or `def` when unset or empty. */
 function setting<T>(def: T, parse: (raw: string) => T | undefined, expected: string) {
@@ -111,7 +111,7 @@ const envSchema = (cores: number) => z.object({
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
   POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
   POCKETSPHINX_DECODERS: wholeNumber(cores, 1, 256),
-  POCKETSPHINX_SEARCH: oneOf(POCKETSPHINX_SEARCHES, 'fast'),
+  POCKETSPHINX_SEARCH: oneOf(POCKETSPHINX_SEARCHES, 'accurate'),
   // Access: who may connect, and how much each may do (docs/security.md).
   NODE_ENV: optionalText,
   API_KEYS: textList,
@@ -164,7 +164,7 @@ export interface Config {
   pocketsphinxCommand: string;
   /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
   pocketsphinxDecoders: number;
-  /** fast: ~0.6× the decoder CPU of pocketsphinx's defaults, a few words in a hundred lost; accurate: ~0.85×, none lost. */
+  /** accurate: 0.65–0.85× the decoder CPU of pocketsphinx's defaults, no word lost; fast: ~0.8× that again, a few words lost. */
   pocketsphinxSearch: (typeof POCKETSPHINX_SEARCHES)[number];
   /** NODE_ENV=production: safe defaults (same-origin only, /ops/* off without OPS_TOKEN). */
   production: boolean;

@@ -34,23 +34,26 @@ export interface DecoderOptions {
 /**
  * The decoder's search settings (POCKETSPHINX_SEARCH), measured in BENCHMARKS.md, "Offline engine: decoder pool".
  * pocketsphinx spends ~80 % of its time in the first (tree) pass, so both prune that pass; the second (flat) pass and
- * best-path search stay on: without them word accuracy fell from 98 % to 68–89 %.
+ * best-path search stay on: without them word accuracy fell from 98 % to 68–89 %. Every narrower beam, fewer Gaussians
+ * (-topn) or skipped frames (-ds) measured cost words.
  */
 export const DECODER_SEARCH = {
-  /** About 0.6× the CPU of pocketsphinx's defaults, a few words in a hundred lost (POCKETSPHINX_SEARCH=fast). */
-  fast: [
-    // At most 5,000 active HMMs a frame (default 30,000): caps the tree pass on long, busy frames; alone it changed no word.
-    ...['-maxhmmpf', '5000'],
-    // Word-final phones kept within 1e-30 / 1e-20 of the best (defaults 1e-40 / 7e-29): the bulk of the saving.
-    ...['-lpbeam', '1e-30', '-lponlybeam', '1e-20'],
-  ],
-  /** About 0.85× the CPU of pocketsphinx's defaults, the same words on every clip measured (POCKETSPHINX_SEARCH=accurate). */
+  /**
+   * 0.65–0.85× the CPU of pocketsphinx's defaults, the same words on every clip measured: at most 5,000 active HMMs a
+   * frame (default 30,000) caps the tree pass on busy frames, where the best paths are long since among the first.
+   */
   accurate: ['-maxhmmpf', '5000'],
+  /**
+   * About 0.8× the CPU of `accurate`, a few words in a hundred lost: word-final phones also kept only within 1e-30 /
+   * 1e-20 of the best (defaults 1e-40 / 7e-29).
+   */
+  fast: ['-maxhmmpf', '5000', '-lpbeam', '1e-30', '-lponlybeam', '1e-20'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type DecoderSearch = keyof typeof DECODER_SEARCH;
 
-export const DECODER_SEARCH_ARGS: readonly string[] = DECODER_SEARCH.fast;
+export const DEFAULT_DECODER_SEARCH: DecoderSearch = 'accurate';
+export const DECODER_SEARCH_ARGS: readonly string[] = DECODER_SEARCH[DEFAULT_DECODER_SEARCH];
 
 interface Request {
   id: string;
