@@ -164,7 +164,7 @@ export interface Config {
   pocketsphinxCommand: string;
   /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
   pocketsphinxDecoders: number;
-  /** accurate: 0.65–0.85× the decoder CPU of pocketsphinx's defaults, no word lost; fast: ~0.8× that again, a few words lost. */
+  /** accurate: ~0.75× the decoder CPU of pocketsphinx's defaults, no word lost; fast: ~0.8× that again, a few words lost. */
   pocketsphinxSearch: (typeof POCKETSPHINX_SEARCHES)[number];
   /** NODE_ENV=production: safe defaults (same-origin only, /ops/* off without OPS_TOKEN). */
   production: boolean;

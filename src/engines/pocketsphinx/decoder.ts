@@ -39,8 +39,8 @@ export interface DecoderOptions {
  */
 export const DECODER_SEARCH = {
   /**
-   * 0.65–0.85× the CPU of pocketsphinx's defaults, the same words on every clip measured: at most 5,000 active HMMs a
-   * frame (default 30,000) caps the tree pass on busy frames, where the best paths are long since among the first.
+   * About 0.75× the CPU of pocketsphinx's defaults (0.65–0.9× measured), the same words on every clip measured: at most
+   * 5,000 active HMMs a frame (default 30,000), so busy frames drop their worst-scoring ones, which never won.
    */
   accurate: ['-maxhmmpf', '5000'],
   /**
