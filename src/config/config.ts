@@ -7,6 +7,8 @@ import { DEFAULT_SPEECH_DBFS } from '../audio/vad.js';
 const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const ENGINE_OUTAGE_POLICIES = ['report', 'fail'] as const;
+/** pocketsphinx search settings (src/engines/pocketsphinx/decoder.ts, DECODER_SEARCH). */
+const POCKETSPHINX_SEARCHES = ['accurate', 'fast'] as const;
 
 /** A variable parsed by `parse` (undefined = invalid, explained by `expected`), or `def` when unset or empty. */
 function setting<T>(def: T, parse: (raw: string) => T | undefined, expected: string) {
@@ -109,6 +111,7 @@ const envSchema = (cores: number) => z.object({
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
   POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
   POCKETSPHINX_DECODERS: wholeNumber(cores, 1, 256),
+  POCKETSPHINX_SEARCH: oneOf(POCKETSPHINX_SEARCHES, 'accurate'),
   // Access: who may connect, and how much each may do (docs/security.md).
   NODE_ENV: optionalText,
   API_KEYS: textList,
@@ -161,6 +164,8 @@ export interface Config {
   pocketsphinxCommand: string;
   /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
   pocketsphinxDecoders: number;
+  /** accurate: ~0.75× the decoder CPU of pocketsphinx's defaults, no word lost; fast: ~0.8× that again, a few words lost. */
+  pocketsphinxSearch: (typeof POCKETSPHINX_SEARCHES)[number];
   /** NODE_ENV=production: safe defaults (same-origin only, /ops/* off without OPS_TOKEN). */
   production: boolean;
   auth: {
@@ -285,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     pocketsphinxCommand: e.POCKETSPHINX_COMMAND,
     // Unset: the cores shared among the worker processes, not one full set per worker.
     pocketsphinxDecoders: env.POCKETSPHINX_DECODERS?.trim() ? e.POCKETSPHINX_DECODERS : Math.max(1, Math.floor(cores / e.WORKERS)),
+    pocketsphinxSearch: e.POCKETSPHINX_SEARCH,
     production: e.NODE_ENV === 'production',
     auth: {
       apiKeys: e.API_KEYS,

@@ -30,6 +30,7 @@ export async function createEngine(config: Config, logger?: Logger): Promise<Tra
       return createPocketsphinxEngine({
         command: config.pocketsphinxCommand,
         decoders: config.pocketsphinxDecoders,
+        search: config.pocketsphinxSearch,
         // ENGINE_TIMEOUT_MS bounds one attempt of either engine.
         timeoutMs: config.openai.timeoutMs,
         logger,

@@ -18,6 +18,8 @@ describe('loadConfig', () => {
       pocketsphinxDecoders: os.availableParallelism(),
     });
     expect(loadConfig({ POCKETSPHINX_DECODERS: '3' }).pocketsphinxDecoders).toBe(3);
+    expect(loadConfig({}).pocketsphinxSearch).toBe('accurate');
+    expect(loadConfig({ POCKETSPHINX_SEARCH: 'fast' }).pocketsphinxSearch).toBe('fast');
   });
 
   it('picks Whisper when a key is set and TRANSCRIBER is auto', () => {
@@ -33,6 +35,7 @@ describe('loadConfig', () => {
     [{ SEGMENT_MIN_MS: '9000' }, /SEGMENT_MIN_MS \(9000\) must be below SEGMENT_MAX_MS/],
     [{ TRANSCRIBER: 'openai' }, /TRANSCRIBER=openai needs OPENAI_API_KEY/],
     [{ POCKETSPHINX_DECODERS: '0' }, /POCKETSPHINX_DECODERS must be a whole number from 1 to 256, got "0"/],
+    [{ POCKETSPHINX_SEARCH: 'fastest' }, /POCKETSPHINX_SEARCH must be one of accurate, fast, got "fastest"/],
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -59,13 +59,14 @@ function segmentFiles(tmpDir: string): string[] {
 
 /**
  * An executable shell script standing in for pocketsphinx_batch: it finds -ctl, -hyp and -cepdir among its
- * arguments, then runs `body` with $ctl, $hyp and $dir set.
+ * arguments, then runs `body` with $ctl, $hyp and $dir set ($args: all of them).
  */
 function fakeDecoder(name: string, body: string): string {
   const file = path.join(scratch, name);
   writeFileSync(
     file,
     `#!/bin/sh
+args="$*"
 while [ $# -gt 0 ]; do case "$1" in -ctl) ctl=$2;; -hyp) hyp=$2;; -cepdir) dir=$2;; esac; shift; done
 ${body}
 `,
@@ -207,6 +208,25 @@ describe('pocketsphinx engine plumbing', () => {
     expect(readFileSync(copy).equals(atDecoderLevel(resamplePcm16(pcm, 8000, 16000)))).toBe(true);
     expect(segmentFiles(tmpDir)).toEqual([]);
     await engine.close();
+  });
+
+  it('starts its decoders with the search settings POCKETSPHINX_SEARCH names (accurate unless set)', async () => {
+    const argsFile = path.join(scratch, 'decoder-args');
+    const command = fakeDecoder('recording', `echo "$args" > "${argsFile}"\n${ECHO_LOOP}`);
+    const argsFor = async (env: Record<string, string>): Promise<string> => {
+      const config = loadConfig({ POCKETSPHINX_COMMAND: command, POCKETSPHINX_DECODERS: '1', ...env });
+      const engine = (await createEngine(config)) as PocketsphinxEngine;
+      try {
+        await engine.transcribe({ pcm: Buffer.alloc(2000), sampleRate: 16000 });
+        // The search settings follow the control and hypothesis pipes (whose paths differ per decoder).
+        return readFileSync(argsFile, 'utf8').trim().replace(/^.* -hyp \S+ ?/, '');
+      } finally {
+        await engine.close();
+      }
+    };
+    expect(await argsFor({})).toBe('-maxhmmpf 5000');
+    expect(await argsFor({ POCKETSPHINX_SEARCH: 'accurate' })).toBe('-maxhmmpf 5000');
+    expect(await argsFor({ POCKETSPHINX_SEARCH: 'fast' })).toBe('-maxhmmpf 5000 -lpbeam 1e-30 -lponlybeam 1e-20');
   });
 
   it('serves waiting segments in arrival order, one at a time per decoder', async () => {

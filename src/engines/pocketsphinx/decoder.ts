@@ -26,8 +26,34 @@ export interface DecoderOptions {
   command: string;
   /** Parent of the decoder's own working directory (control pipe, hypothesis pipe, segment files). */
   tmpDir: string;
+  /** Search settings (beams, passes, frame rate); default DECODER_SEARCH_ARGS. */
+  searchArgs?: readonly string[];
   logger?: Logger;
 }
+
+/**
+ * The decoder's search settings (POCKETSPHINX_SEARCH), measured in BENCHMARKS.md, "Offline engine: decoder pool".
+ * pocketsphinx spends ~80 % of its time in the first (tree) pass, so both prune that pass; the second (flat) pass and
+ * best-path search stay on: without them word accuracy fell from 98 % to 68–89 %. Every narrower beam, fewer Gaussians
+ * (-topn) or skipped frames (-ds) measured cost words.
+ */
+export const DECODER_SEARCH = {
+  /**
+   * About 0.75× the CPU of pocketsphinx's defaults (0.65–0.9× measured), the same words on every clip measured: at most
+   * 5,000 active HMMs a frame (default 30,000), so busy frames drop their worst-scoring ones, which never won.
+   */
+  accurate: ['-maxhmmpf', '5000'],
+  /**
+   * About 0.8× the CPU of `accurate`, a few words in a hundred lost: word-final phones also kept only within 1e-30 /
+   * 1e-20 of the best (defaults 1e-40 / 7e-29).
+   */
+  fast: ['-maxhmmpf', '5000', '-lpbeam', '1e-30', '-lponlybeam', '1e-20'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type DecoderSearch = keyof typeof DECODER_SEARCH;
+
+export const DEFAULT_DECODER_SEARCH: DecoderSearch = 'accurate';
+export const DECODER_SEARCH_ARGS: readonly string[] = DECODER_SEARCH[DEFAULT_DECODER_SEARCH];
 
 interface Request {
   id: string;
@@ -83,7 +109,7 @@ export class Decoder {
   }
 
   /** Makes the working directory and pipes and starts the process; the model loads while the first segment waits. */
-  static async start({ command, tmpDir, logger }: DecoderOptions): Promise<Decoder> {
+  static async start({ command, tmpDir, searchArgs = DECODER_SEARCH_ARGS, logger }: DecoderOptions): Promise<Decoder> {
     let dir: string;
     try {
       dir = await mkdtemp(path.join(tmpDir, 'pocketsphinx-'));
@@ -109,6 +135,7 @@ export class Decoder {
       ...['-hmm', POCKETSPHINX_MODEL.hmm, '-lm', POCKETSPHINX_MODEL.lm, '-dict', POCKETSPHINX_MODEL.dict],
       ...['-samprate', String(POCKETSPHINX_SAMPLE_RATE), '-adcin', 'yes', '-cepdir', dir, '-cepext', '.raw'],
       ...['-ctl', controlPath, '-hyp', hypothesesPath],
+      ...searchArgs,
     ];
     // Its own process group, so stop() also ends whatever a wrapper script (POCKETSPHINX_COMMAND) started.
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

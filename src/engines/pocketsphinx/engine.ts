@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { EngineError, type EngineResult, type SegmentAudio, type TranscriptionEngine } from '../engine.js';
 import { resamplePcm16 } from '../../audio/resample.js';
 import { pcmProblem } from '../../audio/wav.js';
-import { Decoder } from './decoder.js';
+import { Decoder, DECODER_SEARCH, DEFAULT_DECODER_SEARCH, type DecoderSearch } from './decoder.js';
 import { assertPocketsphinxInstalled, POCKETSPHINX_SAMPLE_RATE } from './install.js';
 import { DecoderPool } from './pool.js';
 
@@ -17,6 +17,10 @@ export interface PocketsphinxEngineOptions {
   tmpDir?: string;
   /** A segment taking longer than this restarts its decoder and fails (retryable). Default 60 s. */
   timeoutMs?: number;
+  /** The decoders' search settings by name (POCKETSPHINX_SEARCH); default accurate. */
+  search?: DecoderSearch;
+  /** Raw search flags instead of `search` (the benchmark compares flag sets with it). */
+  searchArgs?: readonly string[];
   logger?: Logger;
 }
 
@@ -37,10 +41,11 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): Po
   const { command } = options;
   const logger = options.logger?.child({ engine: 'pocketsphinx' });
   const tmpDir = options.tmpDir ?? os.tmpdir();
+  const searchArgs = options.searchArgs ?? DECODER_SEARCH[options.search ?? DEFAULT_DECODER_SEARCH];
   const pool = new DecoderPool({
     size: options.decoders ?? os.availableParallelism(),
     timeoutMs: options.timeoutMs ?? 60_000,
-    startDecoder: () => Decoder.start({ command, tmpDir, logger }),
+    startDecoder: () => Decoder.start({ command, tmpDir, searchArgs, logger }),
     logger,
   });
   let closed = false;
