@@ -1,5 +1,5 @@
-// The page tests' check that a recording is the microphone's audio: it passes a 10 ms device glitch and fails a wrong
-// sample rate.
+// The page tests' check that a recording is the microphone's audio: it passes a 10 ms device glitch and catches a
+// wrong sample rate.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
@@ -43,10 +43,18 @@ describe('blockFidelity', () => {
     const fidelity = blockFidelity(withSilence(0, 18_500, 160), reference, window);
     expect(fidelity.lagSteps).toBe(1);
     expect(fidelity.faithful / fidelity.speechBlocks).toBeGreaterThanOrEqual(0.9);
+    expect(fidelity.median).toBeGreaterThan(0.99);
   });
 
-  it('fails audio resampled at a rate 1 % off', () => {
+  it('sees a rate 0.3 % off as a lag that moves at nearly every block', () => {
+    const fidelity = blockFidelity(atRate(1.003), reference, window);
+    expect(fidelity.lagSteps).toBeGreaterThan(fidelity.speechBlocks / 2);
+  });
+
+  it('fails audio resampled at a rate 1 % off on every count', () => {
     const fidelity = blockFidelity(atRate(1.01), reference, window);
-    expect(fidelity.faithful / fidelity.speechBlocks).toBeLessThan(0.5);
+    expect(fidelity.faithful).toBe(0);
+    expect(fidelity.lagSteps).toBeGreaterThan(fidelity.speechBlocks / 2);
+    expect(fidelity.median).toBeLessThan(0.9);
   });
 });

@@ -220,16 +220,16 @@ export function alignment(
 
 /**
  * How faithfully `recording` carries `reference[from, from + length)`, block by block (100 ms at 16 kHz): each block
- * with speech is aligned on its own. Chromium's fake capture device inserts or drops a 10 ms buffer when it is
- * starved of CPU (seen in CI under the full suite: a lag step of 160 samples mid-recording), which no page can see or
- * undo; one whole-window correlation would then fail a page that resampled every block exactly. A wrong resampler
- * (rate, filter, channel mix) fails every block instead.
+ * with speech is aligned on its own. Chromium's fake capture device inserts or drops a buffer when it is starved of
+ * CPU (seen under the full suite: lag steps of +160, -800 and -1760 samples in one recording), which no page can see
+ * or undo; one whole-window correlation would then fail a page that resampled every block exactly. A wrong rate
+ * moves the lag at every block instead (lagSteps), and wrong audio matches no block (median).
  */
 export function blockFidelity(
   recording: Int16Array,
   reference: Int16Array,
   window: { from: number; length: number; maxLag: number },
-): { speechBlocks: number; faithful: number; lagSteps: number; worst: number } {
+): { speechBlocks: number; faithful: number; lagSteps: number; worst: number; median: number } {
   const BLOCK = 1600;
   const QUIET_MEAN_SQUARE = 1e4; // about -50 dBFS: no speech to align on
   let speechBlocks = 0;
@@ -237,18 +237,22 @@ export function blockFidelity(
   let lagSteps = 0;
   let worst = 1;
   let previousLag: number | undefined;
+  const correlations: number[] = [];
   for (let from = window.from; from + BLOCK <= window.from + window.length; from += BLOCK) {
     let energy = 0;
     for (let i = from; i < from + BLOCK; i++) energy += reference[i]! ** 2;
     if (energy / BLOCK < QUIET_MEAN_SQUARE) continue;
     const { lag, correlation } = alignment(recording, reference, { from, length: BLOCK, maxLag: window.maxLag });
     speechBlocks++;
+    correlations.push(correlation);
     if (correlation > 0.98) faithful++;
     worst = Math.min(worst, correlation);
     if (previousLag !== undefined && lag !== previousLag) lagSteps++;
     previousLag = lag;
   }
-  return { speechBlocks, faithful, lagSteps, worst };
+  correlations.sort((a, b) => a - b);
+  const median = correlations.length ? correlations[Math.floor(correlations.length / 2)]! : 0;
+  return { speechBlocks, faithful, lagSteps, worst, median };
 }
 
 /** Lower-case words, punctuation dropped. */
