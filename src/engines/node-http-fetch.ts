@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 export type NodeHttpFetch = typeof fetch & { Response: typeof Response; close(): void };
 
 /** What the SDK sends: a string, a buffer or a multipart form (the segment's WAV and its fields). */
-async function encodeBody(body: unknown, headers: Headers): Promise<Buffer | undefined> {
+async function encodeBody(body: unknown, headers: Headers): Promise<Buffer[] | undefined> {
   if (body === undefined || body === null) return undefined;
-  if (typeof body === 'string') return Buffer.from(body);
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  if (typeof body === 'string') return [Buffer.from(body)];
+  if (body instanceof Uint8Array) return [Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
+  if (body instanceof ArrayBuffer) return [Buffer.from(body)];
   if (body instanceof FormData) {
     const boundary = `----segment${randomBytes(12).toString('hex')}`;
     const parts: Buffer[] = [];
@@ -30,7 +30,8 @@ async function encodeBody(body: unknown, headers: Headers): Promise<Buffer | und
     }
     parts.push(Buffer.from(`--${boundary}--\r\n`));
     headers.set('content-type', `multipart/form-data; boundary=${boundary}`);
-    return Buffer.concat(parts);
+    // Written part by part: joining them would copy the segment's audio once more for the collector to reclaim.
+    return parts;
   }
   throw new TypeError(`the engine's HTTP client cannot send a ${Object.prototype.toString.call(body)} body`);
 }
@@ -57,7 +58,7 @@ export function createNodeHttpFetch(options: { maxSockets?: number } = {}): Node
     if (!agent) throw new TypeError(`the engine's HTTP client cannot fetch ${url.protocol} URLs`);
     const headers = new Headers(init.headers);
     const body = await encodeBody(init.body, headers);
-    if (body) headers.set('content-length', String(body.length));
+    if (body) headers.set('content-length', String(body.reduce((length, part) => length + part.length, 0)));
     const signal = init.signal ?? undefined;
     if (signal?.aborted) throw abortError(signal);
 
@@ -88,7 +89,9 @@ export function createNodeHttpFetch(options: { maxSockets?: number } = {}): Node
         signal?.removeEventListener('abort', onAbort);
         reject(signal?.aborted ? abortError(signal) : new TypeError('fetch failed', { cause: error }));
       });
-      request.end(body);
+      request.cork(); // one packet for the parts where they fit; end() uncorks
+      for (const part of body ?? []) request.write(part);
+      request.end();
     });
   }
 
