@@ -190,27 +190,8 @@ describe('a sampled server at SENTRY_TRACES_SAMPLE_RATE=0.5', () => {
     });
   });
 
-  it('shows a retried segment as two queue.process spans of one message, counting the retry', async () => {
-    const id = sessionId('retried', true);
-    const c = await client();
-    await startSession(c, { session_id: id, language: RETRIED_LANGUAGE });
-    await sendChunks(c, id, chunksOf(loudPcm(SEGMENT_MAX_MS, 16000, 43), CHUNK_MS));
-    await until(() => c.results.length >= 1, 'the retried segment’s result');
-    const received = await sink.waitFor((r) => ofSession(r, id).some((t) => t.spans.some((s) => s.op === 'ai')), 'the segment’s transaction');
-    const t = ofSession(received, id).find((x) => x.spans.some((s) => s.op === 'ai'))!;
-    const ai = t.spans.find((s) => s.op === 'ai')!;
-    const publishes = childrenOf(t, ai).filter((s) => s.op === 'queue.publish');
-    const attempts = childrenOf(t, ai).filter((s) => s.op === 'queue.process');
-    expect(publishes).toHaveLength(1);
-    expect(attempts.map((s) => s.data['messaging.message.retry.count'])).toEqual([0, 1]);
-    expect(attempts[0]!.status).not.toBe('ok');
-    expect(attempts[1]!.status).toBe('ok');
-    expect(attempts[1]!.data['messaging.message.id']).toBe(publishes[0]!.data['messaging.message.id']);
-    expect(attempts[1]!.data['messaging.message.receive.latency']).toBeGreaterThanOrEqual(attempts[0]!.data['messaging.message.receive.latency'] as number);
-    expect(ai.data['segment.retries']).toBe(1);
-    expect(spanCount(traces(ofSession(received, id))[0]!)).toBeLessThanOrEqual(spanBudget({ retries: 1 }).spans);
-  });
-
+  // Before the retried segment: its 429 pauses interims for a few engine round trips (by design, interims yield to a
+  // provider that pushes back), and on a loaded host that pause outlasted this session's whole stream in CI.
   it('tells interim work apart: its own ai spans (transcription.kind interim), outside the queue', async () => {
     const id = sessionId('interim', true);
     const c = await client();
@@ -231,6 +212,27 @@ describe('a sampled server at SENTRY_TRACES_SAMPLE_RATE=0.5', () => {
     }
     expect(finals[0]!.ai.name).toBe('Process audio buffer');
     expect(childrenOf(finals[0]!.t, finals[0]!.ai).map((s) => s.op)).toEqual(['cache.get', 'queue.publish', 'queue.process']);
+  });
+
+  it('shows a retried segment as two queue.process spans of one message, counting the retry', async () => {
+    const id = sessionId('retried', true);
+    const c = await client();
+    await startSession(c, { session_id: id, language: RETRIED_LANGUAGE });
+    await sendChunks(c, id, chunksOf(loudPcm(SEGMENT_MAX_MS, 16000, 43), CHUNK_MS));
+    await until(() => c.results.length >= 1, 'the retried segment’s result');
+    const received = await sink.waitFor((r) => ofSession(r, id).some((t) => t.spans.some((s) => s.op === 'ai')), 'the segment’s transaction');
+    const t = ofSession(received, id).find((x) => x.spans.some((s) => s.op === 'ai'))!;
+    const ai = t.spans.find((s) => s.op === 'ai')!;
+    const publishes = childrenOf(t, ai).filter((s) => s.op === 'queue.publish');
+    const attempts = childrenOf(t, ai).filter((s) => s.op === 'queue.process');
+    expect(publishes).toHaveLength(1);
+    expect(attempts.map((s) => s.data['messaging.message.retry.count'])).toEqual([0, 1]);
+    expect(attempts[0]!.status).not.toBe('ok');
+    expect(attempts[1]!.status).toBe('ok');
+    expect(attempts[1]!.data['messaging.message.id']).toBe(publishes[0]!.data['messaging.message.id']);
+    expect(attempts[1]!.data['messaging.message.receive.latency']).toBeGreaterThanOrEqual(attempts[0]!.data['messaging.message.receive.latency'] as number);
+    expect(ai.data['segment.retries']).toBe(1);
+    expect(spanCount(traces(ofSession(received, id))[0]!)).toBeLessThanOrEqual(spanBudget({ retries: 1 }).spans);
   });
 
   it('parents the first trace on the client’s trace, and keeps the client’s decision in the traces after it', async () => {
