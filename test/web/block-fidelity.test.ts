@@ -3,12 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
-import { blockFidelity } from './page-harness.js';
+import { blockFidelity, samplesOf } from './page-harness.js';
 
-const reference = (() => {
-  const { pcm } = decodeWavToPcm16(readFileSync('test/fixtures/hello-with-pauses.wav'));
-  return new Int16Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength));
-})();
+const reference = samplesOf(decodeWavToPcm16(readFileSync('test/fixtures/hello-with-pauses.wav')).pcm);
 const window = { from: 1600, length: 80_000, maxLag: 4000 };
 
 /** `reference` after `lead` samples of silence, with `gap` samples of silence inserted at `at`. */
