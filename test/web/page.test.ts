@@ -214,7 +214,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
         expect(done.summary!.durationMs).toBe(done.capturedMs);
         const recording = await downloadRecording(page);
         expect(Math.abs(recording.pcm.length / BYTES_PER_MS - done.capturedMs)).toBeLessThanOrEqual(1);
-        const fidelity = blockFidelity(samplesOf(recording.pcm), fixturePcm('hello.wav'), { from: 1600, length: 24_000, maxLag: 4000 });
+        const fidelity = blockFidelity(samplesOf(recording.pcm), fixturePcm('hello.wav'), { from: 1600, length: 48_000, maxLag: 4000 });
         expectFaithful(fidelity);
 
         // Segments tile the recording from 0 to its end, each shown once, in order, across the restart.
