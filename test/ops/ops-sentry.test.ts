@@ -68,7 +68,8 @@ describe('the performance test in Sentry', () => {
       const raw = transaction.raw.spans.find((s: { span_id: string }) => s.span_id === span.spanId);
       const spanMs = (raw.timestamp - raw.start_timestamp) * 1000;
       expect(body.operations[i]!.name).toBe(span.name);
-      expect(Math.abs(body.operations[i]!.duration_ms - spanMs)).toBeLessThan(5);
+      // The report rounds to 0.01 ms; it is the span's own duration, not a second clock.
+      expect(Math.abs(body.operations[i]!.duration_ms - spanMs)).toBeLessThan(0.006);
     }
   });
 
