@@ -2,19 +2,20 @@
 // summed over each server's process tree (primary and workers). Default: WORKERS=2 against one process, both on Redis
 // with tracing 0.1. Servers and generator run on the Node.js that runs this script, so
 // `scripts/with-node.sh 24 npx tsx bench/fan-in-steps.ts …` measures Node 24.
-// Usage: npx tsx bench/fan-in-steps.ts [--only bare,memory-no-sentry] [--steps 200,400,800,1200,1600] [--hold 10] [--p99 50]
+// Usage: npx tsx bench/fan-in-steps.ts [--only bare,memory-no-sentry] [--steps 200,400,800,1200,1600] [--warm-up 10] [--hold 10] [--p99 50]
 // (needs `npm run build` first)
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadSpeechSample } from '../src/loadtest/index.js';
 import { stopAll } from './processes.js';
-import { runFanInStep, type BenchSettings, type FanInStep } from './scenarios.js';
+import { FAN_IN_WARM_UP_MS, fanInRampUpMs, runFanInStep, type BenchSettings, type FanInStep } from './scenarios.js';
 import { CONFIGURATIONS, startInfrastructure } from './servers.js';
 
 const { values } = parseArgs({
   options: {
     only: { type: 'string', default: 'redis-0.1,redis-0.1-workers-2' },
     steps: { type: 'string', default: '200,400,800,1200,1600' },
+    'warm-up': { type: 'string', default: String(FAN_IN_WARM_UP_MS / 1000) },
     hold: { type: 'string', default: '10' },
     p99: { type: 'string', default: '50' },
   },
@@ -28,8 +29,8 @@ const configurations = values.only.split(',').map((id) => {
 });
 
 const settings: BenchSettings = {
-  // Ramp-up: at most 200 new connections a second, and at least 3 s so segment cuts do not all fall together.
-  fanIn: { steps, holdMs: Number(values.hold) * 1000, rampUpMs: (n) => Math.max(3000, n * 5), p99LimitMs: Number(values.p99) },
+  // The full benchmark's ramp-up: SEGMENT_MAX_MS at least, so the sessions' segment cuts do not fall together.
+  fanIn: { steps, warmUpMs: Number(values['warm-up']) * 1000, holdMs: Number(values.hold) * 1000, rampUpMs: fanInRampUpMs, p99LimitMs: Number(values.p99) },
   replay: { sessions: [], audioMs: 0 },
   finalization: { sample: hello, sessions: 0, loops: 0, pace: 'max', rampUpMs: 0, engineDelayMs: 0 },
   memory: { sessions: 0, settleMs: 0 },

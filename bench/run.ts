@@ -11,6 +11,8 @@ import { formatProfile, summarizeProfile } from './cpu-profile.js';
 import { describeMachine, formatMarkdown, targets, type RunDescription } from './markdown.js';
 import { runBounded } from './processes.js';
 import {
+  FAN_IN_WARM_UP_MS,
+  fanInRampUpMs,
   fanInResult,
   runFanInStep,
   runFinalization,
@@ -29,19 +31,11 @@ Configurations: ${CONFIGURATIONS.map((c) => c.id).join(', ')}`;
 const HELLO = fileURLToPath(new URL('../test/fixtures/hello.wav', import.meta.url));
 const HELLO_WITH_PAUSES = fileURLToPath(new URL('../test/fixtures/hello-with-pauses.wav', import.meta.url));
 
-/**
- * At least SEGMENT_MAX_MS (8 s): sessions started within one second would all cut their 8-second segments in
- * the same second, a burst real traffic (sessions starting at random moments) never makes; and at most 200 new
- * connections a second, so the handshakes stay out of the steady state being measured.
- */
-function fanInRampUpMs(sessions: number): number {
-  return Math.max(8000, sessions * 5);
-}
 
 function settingsFor(quick: boolean, hello: SpeechSample, pauses: SpeechSample): BenchSettings {
   if (quick) {
     return {
-      fanIn: { steps: [5, 10], holdMs: 600, rampUpMs: () => 100, p99LimitMs: 50 },
+      fanIn: { steps: [5, 10], warmUpMs: 150, holdMs: 450, rampUpMs: () => 100, p99LimitMs: 50 },
       replay: { sessions: [1, 2], audioMs: 3000 },
       finalization: { sample: hello, sessions: 2, loops: 1, pace: 'max', rampUpMs: 0, engineDelayMs: 200 },
       memory: { sessions: 10, settleMs: 100 },
@@ -52,6 +46,7 @@ function settingsFor(quick: boolean, hello: SpeechSample, pauses: SpeechSample):
   return {
     fanIn: {
       steps: [100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2500, 3000],
+      warmUpMs: FAN_IN_WARM_UP_MS,
       holdMs: 10_000,
       rampUpMs: fanInRampUpMs,
       p99LimitMs: 50,
@@ -71,8 +66,8 @@ function method(settings: BenchSettings): string[] {
   const f = settings.fanIn;
   return [
     `Real-time fan-in: N sessions each send a 100 ms chunk (3,200 bytes of 16 kHz PCM from test/fixtures/hello.wav, looped) every 100 ms` +
-      ` for ${f.holdMs / 1000} s after a ramp-up of ${f.rampUpMs(100) / 1000} s (${f.rampUpMs(3000) / 1000} s at N = 3,000: at most 200 connections a second);` +
-      ` latencies leave out the ramp-up and the first ${Math.min(1000, f.holdMs / 4) / 1000} s after it. N steps through ${f.steps.join(', ')} until the P99 ack latency passes` +
+      ` after a ramp-up of ${f.rampUpMs(100) / 1000} s (${f.rampUpMs(3000) / 1000} s at N = 3,000: at most 200 connections a second);` +
+      ` latencies are measured over ${f.holdMs / 1000} s after a warm-up of ${f.warmUpMs / 1000} s that follows the ramp-up. N steps through ${f.steps.join(', ')} until the P99 ack latency passes` +
       ` ${f.p99LimitMs} ms or any chunk fails, is resent, or a session disconnects; the configurations take turns at each N.` +
       (settings.freshServers ? ' A fresh server process per step.' : ' One server per configuration (quick run).') +
       ' The engine is a local OpenAI-compatible stub (its own process) answering at once, so segments cut by the server do reach an engine.',

@@ -7,10 +7,31 @@ import { CpuMeter, waitForQuiet, type CpuReading } from './cpu-meter.js';
 import { residentBytes } from './processes.js';
 import { envelopesReceived, startServer, type Configuration, type Infrastructure, type RunningServer } from './servers.js';
 
+/**
+ * At least SEGMENT_MAX_MS (8 s): sessions started within one second would all cut their 8-second segments in
+ * the same second, a burst real traffic (sessions starting at random moments) never makes; and at most 200 new
+ * connections a second, so the handshakes stay out of the steady state being measured.
+ */
+export function fanInRampUpMs(sessions: number): number {
+  return Math.max(8000, sessions * 5);
+}
+
+/**
+ * A fresh server's first seconds at a step's load are not its steady state: the P99 of the same 200 sessions was
+ * 54-154 ms on freshly started servers and 30-36 ms on the same servers run again (BENCHMARKS.md, "The fan-in on a
+ * quiet host").
+ */
+export const FAN_IN_WARM_UP_MS = 10_000;
+
 export interface BenchSettings {
   fanIn: {
     steps: number[];
-    /** Streaming after the ramp-up, in milliseconds. */
+    /**
+     * Streaming after the ramp-up and before the measurement, in milliseconds: a fresh server's first seconds (JIT
+     * tiers, heap growth, the first major GCs) are not the steady state a capacity figure is about.
+     */
+    warmUpMs: number;
+    /** Measured streaming after the warm-up, in milliseconds. */
     holdMs: number;
     rampUpMs: (sessions: number) => number;
     /** A step holds while its P99 ack latency stays at or below this and no chunk fails. */
@@ -163,10 +184,10 @@ function fanInOptions(url: string, sessions: number, settings: BenchSettings['fa
     sessions,
     pace: 'realtime',
     chunkMs: 100,
-    stop: { kind: 'duration', ms: settings.holdMs },
+    stop: { kind: 'duration', ms: settings.warmUpMs + settings.holdMs },
     rampUpMs,
     // Connection handshakes and first-call compilation are not the steady state being measured.
-    warmUpMs: rampUpMs + Math.min(1000, settings.holdMs / 4),
+    warmUpMs: rampUpMs + settings.warmUpMs,
   });
 }
 

@@ -1,44 +1,18 @@
 // A fetch for the OpenAI SDK over node:http(s) with keep-alive: a segment upload through Node's built-in fetch (undici,
-// web streams, FormData streamed part by part) costs several times the main-thread CPU of one request written from a
-// buffer, and the server makes one upload per segment of every session (BENCHMARKS.md, "Ack path, per chunk").
+// web streams) costs several times the main-thread CPU of one request written from a buffer, and the server makes one
+// upload per segment of every session (BENCHMARKS.md, "Ack path, per chunk").
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { randomBytes } from 'node:crypto';
 
 export type NodeHttpFetch = typeof fetch & { Response: typeof Response; close(): void };
 
-/** What the SDK sends: a string, a buffer or a multipart form (the segment's WAV and its fields). */
-async function encodeBody(body: unknown, headers: Headers): Promise<Buffer[] | undefined> {
+/** What the SDK sends: nothing, JSON text, or the segment's multipart body already built as one buffer. */
+function encodeBody(body: unknown): Buffer | undefined {
   if (body === undefined || body === null) return undefined;
-  if (typeof body === 'string') return [Buffer.from(body)];
-  if (body instanceof Uint8Array) return [Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
-  if (body instanceof ArrayBuffer) return [Buffer.from(body)];
-  if (body instanceof FormData) {
-    const boundary = `----segment${randomBytes(12).toString('hex')}`;
-    const parts: Buffer[] = [];
-    for (const [name, value] of body.entries()) {
-      if (typeof value === 'string') {
-        parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"\r\n\r\n${value}\r\n`));
-      } else {
-        const type = value.type || 'application/octet-stream';
-        parts.push(
-          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"; filename="${quoted(value.name)}"\r\nContent-Type: ${type}\r\n\r\n`),
-          Buffer.from(await value.arrayBuffer()),
-          Buffer.from('\r\n'),
-        );
-      }
-    }
-    parts.push(Buffer.from(`--${boundary}--\r\n`));
-    headers.set('content-type', `multipart/form-data; boundary=${boundary}`);
-    // Written part by part: joining them would copy the segment's audio once more for the collector to reclaim.
-    return parts;
-  }
+  if (typeof body === 'string') return Buffer.from(body);
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
   throw new TypeError(`the engine's HTTP client cannot send a ${Object.prototype.toString.call(body)} body`);
-}
-
-/** Form field names and file names as RFC 7578 escapes them. */
-function quoted(text: string): string {
-  return text.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -57,8 +31,8 @@ export function createNodeHttpFetch(options: { maxSockets?: number } = {}): Node
     const agent = agents[url.protocol as 'http:' | 'https:'];
     if (!agent) throw new TypeError(`the engine's HTTP client cannot fetch ${url.protocol} URLs`);
     const headers = new Headers(init.headers);
-    const body = await encodeBody(init.body, headers);
-    if (body) headers.set('content-length', String(body.reduce((length, part) => length + part.length, 0)));
+    const body = encodeBody(init.body);
+    if (body) headers.set('content-length', String(body.length));
     const signal = init.signal ?? undefined;
     if (signal?.aborted) throw abortError(signal);
 
@@ -89,9 +63,7 @@ export function createNodeHttpFetch(options: { maxSockets?: number } = {}): Node
         signal?.removeEventListener('abort', onAbort);
         reject(signal?.aborted ? abortError(signal) : new TypeError('fetch failed', { cause: error }));
       });
-      request.cork(); // one packet for the parts where they fit; end() uncorks
-      for (const part of body ?? []) request.write(part);
-      request.end();
+      request.end(body);
     });
   }
 

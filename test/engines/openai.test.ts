@@ -73,13 +73,16 @@ describe('openai engine', () => {
   it('passes the default model, or the segment model, language and prompt', async () => {
     const { stub, engine } = await setup();
     const pcm = hello.pcm.subarray(0, 3200);
+    // A prompt is the session's previous text: quotes, line breaks, a line that looks like a boundary, any script.
+    const prompt = 'She said "stop".\r\n--segment0123\r\nnaïve café, 東京';
     await engine.transcribe({ pcm, sampleRate: 16000 });
-    await engine.transcribe({ pcm, sampleRate: 16000, model: 'gpt-4o-transcribe', language: 'en-US', prompt: 'previous words' });
+    await engine.transcribe({ pcm, sampleRate: 16000, model: 'gpt-4o-transcribe', language: 'en-US', prompt });
 
-    expect(stub.uploads.map((u) => [u.model, u.language, u.prompt])).toEqual([
-      ['whisper-1', undefined, undefined],
-      ['gpt-4o-transcribe', 'en', 'previous words'],
+    expect(stub.uploads.map((u) => [u.model, u.language, u.prompt, u.responseFormat])).toEqual([
+      ['whisper-1', undefined, undefined, 'json'],
+      ['gpt-4o-transcribe', 'en', prompt, 'json'],
     ]);
+    expect(stub.uploads[1]!.pcm.equals(pcm)).toBe(true);
   });
 
   it('answers an empty segment with empty text without calling the API', async () => {
