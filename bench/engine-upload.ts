@@ -1,6 +1,7 @@
-// Main-thread CPU per segment upload to an OpenAI-compatible endpoint, three ways: the engine as it is (openai SDK,
-// undici FormData, web streams), fetch with the multipart body built once as a Buffer, and node:http with that
-// Buffer; 8 uploads at a time, as the engine scheduler runs them. Measures, changes nothing (issue #15).
+// Main-thread CPU per segment upload to an OpenAI-compatible endpoint, three ways: the engine as it is (since issue
+// #15: its own multipart buffer posted through the openai SDK's client over src/engines/node-http-fetch.ts), Node's
+// fetch with that buffer, and bare node:http with its parts; 8 uploads at a time, as the engine scheduler runs them.
+// Measures, changes nothing.
 // Usage: node bench/engine-stub.mjs & npx tsx bench/engine-upload.ts http://127.0.0.1:<stub port>/v1
 import * as http from 'node:http';
 import { createOpenAIEngine } from '../src/engines/openai.js';

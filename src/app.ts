@@ -12,6 +12,7 @@ import { FairWebSocketServer } from './limits/fair-websocket.js';
 import { StreamLimits } from './limits/stream-limits.js';
 import { noopMetrics, type ServerMetrics } from './metrics/metrics.js';
 import { AdmissionControl } from './scheduler/admission.js';
+import { EventLoopLoad } from './limits/event-loop-load.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from './scheduler/concurrency-limit.js';
 import { EngineScheduler } from './scheduler/engine-scheduler.js';
 import { SessionRegistry } from './sessions/session-registry.js';
@@ -62,6 +63,10 @@ export function engineConcurrency(config: Config, engine: TranscriptionEngine): 
   return new AdaptiveLimit({ initial: min, min, max });
 }
 
+/** New sessions are judged on the event loop's busy share over this long: long enough that a GC pause or a burst of
+ * segment cuts does not turn sessions away, short enough to stop a ramp of new sessions before it saturates the loop. */
+const EVENT_LOOP_WINDOW_MS = 3000;
+
 export function createApp(config: Config, deps: AppDeps): App {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const telemetry = deps.telemetry ?? noopTelemetry;
@@ -84,6 +89,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     logger,
   });
   const admission = new AdmissionControl(scheduler, { maxResultDelayMs: config.maxResultDelayMs });
+  const eventLoopLoad = new EventLoopLoad({ maxUtilization: config.maxEventLoopUtilization, windowMs: EVENT_LOOP_WINDOW_MS, onSample: (share) => metrics.eventLoopUtilization(share) });
   const registry = new SessionRegistry({
     leaseMs: config.sessionLeaseMs,
     store: deps.store,
@@ -96,7 +102,9 @@ export function createApp(config: Config, deps: AppDeps): App {
     logger,
   });
   const streamLimits = new StreamLimits({ ...config.limits, forgetAfterMs: config.sessionTtlS * 1000 });
-  const sessions = new Sessions({ store: deps.store, registry, admission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs }, streamLimits });
+  // A new session waits while either the engine or this process's CPU is full.
+  const sessionAdmission = { refusal: (active: number) => eventLoopLoad.refusal() ?? admission.refusal(active) };
+  const sessions = new Sessions({ store: deps.store, registry, admission: sessionAdmission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs }, streamLimits });
   streamLimits.startIdleSweep((id) => {
     sessions.endIdle(id, config.limits.sessionIdleTimeoutMs).catch((error: unknown) => logger.error({ session_id: id, err: error }, 'could not end an idle session'));
   });
@@ -131,6 +139,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     },
     async close() {
       streamLimits.stopIdleSweep();
+      eventLoopLoad.stop();
       if (!deps.access) await access.close();
       scheduler.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));

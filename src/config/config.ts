@@ -35,6 +35,14 @@ function wholeNumber(def: number, min: number, max = Number.MAX_SAFE_INTEGER) {
   return setting(def, parse, `a whole number from ${min} to ${max}`);
 }
 
+function share(def: number) {
+  const parse = (raw: string) => {
+    const value = Number(raw);
+    return Number.isFinite(value) && value > 0 && value <= 1 ? value : undefined;
+  };
+  return setting(def, parse, 'a share above 0 and at most 1 (1 = never)');
+}
+
 function decibels(def: number) {
   const parse = (raw: string) => {
     const value = Number(raw);
@@ -103,6 +111,7 @@ const envSchema = (cores: number) => z.object({
   ENGINE_MIN_CONCURRENCY: wholeNumber(4, 1, 4096),
   ENGINE_MAX_CONCURRENCY: wholeNumber(256, 1, 4096),
   MAX_RESULT_DELAY_MS: wholeNumber(10000, 100),
+  MAX_EVENT_LOOP_UTILIZATION: share(0.9),
   INTERIM_INTERVAL_MS: wholeNumber(1500, 250, 60000),
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText,
@@ -158,6 +167,8 @@ export interface Config {
   engineConcurrency: { fixed: number | undefined; min: number; max: number };
   /** New sessions are refused with OVERLOADED when a result would take longer than this. */
   maxResultDelayMs: number;
+  /** New sessions are refused with OVERLOADED while the event loop was busier than this share of the last window (1 = never). */
+  maxEventLoopUtilization: number;
   /** Interim results every this many ms of new speech, for sessions that ask without an interval of their own. */
   interimIntervalMs: number;
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; maxRetries: number; timeoutMs: number };
@@ -279,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
       max: e.ENGINE_MAX_CONCURRENCY,
     },
     maxResultDelayMs: e.MAX_RESULT_DELAY_MS,
+    maxEventLoopUtilization: e.MAX_EVENT_LOOP_UTILIZATION,
     interimIntervalMs: e.INTERIM_INTERVAL_MS,
     openai: {
       apiKey: e.OPENAI_API_KEY,

@@ -29,6 +29,8 @@ export interface ServerMetrics {
   audioTranscribed(audioSeconds: number): void;
   /** One store round trip (append, commit, read) took `seconds`. */
   storeRoundTrip(operation: string, seconds: number): void;
+  /** The event loop's busy share (0–1) over the last window. */
+  eventLoopUtilization(share: number): void;
   /** Sentry's transport dropped `count` items of `category` (transaction, span, error, …) for `reason` (queue_overflow, network_error, …). */
   telemetryDropped(reason: string, category: string, count: number): void;
 }
@@ -49,5 +51,6 @@ export const noopMetrics: ServerMetrics = {
   chunkAccepted: nothing,
   audioTranscribed: nothing,
   storeRoundTrip: nothing,
+  eventLoopUtilization: nothing,
   telemetryDropped: nothing,
 };

@@ -86,6 +86,12 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     registers,
   });
 
+  const eventLoopUtilization = new Gauge({
+    name: name('event_loop_utilization'),
+    help: 'Share of the last window the event loop was busy (0-1); new sessions are refused above MAX_EVENT_LOOP_UTILIZATION',
+    registers,
+  });
+
   const telemetryDropped = new Counter({
     name: name('telemetry_dropped_total'),
     help: 'Sentry events the SDK dropped before sending (buffer full, network, rate limits), by reason and category',
@@ -144,6 +150,9 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
     storeRoundTrip(operation: string, seconds: number) {
       if (valid(seconds)) storeChild(operation).observe(seconds);
+    },
+    eventLoopUtilization(share: number) {
+      if (valid(share)) eventLoopUtilization.set(share);
     },
     telemetryDropped(reason: string, category: string, count: number) {
       if (valid(count)) telemetryDropped.labels(reason, category).inc(count);

@@ -11,7 +11,7 @@ import { stopOnSignals } from './signals.js';
  * Readiness fails while new sessions would be refused with OVERLOADED, so the load balancer sends new clients to
  * another node; sessions already here keep going. (With WORKERS > 1 each worker refuses by itself.)
  */
-export function engineQueueCheck(sessions: Pick<Sessions, 'overloaded'>): () => Promise<void> {
+export function capacityCheck(sessions: Pick<Sessions, 'overloaded'>): () => Promise<void> {
   return async () => {
     const refusal = sessions.overloaded();
     if (refusal) throw refusal;
@@ -29,7 +29,7 @@ export async function runSingleProcess(config: Config, logger: Logger): Promise<
   const readiness = createReadinessProbe(store, engine, {
     engineOutage: config.engineOutageReadiness,
     draining: () => drain.draining,
-    extraChecks: { engine_queue: engineQueueCheck(app.sessions) },
+    extraChecks: { capacity: capacityCheck(app.sessions) },
   });
   const ops = createOpsServer({ config, store, engine, logger, readiness, metrics: node.prometheus.registry });
   const opsPort = await ops.listen();

@@ -32,7 +32,8 @@ export interface SessionLimits {
 export interface SessionsDeps {
   store: BufferStore;
   registry: SessionRegistry;
-  admission: AdmissionControl;
+  /** Whether a new session may start now (the engine's admission and this process's load). */
+  admission: Pick<AdmissionControl, 'refusal'>;
   telemetry: Telemetry;
   metrics: ServerMetrics;
   limits: SessionLimits;

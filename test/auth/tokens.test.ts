@@ -28,7 +28,7 @@ let stub: OpenAIStub;
 /** The real app with its token endpoint routed on the same port, as main.ts wires it. */
 async function startNode(env: Record<string, string> = {}, replayGuard?: ReplayGuard) {
   stub ??= await startOpenAIStub({ respond: () => ({ text: 'token holder' }) });
-  const config = loadConfig({ TRANSCRIBER: 'pocketsphinx', LOG_LEVEL: 'silent', API_KEYS: `${API_KEY},backend-key-2`, TOKEN_SECRET: SECRET, ...env });
+  const config = loadConfig({ TRANSCRIBER: 'pocketsphinx', LOG_LEVEL: 'silent', MAX_EVENT_LOOP_UTILIZATION: '1', API_KEYS: `${API_KEY},backend-key-2`, TOKEN_SECRET: SECRET, ...env });
   const access = createAccess(config, replayGuard ? { replayGuard } : {});
   const store = createMemoryStore({ ttlS: 60 });
   const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });

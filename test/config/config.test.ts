@@ -36,6 +36,7 @@ describe('loadConfig', () => {
     [{ TRANSCRIBER: 'openai' }, /TRANSCRIBER=openai needs OPENAI_API_KEY/],
     [{ POCKETSPHINX_DECODERS: '0' }, /POCKETSPHINX_DECODERS must be a whole number from 1 to 256, got "0"/],
     [{ POCKETSPHINX_SEARCH: 'fastest' }, /POCKETSPHINX_SEARCH must be one of accurate, fast, got "fastest"/],
+    [{ MAX_EVENT_LOOP_UTILIZATION: '90' }, /MAX_EVENT_LOOP_UTILIZATION must be a share above 0 and at most 1 \(1 = never\), got "90"/],
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -137,6 +137,11 @@ describe('createPrometheusMetrics', () => {
         },
         {
           "labels": [],
+          "name": "transcription_event_loop_utilization",
+          "type": "gauge",
+        },
+        {
+          "labels": [],
           "name": "transcription_telemetry_dropped_total",
           "type": "counter",
         },

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { createReadinessProbe } from '../../src/ops/readiness.js';
-import { engineQueueCheck } from '../../src/server/single.js';
+import { capacityCheck } from '../../src/server/single.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
 import { connect, startServer, until, type TestServer } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
@@ -46,10 +46,10 @@ describe('OVERLOADED', () => {
       expect(refused.error.retry_after_ms).toBeGreaterThanOrEqual(1000);
       expect(refused.error.message).toMatch(/MAX_RESULT_DELAY_MS=1000/);
       // Readiness says so too, so a load balancer sends new clients elsewhere.
-      const probe = createReadinessProbe(server.store, engine, { extraChecks: { engine_queue: engineQueueCheck(server.app.sessions) } });
+      const probe = createReadinessProbe(server.store, engine, { extraChecks: { capacity: capacityCheck(server.app.sessions) } });
       const readiness = await probe();
-      expect(readiness).toMatchObject({ status: 'not_ready', failed: ['engine_queue'] });
-      expect(readiness.checks.engine_queue!.error).toMatch(/MAX_RESULT_DELAY_MS=1000/);
+      expect(readiness).toMatchObject({ status: 'not_ready', failed: ['capacity'] });
+      expect(readiness.checks.capacity!.error).toMatch(/MAX_RESULT_DELAY_MS=1000/);
       // A live session is not new work: it may resume (here, on the same connection) while the engine is behind.
       expect(await running.call('start_session', { session_id: sessionId })).toMatchObject({ ok: true, resumed: true });
 
@@ -60,7 +60,47 @@ describe('OVERLOADED', () => {
       // Caught up: new sessions are welcome again.
       await until(() => server.app.scheduler.state.queued === 0 && server.app.scheduler.state.inFlight === 0, 'the queue to drain');
       expect(await newcomer.call('start_session', {})).toMatchObject({ ok: true, resumed: false });
-      expect((await probe()).failed).not.toContain('engine_queue');
+      expect((await probe()).failed).not.toContain('capacity');
+    } finally {
+      running.close();
+      newcomer.close();
+    }
+  });
+});
+
+describe('OVERLOADED while the event loop is saturated', () => {
+  let stub: OpenAIStub;
+  let server: TestServer;
+  beforeAll(async () => {
+    stub = await startOpenAIStub();
+    const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
+    // In-process, the test's own busy-wait is the server's load.
+    server = await startServer({ store: 'memory', engine, env: { MAX_EVENT_LOOP_UTILIZATION: '0.3' } });
+  });
+  afterAll(async () => {
+    await server.close();
+    await stub.close();
+  });
+
+  it('refuses new sessions with a retry delay and says so in readiness; the running session streams on; an idle window admits again', async () => {
+    const running = await connect(server.url);
+    const newcomer = await connect(server.url);
+    try {
+      const sessionId = await startSession(running);
+      // Busy through more than the 3 s window the guard measures over.
+      const busyUntil = performance.now() + 3500;
+      while (performance.now() < busyUntil);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      const refused = await newcomer.call('start_session', {});
+      expect(refused).toMatchObject({ ok: false, error: { code: 'OVERLOADED', retryable: true, retry_after_ms: 3000 } });
+      expect(refused.error.message).toMatch(/MAX_EVENT_LOOP_UTILIZATION=0\.3/);
+      await expect(capacityCheck(server.app.sessions)()).rejects.toThrow(/event loop was busy/);
+      const acks = await sendChunks(running, sessionId, chunksOf(loudPcm(500, 16000, 3), 100));
+      expect(acks.every((a) => a.ok)).toBe(true);
+
+      await until(() => server.app.sessions.overloaded() === undefined, 'an idle window', 10_000);
+      expect(await newcomer.call('start_session', {})).toMatchObject({ ok: true, resumed: false });
     } finally {
       running.close();
       newcomer.close();

@@ -43,7 +43,8 @@ export async function startPageServer(options: {
   env?: Record<string, string>;
   port?: number;
 }): Promise<PageServer> {
-  const config = loadConfig({ TRANSCRIBER: 'pocketsphinx', LOG_LEVEL: 'silent', ...options.env });
+  // In-process: the page driver's work shares the server's event loop and is not its load.
+  const config = loadConfig({ TRANSCRIBER: 'pocketsphinx', LOG_LEVEL: 'silent', MAX_EVENT_LOOP_UTILIZATION: '1', ...options.env });
   const app = createApp(config, { store: options.store, engine: options.engine, httpHandler: createPageHandler(options.pageDir) });
   const port = await app.listen(options.port ?? 0, '127.0.0.1');
   return {
