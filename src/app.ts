@@ -13,6 +13,7 @@ import { StreamLimits } from './limits/stream-limits.js';
 import { noopMetrics, type ServerMetrics } from './metrics/metrics.js';
 import { AdmissionControl } from './scheduler/admission.js';
 import { EventLoopLoad } from './limits/event-loop-load.js';
+import { sessionCapRefusal } from './limits/session-cap.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from './scheduler/concurrency-limit.js';
 import { EngineScheduler } from './scheduler/engine-scheduler.js';
 import { SessionRegistry } from './sessions/session-registry.js';
@@ -102,8 +103,10 @@ export function createApp(config: Config, deps: AppDeps): App {
     logger,
   });
   const streamLimits = new StreamLimits({ ...config.limits, forgetAfterMs: config.sessionTtlS * 1000 });
-  // A new session waits while either the engine or this process's CPU is full.
-  const sessionAdmission = { refusal: (active: number) => eventLoopLoad.refusal() ?? admission.refusal(active) };
+  // A new session waits while this process is full (its cap, its CPU) or the engine is.
+  const sessionAdmission = {
+    refusal: (active: number) => sessionCapRefusal(active, config.maxSessionsPerProcess) ?? eventLoopLoad.refusal() ?? admission.refusal(active),
+  };
   const sessions = new Sessions({ store: deps.store, registry, admission: sessionAdmission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs }, streamLimits });
   streamLimits.startIdleSweep((id) => {
     sessions.endIdle(id, config.limits.sessionIdleTimeoutMs).catch((error: unknown) => logger.error({ session_id: id, err: error }, 'could not end an idle session'));

@@ -112,6 +112,7 @@ const envSchema = (cores: number) => z.object({
   ENGINE_MAX_CONCURRENCY: wholeNumber(256, 1, 4096),
   MAX_RESULT_DELAY_MS: wholeNumber(10000, 100),
   MAX_EVENT_LOOP_UTILIZATION: share(0.9),
+  MAX_SESSIONS_PER_PROCESS: wholeNumber(0, 0),
   INTERIM_INTERVAL_MS: wholeNumber(1500, 250, 60000),
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText,
@@ -169,6 +170,8 @@ export interface Config {
   maxResultDelayMs: number;
   /** New sessions are refused with OVERLOADED while the event loop was busier than this share of the last window (1 = never). */
   maxEventLoopUtilization: number;
+  /** New sessions are refused with OVERLOADED while this process serves this many (0 = no cap). */
+  maxSessionsPerProcess: number;
   /** Interim results every this many ms of new speech, for sessions that ask without an interval of their own. */
   interimIntervalMs: number;
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; maxRetries: number; timeoutMs: number };
@@ -291,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     },
     maxResultDelayMs: e.MAX_RESULT_DELAY_MS,
     maxEventLoopUtilization: e.MAX_EVENT_LOOP_UTILIZATION,
+    maxSessionsPerProcess: e.MAX_SESSIONS_PER_PROCESS,
     interimIntervalMs: e.INTERIM_INTERVAL_MS,
     openai: {
       apiKey: e.OPENAI_API_KEY,

@@ -107,3 +107,39 @@ describe('OVERLOADED while the event loop is saturated', () => {
     }
   });
 });
+
+describe('OVERLOADED at MAX_SESSIONS_PER_PROCESS', () => {
+  let stub: OpenAIStub;
+  let server: TestServer;
+  beforeAll(async () => {
+    stub = await startOpenAIStub();
+    const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
+    server = await startServer({ store: 'memory', engine, env: { MAX_SESSIONS_PER_PROCESS: '2' } });
+  });
+  afterAll(async () => {
+    await server.close();
+    await stub.close();
+  });
+
+  it('refuses a third session across connections, lets a running one resume, and admits again once one ends', async () => {
+    const first = await connect(server.url);
+    const second = await connect(server.url);
+    try {
+      const a = await startSession(first);
+      await startSession(second);
+      const refused = await second.call('start_session', {});
+      expect(refused).toMatchObject({ ok: false, error: { code: 'OVERLOADED', retryable: true, retry_after_ms: 5000 } });
+      expect(refused.error.message).toMatch(/serves 2 sessions.*MAX_SESSIONS_PER_PROCESS=2/);
+      await expect(capacityCheck(server.app.sessions)()).rejects.toThrow(/MAX_SESSIONS_PER_PROCESS=2/);
+      // Not new work: a running session resumes at the cap.
+      expect(await first.call('start_session', { session_id: a })).toMatchObject({ ok: true, resumed: true });
+
+      expect(await first.call('end_session', { session_id: a })).toMatchObject({ ok: true });
+      await until(() => server.app.sessions.overloaded() === undefined, 'room for a session');
+      expect(await second.call('start_session', {})).toMatchObject({ ok: true, resumed: false });
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+});
