@@ -3,12 +3,13 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_SPEECH_DBFS } from '../audio/vad.js';
+import { DECODER_SEARCH, DEFAULT_DECODER_SEARCH, type DecoderSearch } from '../engines/pocketsphinx/decoder.js';
 
 const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const ENGINE_OUTAGE_POLICIES = ['report', 'fail'] as const;
-/** pocketsphinx search settings (src/engines/pocketsphinx/decoder.ts, DECODER_SEARCH). */
-const POCKETSPHINX_SEARCHES = ['accurate', 'fast'] as const;
+/** pocketsphinx search settings: the decoder's own names, so a setting added there is accepted here. */
+const POCKETSPHINX_SEARCHES = Object.keys(DECODER_SEARCH) as [DecoderSearch, ...DecoderSearch[]];
 
 /** A variable parsed by `parse` (undefined = invalid, explained by `expected`), or `def` when unset or empty. */
 function setting<T>(def: T, parse: (raw: string) => T | undefined, expected: string) {
@@ -121,7 +122,7 @@ const envSchema = (cores: number) => z.object({
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
   POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
   POCKETSPHINX_DECODERS: wholeNumber(cores, 1, 256),
-  POCKETSPHINX_SEARCH: oneOf(POCKETSPHINX_SEARCHES, 'accurate'),
+  POCKETSPHINX_SEARCH: oneOf(POCKETSPHINX_SEARCHES, DEFAULT_DECODER_SEARCH),
   // Access: who may connect, and how much each may do (docs/security.md).
   NODE_ENV: optionalText,
   API_KEYS: textList,
@@ -179,7 +180,7 @@ export interface Config {
   /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
   pocketsphinxDecoders: number;
   /** accurate: ~0.75× the decoder CPU of pocketsphinx's defaults, no word lost; fast: ~0.8× that again, a few words lost. */
-  pocketsphinxSearch: (typeof POCKETSPHINX_SEARCHES)[number];
+  pocketsphinxSearch: DecoderSearch;
   /** NODE_ENV=production: safe defaults (same-origin only, /ops/* off without OPS_TOKEN). */
   production: boolean;
   auth: {

@@ -102,14 +102,14 @@ function toRecord(id: string, flat: unknown[]): SessionRecord {
  * phase leave in one write instead of one system call each (measured: BENCHMARKS.md, "Redis: one write a turn").
  */
 function corkForThisTurn(redis: Redis): () => void {
-  let corked: Writable | undefined;
+  let corked = false;
   return () => {
     const stream = (redis as unknown as { stream?: Writable }).stream;
     if (corked || !stream || redis.status !== 'ready') return;
-    corked = stream;
+    corked = true;
     stream.cork();
     setImmediate(() => {
-      corked = undefined;
+      corked = false;
       stream.uncork();
     });
   };
