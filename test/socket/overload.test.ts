@@ -1,35 +1,42 @@
 // Overload said out loud: when a new session's results could not arrive within MAX_RESULT_DELAY_MS, start_session
 // is refused with OVERLOADED and a retry delay, while the sessions already running keep going and complete.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { createReadinessProbe } from '../../src/ops/readiness.js';
 import { capacityCheck } from '../../src/server/single.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
-import { connect, startServer, until, type TestServer } from '../support/harness.js';
-import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
+import { connect, startServer, until } from '../support/harness.js';
+import { startOpenAIStub, type OpenAIStubOptions } from '../support/openai-stub.js';
 import { sendChunks, startSession } from '../support/pipeline.js';
 
-describe('OVERLOADED', () => {
-  let stub: OpenAIStub;
-  let server: TestServer;
-  let engine: TranscriptionEngine;
+/** A memory-store server with `env` whose Whisper engine talks to an OpenAI stub, for one describe block. */
+function serverWithStub(env: Record<string, string>, stubOptions?: OpenAIStubOptions) {
+  const setup = {} as Awaited<ReturnType<typeof start>>;
+  async function start() {
+    const stub = await startOpenAIStub(stubOptions);
+    const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
+    const server = await startServer({ store: 'memory', engine, env });
+    return { stub, engine, server };
+  }
   beforeAll(async () => {
-    stub = await startOpenAIStub({ respond: () => ({ delayMs: 600 }) });
-    engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
-    // One request at a time, results due within 1 s: a queue of two segments is already too long.
-    server = await startServer({
-      store: 'memory',
-      engine,
-      env: { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', ENGINE_CONCURRENCY: '1', MAX_RESULT_DELAY_MS: '1000' },
-    });
+    Object.assign(setup, await start());
   });
   afterAll(async () => {
-    await server.close();
-    await stub.close();
+    await setup.server?.close();
+    await setup.stub?.close();
   });
+  return setup;
+}
+
+describe('OVERLOADED', () => {
+  // One request at a time, results due within 1 s: a queue of two segments is already too long.
+  const setup = serverWithStub(
+    { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', ENGINE_CONCURRENCY: '1', MAX_RESULT_DELAY_MS: '1000' },
+    { respond: () => ({ delayMs: 600 }) },
+  );
 
   it('refuses a new session with a retry delay while the engine is behind; running sessions complete; then admits again', async () => {
+    const { server, stub, engine } = setup;
     const running = await connect(server.url);
     const newcomer = await connect(server.url);
     try {
@@ -69,20 +76,11 @@ describe('OVERLOADED', () => {
 });
 
 describe('OVERLOADED while the event loop is saturated', () => {
-  let stub: OpenAIStub;
-  let server: TestServer;
-  beforeAll(async () => {
-    stub = await startOpenAIStub();
-    const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
-    // In-process, the test's own busy-wait is the server's load.
-    server = await startServer({ store: 'memory', engine, env: { MAX_EVENT_LOOP_UTILIZATION: '0.3' } });
-  });
-  afterAll(async () => {
-    await server.close();
-    await stub.close();
-  });
+  // In-process, the test's own busy-wait is the server's load.
+  const setup = serverWithStub({ MAX_EVENT_LOOP_UTILIZATION: '0.3' });
 
   it('refuses new sessions with a retry delay and says so in readiness; the running session streams on; an idle window admits again', async () => {
+    const { server } = setup;
     const running = await connect(server.url);
     const newcomer = await connect(server.url);
     try {
@@ -109,19 +107,10 @@ describe('OVERLOADED while the event loop is saturated', () => {
 });
 
 describe('OVERLOADED at MAX_SESSIONS_PER_PROCESS', () => {
-  let stub: OpenAIStub;
-  let server: TestServer;
-  beforeAll(async () => {
-    stub = await startOpenAIStub();
-    const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
-    server = await startServer({ store: 'memory', engine, env: { MAX_SESSIONS_PER_PROCESS: '2' } });
-  });
-  afterAll(async () => {
-    await server.close();
-    await stub.close();
-  });
+  const setup = serverWithStub({ MAX_SESSIONS_PER_PROCESS: '2' });
 
   it('refuses a third session across connections, lets a running one resume, and admits again once one ends', async () => {
+    const { server } = setup;
     const first = await connect(server.url);
     const second = await connect(server.url);
     try {
