@@ -6,6 +6,8 @@ import { DEFAULT_SPEECH_DBFS } from '../audio/vad.js';
 import { DECODER_SEARCH, DEFAULT_DECODER_SEARCH, type DecoderSearch } from '../engines/pocketsphinx/decoder.js';
 
 const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
+/** The ops performance test spends a real engine call: this many runs a minute unless PERF_TEST_PER_MINUTE says otherwise. */
+export const DEFAULT_PERF_TEST_PER_MINUTE = 3;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const ENGINE_OUTAGE_POLICIES = ['report', 'fail'] as const;
 /** pocketsphinx search settings: the decoder's own names, so a setting added there is accepted here. */
@@ -138,7 +140,7 @@ const envSchema = (cores: number) => z.object({
   MAX_CHUNKS_IN_FLIGHT: wholeNumber(128, 1),
   MAX_SESSION_MS: wholeNumber(14_400_000, 0),
   SESSION_IDLE_TIMEOUT_MS: wholeNumber(120_000, 0),
-  PERF_TEST_PER_MINUTE: wholeNumber(3, 1, 600),
+  PERF_TEST_PER_MINUTE: wholeNumber(DEFAULT_PERF_TEST_PER_MINUTE, 1, 600),
 });
 
 export type Transcriber = 'openai' | 'pocketsphinx';

@@ -1,61 +1,83 @@
-// Who may use the ops server: /ops/*, /metrics and /dashboard/data need OPS_TOKEN as a bearer token when it is set;
-// with NODE_ENV=production and no OPS_TOKEN, /ops/* is off (health, readiness and metrics stay open); and the
-// performance test runs at most PERF_TEST_PER_MINUTE times a minute, whatever the token.
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+// Who may use each ops route. Every route declares its access in its own options (`config.access`) and one hook
+// enforces it on the route Fastify matched, so no spelling of a path (percent-encoding, absolute form, HEAD) can
+// reach a route without its check. A route that declares nothing cannot be registered.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { sendError } from './error-shape.js';
 
-export const PERFORMANCE_TEST_PATH = '/ops/test-sentry-performance';
-export const DEFAULT_PERF_TEST_PER_MINUTE = 3;
+/**
+ * public: anyone (probes, the dashboard's own files).
+ * observe: read-only data (metrics, dashboard data): OPS_TOKEN when it is set.
+ * operate: actions that spend (the performance test): OPS_TOKEN when it is set, and off in production without one.
+ */
+export type OpsAccess = 'public' | 'observe' | 'operate';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: OpsAccess;
+  }
+}
 
 export interface OpsAccessOptions {
   opsToken: string | undefined;
   production: boolean;
-  perfTestPerMinute: number;
   logger?: Logger;
 }
 
-function bearerMatches(expected: string, header: string | undefined): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(header.slice('Bearer '.length));
-  return a.length === b.length && timingSafeEqual(a, b);
+/** Compares digests, so neither the length nor the content of the token shows in the time taken. */
+function sameSecret(expected: string, given: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(expected), digest(given));
 }
 
-/** Paths behind OPS_TOKEN. The dashboard's page and scripts hold no data: only what it fetches is protected. */
-function needsToken(path: string): boolean {
-  return path.startsWith('/ops/') || path === '/metrics' || path === '/dashboard/data';
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  access: OpsAccess;
 }
 
-export function registerOpsAccess(fastify: FastifyInstance, options: OpsAccessOptions): void {
-  const { opsToken, production, logger } = options;
-  const opsOff = production && !opsToken;
-  if (opsOff) {
+export interface OpsAccessControl {
+  /** Whether this request may see internal detail (readiness errors): it holds OPS_TOKEN, or none is needed. */
+  mayObserve(request: FastifyRequest): boolean;
+  /** Every route registered so far with the access it declared (HEAD twins included). */
+  readonly routes: readonly DeclaredRoute[];
+}
+
+/** Installs the access hook on `fastify` (call before registering routes); returns the check for handlers' own use. */
+export function registerOpsAccess(fastify: FastifyInstance, { opsToken, production, logger }: OpsAccessOptions): OpsAccessControl {
+  const operateOff = production && !opsToken;
+  if (operateOff) {
     logger?.warn('/ops/* is off: NODE_ENV=production and no OPS_TOKEN; set OPS_TOKEN to turn it on (callers then send "Authorization: Bearer <OPS_TOKEN>")');
   }
-  // One budget for everyone: the test sends real work to the engine and Sentry, so even valid callers are limited.
-  const perfTests = new RateLimiterMemory({ keyPrefix: 'perf-test', points: options.perfTestPerMinute, duration: 60 });
 
-  fastify.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?', 1)[0]!;
-    if (!needsToken(path)) return;
-    if (opsOff && path.startsWith('/ops/')) {
-      return reply.code(404).send({ error: 'Not Found', message: '/ops/* is off in production without OPS_TOKEN; set OPS_TOKEN on the server to turn it on' });
+  const holdsToken = (request: FastifyRequest): boolean => {
+    const header = request.headers.authorization;
+    if (!opsToken || typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
+    return sameSecret(opsToken, header.slice('Bearer '.length));
+  };
+
+  const routes: DeclaredRoute[] = [];
+  fastify.addHook('onRoute', (route) => {
+    const access = route.config?.access;
+    if (access !== 'public' && access !== 'observe' && access !== 'operate') {
+      throw new Error(`ops route ${String(route.method)} ${route.url} declares no access (config.access: public, observe or operate)`);
     }
-    if (opsToken && !bearerMatches(opsToken, request.headers.authorization)) {
-      return reply.code(401).send({ error: 'Unauthorized', message: 'Pass the server OPS_TOKEN as "Authorization: Bearer <OPS_TOKEN>"' });
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, access });
+  });
+
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    // Unmatched paths go to the one 404; a matched route always has its declared access (onRoute above).
+    if (request.is404) return;
+    const access = request.routeOptions.config.access;
+    if (access === 'public') return;
+    if (access === 'operate' && operateOff) {
+      return sendError(reply, 404, '/ops/* is off in production without OPS_TOKEN; set OPS_TOKEN on the server to turn it on');
     }
-    if (path !== PERFORMANCE_TEST_PATH) return;
-    try {
-      await perfTests.consume('all');
-    } catch (refusal) {
-      if (!(refusal instanceof RateLimiterRes)) throw refusal;
-      const retryS = Math.max(1, Math.ceil(refusal.msBeforeNext / 1000));
-      return reply
-        .code(429)
-        .header('retry-after', String(retryS))
-        .send({ error: 'Too Many Requests', message: `The performance test runs at most ${options.perfTestPerMinute} times a minute (PERF_TEST_PER_MINUTE); try again in ${retryS} s` });
+    if (opsToken && !holdsToken(request)) {
+      return sendError(reply, 401, 'Pass the server OPS_TOKEN as "Authorization: Bearer <OPS_TOKEN>"');
     }
   });
+
+  return { mayObserve: (request) => (opsToken ? holdsToken(request) : !production), routes };
 }

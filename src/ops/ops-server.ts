@@ -1,17 +1,20 @@
 // The ops side server (Fastify on OPS_PORT): liveness, readiness, an on-demand Sentry performance test, Prometheus
-// metrics and the live dashboard; who may reach which is ops-access.ts's job.
+// metrics and the live dashboard, each a plugin under routes/ whose routes declare who may call them (ops-access.ts).
 import type { AddressInfo } from 'node:net';
-import * as Sentry from '@sentry/node';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.js';
+import { DEFAULT_PERF_TEST_PER_MINUTE, type Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
 import type { MetricsSource } from '../metrics/metrics-source.js';
 import type { BufferStore } from '../store/buffer-store.js';
-import { DEFAULT_PERF_TEST_PER_MINUTE, registerOpsAccess } from './ops-access.js';
-import { PerformanceTestError, runPerformanceTest } from './performance-test.js';
-import { registerDashboard } from './dashboard-routes.js';
-import { createReadinessProbe, readinessSchema, type Readiness } from './readiness.js';
+import { registerErrorShape } from './error-shape.js';
+import { registerOpsAccess, type DeclaredRoute } from './ops-access.js';
+import { createReadinessProbe, type Readiness } from './readiness.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { performanceRoutes } from './routes/performance.js';
+import { readinessRoutes } from './routes/readiness.js';
 
 export interface OpsServerDeps {
   config: Pick<Config, 'opsPort' | 'opsToken' | 'host'> & Partial<Pick<Config, 'production' | 'limits'>>;
@@ -28,43 +31,12 @@ export interface OpsServerDeps {
 
 export interface OpsServer {
   readonly fastify: FastifyInstance;
+  /** Each route with the access it declared, once the server is ready (after listen). */
+  readonly routes: readonly DeclaredRoute[];
   /** Listens on `port` (default OPS_PORT; 0 = a free one) and resolves with the port taken. */
   listen(port?: number, host?: string): Promise<number>;
   close(): Promise<void>;
 }
-
-const errorBody = {
-  type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-  required: ['error', 'message'],
-} as const;
-
-const operations = {
-  type: 'array',
-  items: {
-    type: 'object',
-    properties: { name: { type: 'string' }, duration_ms: { type: 'number' } },
-    required: ['name', 'duration_ms'],
-  },
-} as const;
-
-const performanceReport = {
-  type: 'object',
-  properties: {
-    status: { type: 'string', enum: ['success'] },
-    message: { type: 'string' },
-    operations,
-    total_duration_ms: { type: 'number' },
-    check: { type: 'string' },
-  },
-  required: ['status', 'message', 'operations', 'total_duration_ms', 'check'],
-} as const;
-
-const performanceFailure = {
-  type: 'object',
-  properties: { status: { type: 'string', enum: ['error'] }, message: { type: 'string' }, operations },
-  required: ['status', 'message', 'operations'],
-} as const;
 
 export function createOpsServer({ config, store, engine, logger, readiness, metrics, dashboard }: OpsServerDeps): OpsServer {
   const fastify = Fastify({
@@ -73,57 +45,24 @@ export function createOpsServer({ config, store, engine, logger, readiness, metr
     logController: new LogController({ disableRequestLogging: true }),
   });
 
-  registerOpsAccess(fastify, {
-    opsToken: config.opsToken,
-    production: config.production ?? false,
-    perfTestPerMinute: config.limits?.perfTestPerMinute ?? DEFAULT_PERF_TEST_PER_MINUTE,
-    logger,
-  });
+  const access = registerOpsAccess(fastify, { opsToken: config.opsToken, production: config.production ?? false, logger });
+  registerErrorShape(fastify, metrics ? 'GET /healthz, /readyz, /metrics, /dashboard and /ops/test-sentry-performance' : 'GET /healthz, /readyz and /ops/test-sentry-performance');
 
-  fastify.get(
-    '/healthz',
-    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } }, required: ['status'] } } } },
-    async () => ({ status: 'ok' as const }),
-  );
-
-  const checkReadiness = readiness ?? createReadinessProbe(store, engine);
-  fastify.get('/readyz', { schema: { response: { 200: readinessSchema, 503: readinessSchema } } }, async (_request, reply) => {
-    const result = await checkReadiness();
-    return reply.code(result.status === 'ready' ? 200 : 503).send(result);
-  });
-
-  fastify.get(
-    '/ops/test-sentry-performance',
-    { schema: { response: { 200: performanceReport, 401: errorBody, 500: performanceFailure } } },
-    async (_request, reply) => {
-      try {
-        return await runPerformanceTest(store, engine);
-      } catch (error) {
-        Sentry.captureException(error);
-        const operationsDone = error instanceof PerformanceTestError ? error.operations : [];
-        return reply.code(500).send({ status: 'error', message: (error as Error).message, operations: operationsDone });
-      }
-    },
-  );
-
-  let stopDashboard = () => {};
+  void fastify.register(healthRoutes);
+  void fastify.register(readinessRoutes, { check: readiness ?? createReadinessProbe(store, engine), mayObserve: access.mayObserve });
+  void fastify.register(performanceRoutes, { store, engine, perMinute: config.limits?.perfTestPerMinute ?? DEFAULT_PERF_TEST_PER_MINUTE });
   if (metrics) {
-    fastify.get('/metrics', async (_request, reply) => {
-      const text = await metrics.metrics();
-      return reply.type(metrics.contentType).send(text);
-    });
-    stopDashboard = registerDashboard(fastify, { source: metrics, ...dashboard, logger });
+    void fastify.register(metricsRoutes, { source: metrics });
+    void fastify.register(dashboardRoutes, { source: metrics, ...dashboard, logger });
   }
 
   return {
     fastify,
+    routes: access.routes,
     async listen(port = config.opsPort, host = config.host) {
       await fastify.listen({ port, host: host ?? '0.0.0.0' });
       return (fastify.server.address() as AddressInfo).port;
     },
-    async close() {
-      stopDashboard();
-      await fastify.close();
-    },
+    close: () => fastify.close(),
   };
 }

@@ -3,13 +3,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
-import { createDashboardSampler } from '../metrics/dashboard-data.js';
-import type { MetricsSource } from '../metrics/metrics-source.js';
+import { createDashboardSampler } from '../../metrics/dashboard-data.js';
+import type { MetricsSource } from '../../metrics/metrics-source.js';
+import { sendError } from '../error-shape.js';
 
-/** dist/dashboard next to this module once compiled (dist/ops/dashboard-routes.js). */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url));
+/** dist/dashboard, two levels up from this module once compiled (dist/ops/routes/dashboard.js). */
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/', import.meta.url));
 
 /** The page's files, by URL; nothing else under the folder is served. */
 const FILES: Record<string, { file: string; type: string }> = {
@@ -49,8 +50,8 @@ export interface DashboardOptions {
   logger?: Logger;
 }
 
-/** Adds the routes and starts sampling; returns what stops the sampling. */
-export function registerDashboard(fastify: FastifyInstance, options: DashboardOptions): () => void {
+/** The page's files are public (they hold no data); what it fetches is not. Samples from start to close. */
+export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (fastify, options) => {
   const dir = options.dir ?? DEFAULT_DASHBOARD_DIR;
   const sampler = createDashboardSampler({
     source: options.source,
@@ -58,12 +59,13 @@ export function registerDashboard(fastify: FastifyInstance, options: DashboardOp
     onError: (error) => options.logger?.warn({ err: error }, 'dashboard: could not read the metrics; this point is skipped'),
   });
   sampler.start();
+  fastify.addHook('onClose', async () => sampler.stop());
 
   for (const [url, { file, type }] of Object.entries(FILES)) {
-    fastify.get(url, async (_request, reply) => {
+    fastify.get(url, { config: { access: 'public' } }, async (_request, reply) => {
       const body = await readFile(path.join(dir, file)).catch(() => undefined);
       if (!body) {
-        return reply.code(404).send({ error: 'Not Found', message: 'The dashboard has not been built: run `npm run build` (it bundles src/dashboard into dist/dashboard).' });
+        return sendError(reply, 404, 'The dashboard has not been built: run `npm run build` (it bundles src/dashboard into dist/dashboard).');
       }
       reply.header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff');
       if (file.endsWith('.html')) reply.header('content-security-policy', PAGE_POLICY);
@@ -71,10 +73,8 @@ export function registerDashboard(fastify: FastifyInstance, options: DashboardOp
     });
   }
 
-  fastify.get('/dashboard/data', { schema: { response: { 200: dashboardData } } }, async (_request, reply) => {
+  fastify.get('/dashboard/data', { config: { access: 'observe' }, schema: { response: { 200: dashboardData } } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     return sampler.data();
   });
-
-  return () => sampler.stop();
-}
+};
