@@ -1,10 +1,34 @@
 // Buffer store in Redis: session state in a hash, audio in a string, segments in a list, all under one prefix
-// with a TTL; appends and commits are Lua scripts, so each is atomic and one round trip.
+// with a TTL; every write is one Lua script (or one command carrying its own expiry), so a key is never created
+// without its TTL, even if this process dies mid-operation.
 import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors/server-errors.js';
 import type { SessionSettings } from '../protocol/index.js';
 import type { AppendOutcome, BufferStore, CommitOutcome, SessionRecord, StoredSegment } from './buffer-store.js';
+
+// KEYS: meta, audio, segments. ARGV: ttl, settings JSON, resume token hash ('' = none).
+// Creates the session with its TTL, or refreshes the TTL of every key of an existing one (resume).
+const OPEN = `
+if redis.call('HSETNX', KEYS[1], 'settings', ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[1], 'next_seq', 0, 'received', 0, 'committed', 0, 'segments', 0, 'ended', 0)
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'resume_hash', ARGV[3]) end
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  return {1, redis.call('HGETALL', KEYS[1])}
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[1])
+return {0, redis.call('HGETALL', KEYS[1])}
+`;
+
+// KEYS: meta, audio. Checked and written in one step: a meta key that expired meanwhile is not re-created without a TTL.
+const END = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], 'ended', 1)
+redis.call('DEL', KEYS[2])
+return redis.call('HGETALL', KEYS[1])
+`;
 
 // KEYS: meta, audio. ARGV: seq ('' = next), chunk, max buffered bytes, ttl.
 const APPEND = `
@@ -68,6 +92,8 @@ return 1
 `;
 
 interface ScriptedRedis extends Redis {
+  openSession(meta: string, audio: string, segs: string, ttl: number, settings: string, resumeHash: string): Promise<[number, unknown[]]>;
+  endSession(meta: string, audio: string): Promise<unknown[] | null>;
   claimSession(meta: string, lease: string, leaseMs: number): Promise<number>;
   renewLease(meta: string, lease: string, fence: string, leaseMs: number): Promise<number>;
   appendChunk(meta: string, audio: string, seq: string, chunk: Buffer, max: number, ttl: number): Promise<unknown[]>;
@@ -128,6 +154,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     // Not enableAutoPipelining: measured, it cost more than it saved (each socket's chunk arrives in its own
     // tick, so there is rarely a second command to batch with); see BENCHMARKS.md.
   }) as ScriptedRedis;
+  redis.defineCommand('openSession', { numberOfKeys: 3, lua: OPEN });
+  redis.defineCommand('endSession', { numberOfKeys: 2, lua: END });
   redis.defineCommand('appendChunk', { numberOfKeys: 2, lua: APPEND });
   redis.defineCommand('commitSegment', { numberOfKeys: 3, lua: COMMIT });
   redis.defineCommand('claimSession', { numberOfKeys: 2, lua: CLAIM });
@@ -163,17 +191,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     openSession(id, settings, resumeTokenHash) {
       return guarded('open the session', async () => {
         const k = keys(id);
-        const created = await redis.hsetnx(k.meta, 'settings', JSON.stringify(settings));
-        if (created === 1) {
-          await redis
-            .multi()
-            .hset(k.meta, { next_seq: 0, received: 0, committed: 0, segments: 0, ended: 0, ...(resumeTokenHash ? { resume_hash: resumeTokenHash } : {}) })
-            .expire(k.meta, ttlS)
-            .exec();
-        } else {
-          await redis.multi().expire(k.meta, ttlS).expire(k.audio, ttlS).expire(k.segs, ttlS).exec();
-        }
-        return { record: toRecord(id, await redis.hgetall(k.meta).then(flatten)), created: created === 1 };
+        const [created, flat] = await redis.openSession(k.meta, k.audio, k.segs, ttlS, JSON.stringify(settings), resumeTokenHash ?? '');
+        return { record: toRecord(id, flat), created: Number(created) === 1 };
       });
     },
 
@@ -256,10 +275,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     endSession(id) {
       return guarded('end the session', async () => {
         const k = keys(id);
-        if ((await redis.exists(k.meta)) === 0) return undefined;
-        const [, , meta] = (await redis.multi().hset(k.meta, 'ended', 1).del(k.audio).hgetall(k.meta).exec()) ?? [];
-        const flat = flatten((meta?.[1] ?? {}) as Record<string, string>);
-        return flat.length ? toRecord(id, flat) : undefined;
+        const flat = await redis.endSession(k.meta, k.audio);
+        return flat?.length ? toRecord(id, flat) : undefined;
       });
     },
 
