@@ -41,7 +41,7 @@ const PARTS: [string, RegExp][] = [
   ['engine call (openai SDK, fetch, multipart upload)', /node_modules\/openai|undici|internal\/blob|webstreams|formdata|js_transferable|\/engines\//],
   ['VAD and segmenter', /\/sessions\/(vad|segmenter)/],
   ['buffer store (memory store, ioredis)', /\/store\/|ioredis|redis-parser|cluster-key-slot|denque/],
-  ['server handlers and session runtime', /\/socket\/|\/sessions\/|\/protocol\/|zod|p-limit|pino|dist\/app|bench\/bare-server/],
+  ['server handlers and session runtime', /\/socket\/|\/sessions\/|\/protocol\/|zod|pino|dist\/app|bench\/bare-server/],
   ['Socket.IO transport (socket.io, engine.io, ws)', /socket\.io|engine\.io|node_modules\/ws\/|component-emitter|node_modules\/debug\//],
   ['module loading (start-up)', /modules\/esm|modules\/cjs|bootstrap\/realm|cjs-module-lexer/],
 ];

@@ -147,7 +147,7 @@ async function askInterims(id: string, state: { pendingFinals: number; cuts: num
   for (let t = 100; t <= audioMs; t += 100) {
     await sleep(state.start + t - now);
     if (running || state.pendingFinals > 0 || t - state.interimFrom < interimMs) continue;
-    if (!scheduler.hasFreeSlot()) continue;
+    if (!scheduler.askInterimRoom()) continue;
     state.interimFrom = t;
     const request = scheduler.tryInterim(id, () => provider('interim'));
     if (!request) continue;

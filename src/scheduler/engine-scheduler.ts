@@ -84,13 +84,21 @@ export class EngineScheduler {
   /**
    * An interim could start right now without costing a final anything: no segment waits (not even for a
    * Retry-After), the requests in flight leave the limit's headroom free for finals, and the provider has not
-   * pushed back lately.
+   * pushed back lately. A query: nothing changes.
    */
-  hasFreeSlot(): boolean {
+  hasRoomForInterim(): boolean {
     const limit = this.options.limit.current;
     if (this.waiting.length > 0 || this.now() < this.interimsPausedUntil) return false;
-    if (this.inFlight < limit - Math.floor(limit * FINALS_ONLY_SHARE)) return true;
-    this.interimsTurnedAway = true;
+    return this.inFlight < limit - Math.floor(limit * FINALS_ONLY_SHARE);
+  }
+
+  /**
+   * A session's decision to ask for an interim: whether there is room, and when there is none only for want of
+   * headroom, that want is remembered as demand the limit did not meet (it grows the adaptive limit).
+   */
+  askInterimRoom(): boolean {
+    if (this.hasRoomForInterim()) return true;
+    if (this.waiting.length === 0 && this.now() >= this.interimsPausedUntil) this.interimsTurnedAway = true;
     return false;
   }
 
@@ -118,12 +126,12 @@ export class EngineScheduler {
   }
 
   /**
-   * Runs an interim request now if there is spare capacity (`hasFreeSlot`); otherwise undefined (skipped, not
+   * Runs an interim request now if there is still room (`hasRoomForInterim`); otherwise undefined (skipped, not
    * queued: an interim must never delay a final). No retries. A push-back it meets pauses interims and tells the
    * limit where the quota is without cutting the finals below it.
    */
   tryInterim<T>(sessionId: string, request: (attempt: EngineAttempt) => Promise<T>): Promise<T> | undefined {
-    if (!this.hasFreeSlot()) return undefined;
+    if (!this.hasRoomForInterim()) return undefined;
     return new Promise<T>((resolve, reject) => {
       const now = this.now();
       this.start({ sessionId, kind: 'interim', waitingSince: now, notBefore: 0, retry: this.options.maxRetries, request, resolve: resolve as (v: unknown) => void, reject });

@@ -262,7 +262,7 @@ export class SessionRuntime {
     if (endByte - this.interimFrom < this.interimBytes) return undefined;
     if (this.interimRunning || this.ending || this.draining !== undefined || this.queue.length > 0) return undefined;
     const { store, scheduler, segmentation, metrics } = this.deps;
-    if (!scheduler.hasFreeSlot()) return undefined;
+    if (!scheduler.askInterimRoom()) return undefined;
     const start = this.committedBytes;
     const newFrom = this.interimFrom;
     const generation = this.cutCount;

@@ -92,7 +92,7 @@ describe('engine scheduler', () => {
     const engine = controllableEngine();
     const s = scheduler(fixedLimit(4));
     for (const label of ['i1', 'i2', 'i3']) expect(s.tryInterim(label, engine.request(label))).toBeDefined();
-    expect(s.hasFreeSlot()).toBe(false);
+    expect(s.hasRoomForInterim()).toBe(false);
     expect(s.tryInterim('i4', engine.request('i4'))).toBeUndefined();
     // A final still starts at once in the slot kept for it.
     void s.runFinal('f', 0, engine.request('f'));
@@ -140,12 +140,28 @@ describe('engine scheduler', () => {
     engine.finish('f2');
     await Promise.all(finals.slice(0, 2));
     clock = 4900;
-    expect(s.hasFreeSlot()).toBe(false);
+    expect(s.hasRoomForInterim()).toBe(false);
     clock = 5100;
-    expect(s.hasFreeSlot()).toBe(true);
+    expect(s.hasRoomForInterim()).toBe(true);
     for (const label of ['f3', 'f4', 'f5']) engine.finish(label);
     await Promise.all(finals);
     expect(engine.started.filter((label) => label.startsWith('f'))).toHaveLength(5);
+  });
+
+  it('a look at the room for an interim changes nothing: the limit does not grow for it', async () => {
+    let clock = 0;
+    const engine = controllableEngine();
+    const limit = new AdaptiveLimit({ initial: 4, min: 2, max: 64, now: () => clock });
+    const s = scheduler(limit, () => clock);
+    const finals = ['a', 'b', 'c'].map((label, i) => s.runFinal(label, i, engine.request(label)));
+    await tick();
+    for (let i = 0; i < 5; i++) expect(s.hasRoomForInterim()).toBe(false);
+    clock = 700;
+    engine.finish('a');
+    await finals[0];
+    expect(limit.current).toBe(4);
+    while (engine.pending.length > 0) engine.finish();
+    await Promise.all(finals);
   });
 
   it('grows the limit for interims turned away for room, but only up to where the provider pushed back', async () => {
@@ -155,8 +171,9 @@ describe('engine scheduler', () => {
     const s = scheduler(limit, () => clock);
     const finals = ['a', 'b', 'c'].map((label, i) => s.runFinal(label, i, engine.request(label)));
     await tick();
-    // Three of four in flight: the top quarter is the finals'; an interim is turned away.
-    expect(s.hasFreeSlot()).toBe(false);
+    // Three of four in flight: the top quarter is the finals'. Looking does not press on the limit; asking does.
+    expect(s.hasRoomForInterim()).toBe(false);
+    expect(s.askInterimRoom()).toBe(false);
     clock = 700;
     engine.finish('a');
     await finals[0];
@@ -172,7 +189,7 @@ describe('engine scheduler', () => {
     for (let i = 0; i < 10; i++) {
       more.push(s.runFinal(`r${i}`, 10 + i, engine.request(`r${i}`)));
       await tick();
-      expect(s.hasFreeSlot()).toBe(false);
+      expect(s.askInterimRoom()).toBe(false);
       engine.finish();
       await tick();
     }
@@ -191,7 +208,7 @@ describe('engine scheduler', () => {
     await tick();
     expect(engine.pending).toHaveLength(0);
     // The retry waits for the Retry-After; the engine counts as busy, so no interim takes its slot meanwhile.
-    expect(s.hasFreeSlot()).toBe(false);
+    expect(s.hasRoomForInterim()).toBe(false);
     expect(s.tryInterim('s2', engine.request('interim'))).toBeUndefined();
     clock = 2500;
     await new Promise((resolve) => setTimeout(resolve, 2100));
