@@ -1,7 +1,7 @@
 // The engine scheduler with a controllable engine: order, fairness, limits and retries, asserted by counts and
 // order of events, never by wall-clock speed.
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { EngineError } from '../../src/errors/server-errors.js';
 import { noopMetrics } from '../../src/metrics/metrics.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../../src/scheduler/concurrency-limit.js';
@@ -199,6 +199,8 @@ describe('engine scheduler', () => {
   });
 
   it('retries a retryable failure after the provider’s Retry-After, keeping the segment’s place', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    onTestFinished(() => vi.useRealTimers());
     let clock = 0;
     const engine = controllableEngine();
     const s = scheduler(fixedLimit(1), () => clock);
@@ -210,8 +212,12 @@ describe('engine scheduler', () => {
     // The retry waits for the Retry-After; the engine counts as busy, so no interim takes its slot meanwhile.
     expect(s.hasRoomForInterim()).toBe(false);
     expect(s.tryInterim('s2', engine.request('interim'))).toBeUndefined();
-    clock = 2500;
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    // Not a moment before the Retry-After (the wake timer is the scheduler's own: fake timers drive it).
+    clock = 1900;
+    await vi.advanceTimersByTimeAsync(1900);
+    expect(engine.started).toEqual(['first']);
+    clock = 2100;
+    await vi.advanceTimersByTimeAsync(200);
     expect(engine.started).toEqual(['first', 'first']);
     engine.finish();
     expect(await result).toBe('first');
