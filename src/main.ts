@@ -1,6 +1,7 @@
 // Process entry: reads the environment and runs the server as one process, or (WORKERS > 1) as a cluster primary or
 // one of its workers.
 import cluster from 'node:cluster';
+import { warnIfAnonymous } from './auth/access.js';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig } from './config/config.js';
@@ -11,6 +12,7 @@ import { runSingleProcess } from './server/single.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  if (cluster.isPrimary) warnIfAnonymous(config, logger);
   if (config.workers === 1) return runSingleProcess(config, logger);
   // Every line says which process wrote it: pid is in pino's base, the worker id beside it.
   if (cluster.isPrimary) return runPrimary(config, logger.child({ worker: 'primary' }));

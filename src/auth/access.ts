@@ -1,48 +1,78 @@
 // Builds the access parts from the settings: client tokens and their replay guard, the handshake middleware, the
-// origin policy and the token endpoint; the composition root wires them into the HTTP and Socket.IO servers.
+// origin policy, the per-address limits and the token endpoint; the composition root wires them into the HTTP and
+// Socket.IO servers.
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import { createAddressRateLimit } from './address-rate-limit.js';
 import { createClientTokens, type ClientTokens } from './client-tokens.js';
 import { createConnectionCounter, type ConnectionCounter } from './connection-counter.js';
-import { createConnectionLimit, createHandshakeAuth, type Middleware } from './handshake-auth.js';
+import { createHandshakeAuth, type Middleware } from './handshake-auth.js';
+import { createConnectionLimit, createHandshakeRateLimit } from './handshake-limits.js';
 import { createOriginPolicy, type OriginPolicy } from './origin-policy.js';
+import { createRedisConnectionCounter } from './redis-connection-counter.js';
 import { createMemoryReplayGuard, createRedisReplayGuard, type ReplayGuard } from './replay-guard.js';
-import { createTokenEndpoint, type RequestHandler } from './token-endpoint.js';
+import { createTokenEndpoint, rateLimitedTokens, type RequestHandler } from './token-endpoint.js';
 
 export interface Access {
   /** Present when TOKEN_SECRET is set. */
   readonly clientTokens: ClientTokens | undefined;
   readonly originPolicy: OriginPolicy;
   readonly connections: ConnectionCounter;
-  /** Namespace middleware, in order: who may connect, then how many per address. */
+  /** Namespace middleware, in order: attempts per address, who may connect, then how many per address. */
   readonly handshake: Middleware[];
   /** POST /v1/tokens (answers 404 with how to turn it on when API_KEYS is not set). */
   readonly tokenEndpoint: RequestHandler;
   close(): Promise<void>;
 }
 
-type AccessConfig = Pick<Config, 'authToken' | 'production' | 'auth'>;
+type AccessConfig = Pick<Config, 'authToken' | 'production' | 'auth' | 'redisKeyPrefix'>;
 
-/** Synchronous, with an in-memory replay guard unless one is given (main.ts passes the Redis one with REDIS_URL). */
-export function createAccess(config: AccessConfig, options: { logger?: Logger; replayGuard?: ReplayGuard } = {}): Access {
+export interface AccessOptions {
+  logger?: Logger;
+  /** Default: in memory (main.ts passes the Redis one with REDIS_URL). */
+  replayGuard?: ReplayGuard;
+  /** With REDIS_URL: the per-address limits count here, across every worker and node, instead of per process. */
+  redis?: Redis;
+}
+
+/** Synchronous; what it is given (replay guard, Redis) it closes with itself. */
+export function createAccess(config: AccessConfig, options: AccessOptions = {}): Access {
   const { auth } = config;
+  const { logger, redis } = options;
   const replayGuard = options.replayGuard ?? createMemoryReplayGuard();
   const clientTokens = auth.tokenSecrets.length > 0 ? createClientTokens({ secrets: auth.tokenSecrets, replayGuard }) : undefined;
-  const connections = createConnectionCounter(auth.maxConnectionsPerIp);
-  const handshake: Middleware[] = [createHandshakeAuth({ authToken: config.authToken, clientTokens, logger: options.logger })];
+  const connections = redis
+    ? createRedisConnectionCounter({ redis, keyPrefix: config.redisKeyPrefix, maxPerAddress: auth.maxConnectionsPerIp, logger })
+    : createConnectionCounter(auth.maxConnectionsPerIp);
+  const handshake: Middleware[] = [];
+  if (auth.handshakesPerMinute > 0) {
+    const limit = createAddressRateLimit({ name: 'handshakes', setting: 'HANDSHAKES_PER_MINUTE', perMinute: auth.handshakesPerMinute, redis, keyPrefix: config.redisKeyPrefix });
+    handshake.push(createHandshakeRateLimit(limit, { trustProxy: auth.trustProxy, logger }));
+  }
+  handshake.push(createHandshakeAuth({ authToken: config.authToken, clientTokens, logger }));
   if (auth.maxConnectionsPerIp > 0) {
     handshake.push(createConnectionLimit(connections, { trustProxy: auth.trustProxy, maxPerAddress: auth.maxConnectionsPerIp }));
+  }
+  let tokenEndpoint =
+    clientTokens && auth.apiKeys.length > 0
+      ? createTokenEndpoint({ apiKeys: auth.apiKeys, tokens: clientTokens, maxTtlS: auth.tokenMaxTtlS, logger })
+      : tokensOff;
+  if (auth.tokenRequestsPerMinute > 0) {
+    const limit = createAddressRateLimit({ name: 'token-requests', setting: 'TOKEN_REQUESTS_PER_MINUTE', perMinute: auth.tokenRequestsPerMinute, redis, keyPrefix: config.redisKeyPrefix });
+    tokenEndpoint = rateLimitedTokens(tokenEndpoint, limit, { trustProxy: auth.trustProxy, logger });
   }
   return {
     clientTokens,
     originPolicy: createOriginPolicy({ allowedOrigins: auth.allowedOrigins, production: config.production, trustProxy: auth.trustProxy }),
     connections,
     handshake,
-    tokenEndpoint:
-      clientTokens && auth.apiKeys.length > 0
-        ? createTokenEndpoint({ apiKeys: auth.apiKeys, tokens: clientTokens, maxTtlS: auth.tokenMaxTtlS, logger: options.logger })
-        : tokensOff,
-    close: () => replayGuard.close(),
+    tokenEndpoint,
+    async close() {
+      await connections.close();
+      await replayGuard.close();
+      await redis?.quit().catch(() => redis.disconnect());
+    },
   };
 }
 
@@ -50,6 +80,27 @@ export function createAccess(config: AccessConfig, options: { logger?: Logger; r
 export async function createReplayGuard(config: Pick<Config, 'redisUrl' | 'redisKeyPrefix'>): Promise<ReplayGuard> {
   if (!config.redisUrl) return createMemoryReplayGuard();
   return createRedisReplayGuard({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix });
+}
+
+/** With REDIS_URL, a connection for the per-address limits (connections open, handshakes and token requests per minute). */
+export async function connectLimitsRedis(config: Pick<Config, 'redisUrl'>): Promise<Redis | undefined> {
+  if (!config.redisUrl) return undefined;
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(`Cannot connect to Redis at REDIS_URL for the per-address limits: ${(error as Error).message}`);
+  }
+  return redis;
+}
+
+/** NODE_ENV=production with ALLOW_ANONYMOUS=true: said once at start, so an open server is never a silent default. */
+export function warnIfAnonymous(config: Pick<Config, 'production' | 'authToken' | 'auth'>, logger: Logger): void {
+  const open = config.authToken === undefined && config.auth.tokenSecrets.length === 0;
+  if (config.production && open) {
+    logger.warn('ALLOW_ANONYMOUS=true: anyone who reaches PORT may connect and transcribe on this server\'s engine; set AUTH_TOKEN or TOKEN_SECRET + API_KEYS to require credentials (docs/security.md)');
+  }
 }
 
 const tokensOff: RequestHandler = (request, response) => {

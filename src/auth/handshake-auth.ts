@@ -1,12 +1,10 @@
-// Socket.IO handshake middleware: who may connect (AUTH_TOKEN, or a client token redeemed once) and how many
-// connections one address may hold; refusals reach the client's connect_error with `data.code` and a message.
-import { timingSafeEqual } from 'node:crypto';
+// Socket.IO handshake middleware: who may connect (AUTH_TOKEN, or a client token redeemed once); refusals reach the
+// client's connect_error with `data.code` and a message.
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
 import { ConnectErrorCode, type ConnectErrorData, type HandshakeAuth } from '../protocol/index.js';
-import { clientAddress } from './client-address.js';
 import { looksLikeClientToken, TokenError, type ClientTokens, type TokenGrant } from './client-tokens.js';
-import type { ConnectionCounter } from './connection-counter.js';
+import { constantTimeEquals } from './constant-time.js';
 
 /** What the handshake established about a connection; kept in `socket.data.grant` for the event handlers. */
 export interface ConnectionGrant {
@@ -23,12 +21,6 @@ export function connectError(code: ConnectErrorCode, message: string, retryAfter
   const error = new Error(message) as Error & { data: ConnectErrorData };
   error.data = retryAfterMs === undefined ? { code } : { code, retry_after_ms: retryAfterMs };
   return error;
-}
-
-function sameSecret(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export interface HandshakeAuthOptions {
@@ -56,7 +48,7 @@ export function createHandshakeAuth({ authToken, clientTokens, logger }: Handsha
     if (!required) return grant({ via: 'open' });
     const token = ((socket.handshake.auth ?? {}) as HandshakeAuth).token;
     if (typeof token !== 'string' || token === '') return next(connectError(ConnectErrorCode.UNAUTHORIZED, `UNAUTHORIZED: ${hint} (none was sent)`));
-    if (authToken !== undefined && sameSecret(authToken, token)) return grant({ via: 'server-token' });
+    if (authToken !== undefined && constantTimeEquals(authToken, token)) return grant({ via: 'server-token' });
     if (!clientTokens || !looksLikeClientToken(token)) return next(connectError(ConnectErrorCode.UNAUTHORIZED, `UNAUTHORIZED: ${hint} (the one sent is not valid here)`));
     clientTokens.redeem(token).then(
       (tokenGrant) => grant({ via: 'client-token', token: tokenGrant }),
@@ -67,31 +59,5 @@ export function createHandshakeAuth({ authToken, clientTokens, logger }: Handsha
         next(connectError(ConnectErrorCode.UNAUTHORIZED, 'UNAUTHORIZED: the server could not check the token right now; reconnect with a fresh token shortly'));
       },
     );
-  };
-}
-
-/** Middleware refusing a connection when its address already holds MAX_CONNECTIONS_PER_IP. */
-export function createConnectionLimit(counter: ConnectionCounter, options: { trustProxy: boolean; maxPerAddress: number }): Middleware {
-  return (socket, next) => {
-    const address = clientAddress(socket.handshake.address, socket.handshake.headers, options.trustProxy);
-    if (!counter.acquire(address)) {
-      return next(
-        connectError(
-          ConnectErrorCode.TOO_MANY_CONNECTIONS,
-          `TOO_MANY_CONNECTIONS: this address already holds ${options.maxPerAddress} connections (MAX_CONNECTIONS_PER_IP); close one, or share one connection between sessions`,
-          5000,
-        ),
-      );
-    }
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      counter.release(address);
-    };
-    // Whichever comes first: the namespace socket leaves, or the whole transport closes.
-    socket.once('disconnect', release);
-    socket.conn.once('close', release);
-    next();
   };
 }

@@ -4,7 +4,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { startSessionSchema } from '../protocol/index.js';
+import type { AddressRateLimit } from './address-rate-limit.js';
 import { createApiKeyCheck } from './api-keys.js';
+import { clientAddress } from './client-address.js';
 import { sendJson } from '../web-server/json-response.js';
 import type { ClientTokens } from './client-tokens.js';
 
@@ -69,6 +71,32 @@ export function createTokenEndpoint(options: { apiKeys: readonly string[]; token
     });
     send(response, 200, issued);
   }
+}
+
+/** Answers 429 past the address's TOKEN_REQUESTS_PER_MINUTE, before the API key is checked (so guessing keys is limited too). */
+export function rateLimitedTokens(handler: RequestHandler, limit: AddressRateLimit, options: { trustProxy: boolean; logger?: Logger }): RequestHandler {
+  return (request, response) => {
+    const address = clientAddress(request.socket.remoteAddress, request.headers, options.trustProxy);
+    limit.take(address).then(
+      (waitMs) => {
+        if (waitMs === undefined) return handler(request, response);
+        request.resume();
+        response.setHeader('retry-after', String(Math.ceil(waitMs / 1000)));
+        send(response, 429, {
+          error: 'rate_limited',
+          message: `More than ${limit.perMinute} token requests a minute from this address (${limit.setting}); retry after ${Math.ceil(waitMs / 1000)} s`,
+          limit: limit.setting,
+          per_minute: limit.perMinute,
+          retry_after_ms: waitMs,
+        });
+      },
+      (error: unknown) => {
+        // The limiter failed, not the request: serve it rather than refuse every backend.
+        options.logger?.warn({ err: error }, `${limit.setting}: the rate limiter failed; request let through`);
+        handler(request, response);
+      },
+    );
+  };
 }
 
 /** The parsed JSON body ({} when empty), or an Error whose message starts with the status to answer. */

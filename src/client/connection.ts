@@ -42,7 +42,7 @@ export type ConnectionOptions = Pick<TranscriptionClientOptions, 'token' | 'sent
 };
 
 /** Handshake refusals worth another try after a pause (through the load balancer, maybe to another node). */
-const RETRY_LATER: ReadonlySet<string> = new Set([ConnectErrorCode.SERVER_DRAINING, ConnectErrorCode.TOO_MANY_CONNECTIONS]);
+const RETRY_LATER: ReadonlySet<string> = new Set([ConnectErrorCode.SERVER_DRAINING, ConnectErrorCode.TOO_MANY_CONNECTIONS, ConnectErrorCode.RATE_LIMITED]);
 
 export class Connection {
   private socket: TranscriptionSocket | undefined;

@@ -100,6 +100,7 @@ const CONNECT_DESCRIPTIONS: Record<ConnectErrorCode, string> = {
   TOKEN_REPLAYED: 'The server refused the connection: this one-time access token was already used. Get a new token.',
   ORIGIN_NOT_ALLOWED: 'The server does not accept connections from this page\'s address (origin).',
   TOO_MANY_CONNECTIONS: 'The server refused the connection: too many connections are open from here. Close some and try again.',
+  RATE_LIMITED: 'The server refused the connection: too many connection attempts from here. Trying again shortly.',
   SERVER_DRAINING: 'The server is shutting down and took no new connection; try again in a moment.',
 };
 

@@ -134,6 +134,9 @@ const envSchema = (cores: number) => z.object({
   TRUST_PROXY: flag(false),
   WS_FAIR_READS: flag(false),
   MAX_CONNECTIONS_PER_IP: wholeNumber(0, 0),
+  ALLOW_ANONYMOUS: flag(false),
+  TOKEN_REQUESTS_PER_MINUTE: wholeNumber(600, 0),
+  HANDSHAKES_PER_MINUTE: wholeNumber(600, 0),
   AUDIO_RATE_LIMIT: wholeNumber(10, 0, 1000),
   AUDIO_BURST_MS: wholeNumber(30_000, 0),
   MAX_SESSIONS_PER_CONNECTION: wholeNumber(10, 1),
@@ -195,8 +198,14 @@ export interface Config {
     allowedOrigins: string[];
     /** Read the client address from X-Forwarded-For (only behind a proxy that sets it). */
     trustProxy: boolean;
-    /** 0 = no limit. */
+    /** 0 = no limit. Counted in Redis (every worker and node) with REDIS_URL, else per process. */
     maxConnectionsPerIp: number;
+    /** NODE_ENV=production without credentials settings starts only with this (ALLOW_ANONYMOUS=true). */
+    allowAnonymous: boolean;
+    /** POST /v1/tokens requests per minute per client address; 0 = no limit. */
+    tokenRequestsPerMinute: number;
+    /** Socket.IO handshakes (connection attempts) per minute per client address; 0 = no limit. */
+    handshakesPerMinute: number;
   };
   limits: {
     /**
@@ -223,6 +232,8 @@ export interface Config {
 
 /** HS256 wants a key at least as long as its 256-bit output. */
 const MIN_TOKEN_SECRET_LENGTH = 32;
+/** AUTH_TOKEN and OPS_TOKEN: long enough that guessing one (at HANDSHAKES_PER_MINUTE) is hopeless. */
+const MIN_SHARED_TOKEN_LENGTH = 16;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -261,6 +272,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
   }
   if (e.TOKEN_SECRET.some((secret) => secret.length < MIN_TOKEN_SECRET_LENGTH)) {
     throw new ConfigError(`Invalid configuration: TOKEN_SECRET entries must be at least ${MIN_TOKEN_SECRET_LENGTH} characters each (e.g. \`openssl rand -base64 48\`)`);
+  }
+  for (const [name, value] of [['AUTH_TOKEN', e.AUTH_TOKEN], ['OPS_TOKEN', e.OPS_TOKEN]] as const) {
+    if (value !== undefined && value.length < MIN_SHARED_TOKEN_LENGTH) {
+      throw new ConfigError(
+        `Invalid configuration: ${name} must be at least ${MIN_SHARED_TOKEN_LENGTH} characters (it is ${value.length}); generate one with \`openssl rand -base64 24\``,
+      );
+    }
+  }
+  // Production must decide who may connect: credentials, or an explicit ALLOW_ANONYMOUS=true.
+  if (e.NODE_ENV === 'production' && !e.AUTH_TOKEN && e.TOKEN_SECRET.length === 0 && e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS) {
+    throw new ConfigError(
+      'Invalid configuration: NODE_ENV=production needs credentials for clients: set AUTH_TOKEN (a shared secret, e.g. `openssl rand -base64 24`), ' +
+        'or TOKEN_SECRET + API_KEYS (client tokens from POST /v1/tokens); or set ALLOW_ANONYMOUS=true to let anyone who reaches PORT transcribe on this server (docs/security.md)',
+    );
   }
   const transcriber: Transcriber =
     e.TRANSCRIBER === 'auto' ? (e.OPENAI_API_KEY ? 'openai' : 'pocketsphinx') : e.TRANSCRIBER;
@@ -318,6 +343,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
       allowedOrigins: e.ALLOWED_ORIGINS,
       trustProxy: e.TRUST_PROXY,
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+      allowAnonymous: e.ALLOW_ANONYMOUS,
+      tokenRequestsPerMinute: e.TOKEN_REQUESTS_PER_MINUTE,
+      handshakesPerMinute: e.HANDSHAKES_PER_MINUTE,
     },
     limits: {
       fairReads: e.WS_FAIR_READS,

@@ -127,7 +127,15 @@ export class RateLimitedError extends ServerError {
   readonly retryable = true;
 }
 
+/** How long a client is asked to wait before reconnecting after SERVER_DRAINING: long enough for the LB to see /readyz
+ * fail, not more. The one value for every drain refusal (handshake, events, notice, start_session). */
+export const DRAIN_RETRY_AFTER_MS = 500;
+
 /** This node is shutting down and takes no new sessions. */
 export class DrainingError extends ServerError {
   readonly retryable = true;
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, retryAfterMs: DRAIN_RETRY_AFTER_MS });
+  }
 }

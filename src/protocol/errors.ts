@@ -72,7 +72,8 @@ export function isRetryable(code: ErrorCode): boolean {
 
 /**
  * Why the handshake was refused: `connect_error`'s `data.code` (its message says the same in words).
- * Not retryable by reconnecting with the same credentials, except TOO_MANY_CONNECTIONS after a pause.
+ * Not retryable by reconnecting with the same credentials, except TOO_MANY_CONNECTIONS, RATE_LIMITED and
+ * SERVER_DRAINING after `retry_after_ms`.
  */
 export const ConnectErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
@@ -81,6 +82,8 @@ export const ConnectErrorCode = {
   TOKEN_REPLAYED: 'TOKEN_REPLAYED',
   ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  /** The address opened more connections in the last minute than HANDSHAKES_PER_MINUTE: retry after `retry_after_ms`. */
+  RATE_LIMITED: 'RATE_LIMITED',
   SERVER_DRAINING: 'SERVER_DRAINING',
 } as const;
 

@@ -2,21 +2,43 @@
 // every client to reconnect elsewhere and close its connection, so the load balancer sends it to another node.
 import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
-import {
-  ConnectErrorCode,
-  ErrorCode,
-  NAMESPACE,
-  ProtocolError,
-  type ClientEventName,
-  type ConnectErrorData,
-  type ServerNotice,
-} from '../protocol/index.js';
+import { connectError, type Middleware } from '../auth/handshake-auth.js';
+import { DRAIN_RETRY_AFTER_MS } from '../errors/server-errors.js';
+import { ConnectErrorCode, ErrorCode, NAMESPACE, ProtocolError, type ClientEventName, type ServerNotice } from '../protocol/index.js';
 
-/** How long a client is asked to wait before reconnecting: long enough for the LB to see /readyz fail, not more. */
-export const DRAIN_RETRY_AFTER_MS = 500;
+export { DRAIN_RETRY_AFTER_MS };
+
+/**
+ * Whether this process drains, and the handshake middleware refusing new connections meanwhile. Built before the app
+ * so that middleware runs first: a refused client's one-time token is not redeemed, and works on the next node.
+ */
+export interface DrainGate {
+  readonly draining: boolean;
+  /** The first handshake middleware: SERVER_DRAINING while draining, before any credential is looked at. */
+  readonly handshake: Middleware;
+  close(): void;
+}
+
+export function createDrainGate(): DrainGate {
+  let draining = false;
+  return {
+    get draining() {
+      return draining;
+    },
+    handshake: (_socket, next) => {
+      if (!draining) return next();
+      next(connectError(ConnectErrorCode.SERVER_DRAINING, `${ConnectErrorCode.SERVER_DRAINING}: this node is shutting down; connect again to reach another node`, DRAIN_RETRY_AFTER_MS));
+    },
+    close() {
+      draining = true;
+    },
+  };
+}
 
 export interface DrainOptions {
   io: Server;
+  /** Its handshake middleware must be the namespace's first (see createDrainGate). */
+  gate: DrainGate;
   /** Longest wait for in-flight work before clients are disconnected anyway (SHUTDOWN_GRACE_MS). */
   graceMs: number;
   /** Stops the sessions taking new work (new sessions are refused from now on). */
@@ -43,26 +65,17 @@ function drainingError(): ProtocolError {
 
 /**
  * Installs the drain guards on the /transcription namespace: while draining, handshakes are refused with
- * SERVER_DRAINING and start_session / audio_chunk / end_session are answered SERVER_DRAINING (a refused chunk stays
+ * SERVER_DRAINING (by the gate) and start_session / audio_chunk / end_session are answered SERVER_DRAINING (a refused chunk stays
  * unacknowledged in the client, which resends it after resuming elsewhere: nothing accepted is lost, and nothing is cut
  * into a segment here that the next node would transcribe again).
  */
-export function createDrain({ io, graceMs, stopTakingWork, idle, logger }: DrainOptions): Drain {
-  let draining = false;
+export function createDrain({ io, gate, graceMs, stopTakingWork, idle, logger }: DrainOptions): Drain {
   let done: Promise<void> | undefined;
   const namespace = io.of(NAMESPACE);
 
-  namespace.use((_socket, next) => {
-    if (!draining) return next();
-    const error = new Error(`${ConnectErrorCode.SERVER_DRAINING}: this node is shutting down; connect again to reach another node`) as Error & {
-      data: ConnectErrorData;
-    };
-    error.data = { code: ConnectErrorCode.SERVER_DRAINING, retry_after_ms: DRAIN_RETRY_AFTER_MS };
-    next(error);
-  });
   namespace.on('connection', (socket: Socket) => {
     socket.use(([event, , ...rest], next) => {
-      if (!draining || !REFUSED_WHILE_DRAINING.has(event)) return next();
+      if (!gate.draining || !REFUSED_WHILE_DRAINING.has(event)) return next();
       const ack = rest.at(-1);
       if (typeof ack === 'function') ack({ ok: false, error: drainingError().toBody() });
     });
@@ -100,11 +113,11 @@ export function createDrain({ io, graceMs, stopTakingWork, idle, logger }: Drain
 
   return {
     get draining() {
-      return draining;
+      return gate.draining;
     },
     drain() {
-      if (!draining) stopTakingWork();
-      draining = true;
+      if (!gate.draining) stopTakingWork();
+      gate.close();
       done ??= run();
       return done;
     },

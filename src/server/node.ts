@@ -2,7 +2,7 @@
 // The single-process server and each cluster worker both serve through this.
 import type { Logger } from 'pino';
 import { createApp, type App } from '../app.js';
-import { createAccess, createReplayGuard } from '../auth/access.js';
+import { connectLimitsRedis, createAccess, createReplayGuard } from '../auth/access.js';
 import { TOKEN_PATH } from '../auth/token-endpoint.js';
 import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
@@ -14,7 +14,7 @@ import { createRedisStore } from '../store/redis-store.js';
 import { createTelemetry, flushTelemetry } from '../telemetry/sentry-telemetry.js';
 import { createRequestRouter } from '../web-server/request-router.js';
 import { createPageHandler } from '../web-server/static-page.js';
-import { createDrain, type Drain } from './drain.js';
+import { createDrain, createDrainGate, type Drain } from './drain.js';
 
 export async function createStore(config: Config): Promise<BufferStore> {
   if (!config.redisUrl) return createMemoryStore({ ttlS: config.sessionTtlS });
@@ -40,12 +40,16 @@ export async function createServingNode(config: Config, logger: Logger): Promise
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam; what
   // the SDK drops is counted in the metrics.
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });
-  // With REDIS_URL, client-token claims are shared by every node and worker, so a token opens one connection in all.
-  const access = createAccess(config, { logger, replayGuard: await createReplayGuard(config) });
+  // With REDIS_URL, client-token claims and the per-address limits are shared by every node and worker, so a token
+  // opens one connection in all and MAX_CONNECTIONS_PER_IP holds for the deployment.
+  const access = createAccess(config, { logger, replayGuard: await createReplayGuard(config), redis: await connectLimitsRedis(config) });
   const httpHandler = createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, createPageHandler());
-  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access, httpHandler });
+  // The drain check comes before every other handshake check: a draining node must not redeem a one-time token.
+  const gate = createDrainGate();
+  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access: { ...access, handshake: [gate.handshake, ...access.handshake] }, httpHandler });
   const drain = createDrain({
     io: app.io,
+    gate,
     graceMs: config.shutdownGraceMs,
     stopTakingWork: () => app.sessions.startDraining(),
     idle: () => app.sessions.settled(),

@@ -135,7 +135,7 @@ export class Sessions {
     }
     // New sessions are what overload and drain turn away; a live session resuming keeps going.
     if (isNew) {
-      if (this.draining) throw new DrainingError('this server is shutting down; reconnect and start the session on another one', { retryAfterMs: 1000 });
+      if (this.draining) throw new DrainingError('this server is shutting down; reconnect and start the session on another one');
       const overload = admission.refusal(registry.size);
       if (overload) throw overload;
     }

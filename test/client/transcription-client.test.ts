@@ -239,7 +239,7 @@ describe('TranscriptionClient with the real server', () => {
 
   it('rejects start() with CONNECT_REFUSED when the token is wrong', async () => {
     const { store } = await recordingStore();
-    const server = await realServer(store, undefined, { AUTH_TOKEN: 'right' });
+    const server = await realServer(store, undefined, { AUTH_TOKEN: 'right-token-16-chars' });
     const client = newClient(server.url, { token: 'wrong' });
     const error = await client.start().then(
       () => undefined,
@@ -250,7 +250,7 @@ describe('TranscriptionClient with the real server', () => {
     expect((error as TranscriptionClientError).describe()).toMatch(/token/i);
     expect(client.state).toBe('disconnected');
 
-    const allowed = newClient(server.url, { token: 'right' });
+    const allowed = newClient(server.url, { token: 'right-token-16-chars' });
     await expect(allowed.start()).resolves.toMatchObject({ next_seq: 0 });
   });
 });

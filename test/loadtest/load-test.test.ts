@@ -146,7 +146,7 @@ describe('load test against the real server', () => {
 
   it('exits 1 with the errors by code when the server refuses the handshake, and 0 when the run is clean', async () => {
     const { engine } = countingEngine();
-    const server = await startServer({ store: 'memory', engine, env: { AUTH_TOKEN: 'bench-token' } });
+    const server = await startServer({ store: 'memory', engine, env: { AUTH_TOKEN: 'bench-token-16-chars' } });
     cleanups.push(() => server.close());
     const cli = (...args: string[]) =>
       run(process.execPath, ['--import', 'tsx', 'scripts/load-test.ts', '--url', server.url, '--json', '--quiet', ...args], {
@@ -167,7 +167,7 @@ describe('load test against the real server', () => {
     const tolerated = await cli('--sessions', '2', '--token', 'wrong', '--max-errors', '2');
     expect(tolerated.status).toBe(0);
 
-    const clean = await cli('--sessions', '2', '--token', 'bench-token', '--pace', 'max', '--audio', '1');
+    const clean = await cli('--sessions', '2', '--token', 'bench-token-16-chars', '--pace', 'max', '--audio', '1');
     expect(clean.status).toBe(0);
     const good = JSON.parse(clean.stdout) as LoadTestSummary;
     expect(good.chunks).toMatchObject({ sent: 20, acked: 20, failed: 0 });

@@ -153,11 +153,11 @@ describe('back-pressure', () => {
 describe('handshake token', () => {
   it('with AUTH_TOKEN set, a client without the token is refused at connect and one with it is served', async () => {
     const stub = await startOpenAIStub();
-    const server = await startServer({ store: 'memory', engine: engineFor(stub), env: { AUTH_TOKEN: 'let-me-in' } });
+    const server = await startServer({ store: 'memory', engine: engineFor(stub), env: { AUTH_TOKEN: 'let-me-in-16-chars' } });
     try {
       await expect(connect(server.url)).rejects.toThrow(/UNAUTHORIZED: pass the server AUTH_TOKEN as auth.token/);
       await expect(connect(server.url, { token: 'wrong' })).rejects.toThrow(/UNAUTHORIZED/);
-      const client = await connect(server.url, { token: 'let-me-in' });
+      const client = await connect(server.url, { token: 'let-me-in-16-chars' });
       expect(await client.call('start_session', {})).toMatchObject({ ok: true });
       client.close();
     } finally {

@@ -9,7 +9,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const ENTRY = ['--import', './dist/telemetry/instrument.js', 'dist/main.js'];
 
 /** Variables a developer's shell may have set that would change what the spawned server does. */
-const INHERITED_OUT = /^(SENTRY_|OPENAI_|REDIS_|AUTH_TOKEN$|OPS_TOKEN$|TRANSCRIBER$|PORT$|OPS_PORT$|HOST$|LOG_LEVEL$|NODE_ENV$|SEGMENT_|SILENCE_MS$|VAD_)/;
+const INHERITED_OUT = /^(SENTRY_|OPENAI_|REDIS_|AUTH_TOKEN$|OPS_TOKEN$|API_KEYS$|TOKEN_SECRET$|ALLOW_ANONYMOUS$|TRANSCRIBER$|PORT$|OPS_PORT$|HOST$|LOG_LEVEL$|NODE_ENV$|SEGMENT_|SILENCE_MS$|VAD_)/;
 
 export interface SpawnedServer {
   /** Socket.IO base URL (connect to `${url}/transcription`). */

@@ -43,7 +43,7 @@ describe('instrument module', () => {
 
   it('uses SENTRY_RELEASE and the default rates when given', async () => {
     sink = await startSentrySink();
-    server = await spawnServer({ ...BASE, SENTRY_DSN: sink.dsn, SENTRY_RELEASE: 'transcription-server@abc123', NODE_ENV: 'production' });
+    server = await spawnServer({ ...BASE, SENTRY_DSN: sink.dsn, SENTRY_RELEASE: 'transcription-server@abc123', NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true' });
     expect(sentryLines(server.stdout)).toEqual(['Sentry initialized: env=production, release=transcription-server@abc123, traces=0.1, profiles=0.1']);
   });
 

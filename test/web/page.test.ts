@@ -351,7 +351,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
     }, 90_000);
 
     it('explains a refused connection in words (wrong access token), then records twice with the right one', async () => {
-      const server = await startPageServer({ pageDir: page_.dir, store: createMemoryStore({ ttlS: 600 }), engine: openai(), env: { AUTH_TOKEN: 'right-token' } });
+      const server = await startPageServer({ pageDir: page_.dir, store: createMemoryStore({ ttlS: 600 }), engine: openai(), env: { AUTH_TOKEN: 'right-token-16-chars' } });
       const page = await browser.newPage({ viewport: VIEWPORT });
       try {
         await page.goto(`${server.url}#token=wrong-token`);
@@ -363,7 +363,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
         expect(refused.connection).toBe('disconnected');
         await screenshot(page, 'page-token-refused');
 
-        await page.goto(`${server.url}#token=right-token`);
+        await page.goto(`${server.url}#token=right-token-16-chars`);
         await page.reload();
         await page.click('#start');
         await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
