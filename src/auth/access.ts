@@ -92,6 +92,8 @@ export async function connectLimitsRedis(config: Pick<Config, 'redisUrl'>): Prom
     redis.disconnect();
     throw new Error(`Cannot connect to Redis at REDIS_URL for the per-address limits: ${(error as Error).message}`);
   }
+  // Reconnects are ioredis's; a failed command is logged where it fails (at most once a minute), not per event here.
+  redis.on('error', () => {});
   return redis;
 }
 

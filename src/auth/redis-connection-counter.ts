@@ -55,8 +55,18 @@ interface CounterCommands {
   connHeartbeat(live: string, processId: string, staleMs: number): Promise<number>;
 }
 
-export function createRedisConnectionCounter(options: { redis: Redis; keyPrefix: string; maxPerAddress: number; logger?: Logger }): ConnectionCounter {
-  const { redis, keyPrefix, maxPerAddress, logger } = options;
+export interface RedisConnectionCounterOptions {
+  redis: Redis;
+  keyPrefix: string;
+  maxPerAddress: number;
+  logger?: Logger;
+  /** Tests shorten these. */
+  heartbeatMs?: number;
+  staleMs?: number;
+}
+
+export function createRedisConnectionCounter(options: RedisConnectionCounterOptions): ConnectionCounter {
+  const { redis, keyPrefix, maxPerAddress, logger, heartbeatMs = HEARTBEAT_MS, staleMs = STALE_MS } = options;
   redis.defineCommand('connAcquire', { numberOfKeys: 2, lua: ACQUIRE });
   redis.defineCommand('connRelease', { numberOfKeys: 1, lua: RELEASE });
   redis.defineCommand('connHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT });
@@ -72,9 +82,9 @@ export function createRedisConnectionCounter(options: { redis: Redis; keyPrefix:
     logger?.warn({ err: error }, `MAX_CONNECTIONS_PER_IP: Redis did not answer (${what}); connections are let through uncounted meanwhile`);
   };
 
-  const beat = () => void commands.connHeartbeat(live, processId, STALE_MS).catch((error: unknown) => failed(error, 'heartbeat'));
+  const beat = () => void commands.connHeartbeat(live, processId, staleMs).catch((error: unknown) => failed(error, 'heartbeat'));
   beat();
-  const timer = setInterval(beat, HEARTBEAT_MS);
+  const timer = setInterval(beat, heartbeatMs);
   timer.unref();
 
   return {
@@ -82,7 +92,7 @@ export function createRedisConnectionCounter(options: { redis: Redis; keyPrefix:
     async acquire(address) {
       let counted: number;
       try {
-        [counted] = await commands.connAcquire(live, keyOf(address), processId, maxPerAddress, STALE_MS, ADDRESS_KEY_TTL_MS);
+        [counted] = await commands.connAcquire(live, keyOf(address), processId, maxPerAddress, staleMs, ADDRESS_KEY_TTL_MS);
       } catch (error) {
         // A limit against abuse should not take the service down with Redis: let the connection through uncounted.
         failed(error, 'acquire');
@@ -92,7 +102,7 @@ export function createRedisConnectionCounter(options: { redis: Redis; keyPrefix:
       return once(() => void commands.connRelease(keyOf(address), processId, ADDRESS_KEY_TTL_MS).catch((error: unknown) => failed(error, 'release')));
     },
     async count(address) {
-      const [, total] = await commands.connAcquire(live, keyOf(address), processId, 0, STALE_MS, ADDRESS_KEY_TTL_MS);
+      const [, total] = await commands.connAcquire(live, keyOf(address), processId, 0, staleMs, ADDRESS_KEY_TTL_MS);
       return total;
     },
     async close() {

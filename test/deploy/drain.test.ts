@@ -3,8 +3,13 @@
 // Socket.IO reconnects by itself); SHUTDOWN_GRACE_MS bounds the wait.
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
+import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { TOKEN_PATH } from '../../src/auth/token-endpoint.js';
+import { loadConfig } from '../../src/config/config.js';
 import type { ServerNotice, TranscriptionResult } from '../../src/protocol/index.js';
+import { DRAIN_RETRY_AFTER_MS } from '../../src/server/drain.js';
+import { createServingNode, type ServingNode } from '../../src/server/node.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
 import { until } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
@@ -69,11 +74,12 @@ describe('graceful drain on SIGTERM', () => {
     const run = await drainScenario(1500, 20_000);
     expect(run.readyz.status).toBe(503);
     expect(run.readyzBody).toMatchObject({ status: 'not_ready', failed: ['draining'] });
-    expect(run.refusedChunk).toMatchObject({ ok: false, error: { code: 'SERVER_DRAINING', retryable: true, retry_after_ms: expect.any(Number) } });
-    expect(run.refusedStart).toMatchObject({ ok: false, error: { code: 'SERVER_DRAINING' } });
+    // One retry hint for every drain refusal.
+    expect(run.refusedChunk).toMatchObject({ ok: false, error: { code: 'SERVER_DRAINING', retryable: true, retry_after_ms: DRAIN_RETRY_AFTER_MS } });
+    expect(run.refusedStart).toMatchObject({ ok: false, error: { code: 'SERVER_DRAINING', retry_after_ms: DRAIN_RETRY_AFTER_MS } });
     // The in-flight segment's result came first, then the notice, then the close.
     expect(run.events).toEqual(['result 0', 'notice', 'disconnect']);
-    expect(run.notices[0]).toMatchObject({ code: 'SERVER_DRAINING', retry_after_ms: expect.any(Number) });
+    expect(run.notices[0]).toMatchObject({ code: 'SERVER_DRAINING', retry_after_ms: DRAIN_RETRY_AFTER_MS });
     // A lost transport, not a server-side disconnect: Socket.IO clients reconnect on their own.
     expect(run.disconnectReason).toBe('transport close');
     expect(run.code).toBe(0);
@@ -90,4 +96,53 @@ describe('graceful drain on SIGTERM', () => {
     expect(drained!.waited_ms).toBeLessThan(8000);
     expect(run.code).toBe(0);
   }, 90_000);
+});
+
+describe('a draining node and one-time client tokens', () => {
+  const API_KEY = 'backend-key-drain';
+  const nodes: ServingNode[] = [];
+  afterEach(async () => {
+    for (const node of nodes.splice(0)) await node.close();
+  });
+
+  /** A serving node as main.ts builds it (access with the Redis replay guard, drain gate, token endpoint). */
+  async function startNode(prefix: string): Promise<{ node: ServingNode; url: string }> {
+    const config = loadConfig({
+      REDIS_URL: inject('redisUrl'),
+      REDIS_KEY_PREFIX: prefix,
+      TRANSCRIBER: 'openai',
+      OPENAI_API_KEY: 'sk-test-drain-token',
+      OPENAI_BASE_URL: stub!.url,
+      API_KEYS: API_KEY,
+      TOKEN_SECRET: 'drain-token-secret-'.padEnd(48, 'x'),
+      LOG_LEVEL: 'silent',
+    });
+    const node = await createServingNode(config, pino({ level: 'silent' }));
+    nodes.push(node);
+    const port = await node.app.listen(0, '127.0.0.1');
+    return { node, url: `http://127.0.0.1:${port}` };
+  }
+
+  function tryConnect(url: string, token: string): Promise<'connected' | { code: string; retry_after_ms?: number }> {
+    const client = io(`${url}/transcription`, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token } });
+    return new Promise((resolve) => {
+      client.once('connect', () => (client.disconnect(), resolve('connected')));
+      client.once('connect_error', (error: Error & { data?: { code: string; retry_after_ms?: number } }) => (client.disconnect(), resolve(error.data!)));
+    });
+  }
+
+  it('refuses the token with SERVER_DRAINING without redeeming it: the same token then opens a connection on another node', async () => {
+    stub = await startOpenAIStub();
+    const prefix = `drain-token:${randomUUID()}:`;
+    const draining = await startNode(prefix);
+    const serving = await startNode(prefix);
+    const minted = await fetch(`${serving.url}${TOKEN_PATH}`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+    const { token } = (await minted.json()) as { token: string };
+
+    await draining.node.drain.drain();
+    expect(await tryConnect(draining.url, token)).toEqual({ code: 'SERVER_DRAINING', retry_after_ms: DRAIN_RETRY_AFTER_MS });
+    expect(await tryConnect(serving.url, token)).toBe('connected');
+    // The replay guard is shared: the token is now used up everywhere.
+    expect(await tryConnect(serving.url, token)).toMatchObject({ code: 'TOKEN_REPLAYED' });
+  });
 });
