@@ -16,6 +16,7 @@ import { EventLoopLoad } from './limits/event-loop-load.js';
 import { sessionCapRefusal } from './limits/session-cap.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from './scheduler/concurrency-limit.js';
 import { EngineScheduler } from './scheduler/engine-scheduler.js';
+import { modelPolicy } from './sessions/allowed-models.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { Sessions } from './sessions/sessions.js';
 import { registerTranscriptionNamespace } from './socket/namespace.js';
@@ -118,6 +119,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       maxChunkBytes: config.maxChunkBytes,
       // A segment is at most SEGMENT_MAX_MS long: a longer interval would never give an interim.
       interim: { defaultMs: Math.min(config.interimIntervalMs, config.segmentation.maxMs), minMs: 250, maxMs: config.segmentation.maxMs },
+      models: modelPolicy(config.allowedModels, deps.engine.model),
       telemetry,
       metrics,
       logger,

@@ -17,6 +17,8 @@ export interface TokenGrant {
   language?: string;
   /** Sessions must use this model (and get it by default). */
   model?: string;
+  /** Sessions may use only these of the server's ALLOWED_MODELS. */
+  models?: string[];
 }
 
 export interface IssueOptions {
@@ -25,6 +27,7 @@ export interface IssueOptions {
   maxSessions?: number;
   language?: string;
   model?: string;
+  models?: string[];
 }
 
 export interface IssuedToken {
@@ -81,6 +84,7 @@ export function createClientTokens(options: { secrets: string[]; replayGuard: Re
       if (issue.maxSessions !== undefined) claims.max_sessions = issue.maxSessions;
       if (issue.language !== undefined) claims.language = issue.language;
       if (issue.model !== undefined) claims.model = issue.model;
+      if (issue.models !== undefined) claims.models = issue.models;
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: ALGORITHM, kid: signingKid })
         .setJti(randomBytes(16).toString('base64url'))
@@ -126,5 +130,6 @@ function grantFrom(tokenId: string, payload: JWTPayload): TokenGrant {
   if (typeof payload.max_sessions === 'number') grant.maxSessions = payload.max_sessions;
   if (typeof payload.language === 'string') grant.language = payload.language;
   if (typeof payload.model === 'string') grant.model = payload.model;
+  if (Array.isArray(payload.models)) grant.models = payload.models.filter((model): model is string => typeof model === 'string');
   return grant;
 }

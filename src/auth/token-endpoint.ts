@@ -22,6 +22,8 @@ function requestSchema(maxTtlS: number) {
     max_sessions: z.number().int('max_sessions must be a whole number').min(1).max(1000).optional(),
     language: startSessionSchema.shape.language,
     model: startSessionSchema.shape.model,
+    /** Narrows the server's ALLOWED_MODELS for this token's sessions. */
+    models: z.array(startSessionSchema.shape.model.unwrap()).min(1).max(20).optional(),
   });
 }
 
@@ -68,6 +70,7 @@ export function createTokenEndpoint(options: { apiKeys: readonly string[]; token
       maxSessions: p.max_sessions,
       language: p.language,
       model: p.model,
+      models: p.models,
     });
     send(response, 200, issued);
   }

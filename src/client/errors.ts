@@ -76,6 +76,8 @@ const DESCRIPTIONS: Record<TranscriptionErrorCode, string> = {
   SEQ_GAP: 'Some audio arrived out of order; it is being sent again.',
   BUFFER_FULL: 'The server is behind on transcribing, so sending is paused for a moment.',
   ENGINE_ERROR: 'The speech recogniser failed on part of the audio; the server will try that part again.',
+  ENGINE_REJECTED: 'The speech recogniser refused part of the audio, so that part has no transcript; the rest goes on.',
+  INVALID_MODEL: 'The server does not offer the requested speech model. Pick one it allows.',
   STORE_UNAVAILABLE: 'The server cannot reach its audio storage right now; retrying.',
   OVERLOADED: 'The server is busy with other speakers; it will try again in a moment.',
   RATE_LIMITED: 'Audio was sent faster than the server allows; sending is paused for a moment.',

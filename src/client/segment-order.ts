@@ -17,9 +17,12 @@ export interface SegmentOrderOptions {
  * the number of the final that replaces them: those of the current segment go out at once (each replacing the last),
  * one of a later segment waits until that segment is current, and one whose final has come is dropped.
  */
+/** Held in place of a final the server will never send (the segment was refused): counts as delivered, emits nothing. */
+const SKIPPED = Symbol('skipped');
+
 export class SegmentOrder {
   private next: number;
-  private readonly held = new Map<number, TranscriptionResult>();
+  private readonly held = new Map<number, TranscriptionResult | typeof SKIPPED>();
   /** The latest interim of each segment beyond the current one, waiting for its turn. */
   private readonly waitingInterims = new Map<number, TranscriptionResult>();
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
@@ -55,15 +58,26 @@ export class SegmentOrder {
     this.release();
   }
 
+  /**
+   * Segment `segment` will have no final (the server refused it: ENGINE_REJECTED): later ones need not wait for it.
+   * A final that still comes for it is dropped.
+   */
+  skip(segment: number): void {
+    if (segment < this.next || this.held.has(segment)) return;
+    this.held.set(segment, SKIPPED);
+    this.waitingInterims.delete(segment);
+    this.release();
+  }
+
   /** Delivers every final held, skipping gaps: nothing more is coming (the session ended). */
   flush(): void {
     this.clearTimer();
     this.waitingInterims.clear();
-    const rest = [...this.held.values()].sort((a, b) => a.segment - b.segment);
+    const rest = [...this.held.entries()].sort(([a], [b]) => a - b);
     this.held.clear();
-    for (const result of rest) {
-      this.next = result.segment + 1;
-      this.deliver(result);
+    for (const [segment, result] of rest) {
+      this.next = segment + 1;
+      if (result !== SKIPPED) this.deliver(result);
     }
   }
 
@@ -81,7 +95,7 @@ export class SegmentOrder {
     while (result) {
       this.held.delete(this.next);
       this.next += 1;
-      this.deliver(result);
+      if (result !== SKIPPED) this.deliver(result);
       result = this.held.get(this.next);
     }
     if (this.next !== before) this.advanceInterims();

@@ -238,6 +238,8 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
         retryAfterMs: event.retry_after_ms,
       }),
     );
+    // A refused segment has no final: later results must not wait for it. The session goes on (not fatal).
+    if (event.code === ErrorCode.ENGINE_REJECTED && event.segment !== undefined) this.segments.skip(event.segment);
   }
 
   private closedError(): TranscriptionClientError {

@@ -120,6 +120,8 @@ const envSchema = (cores: number) => z.object({
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText,
   WHISPER_MODEL: z.string().optional().transform((v) => v || 'whisper-1'),
+  /** Models a session may ask for; empty = the engine's own model alone (WHISPER_MODEL, or pocketsphinx's). */
+  ALLOWED_MODELS: textList,
   ENGINE_MAX_RETRIES: wholeNumber(3, 0, 10),
   ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
   POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
@@ -183,6 +185,8 @@ export interface Config {
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; maxRetries: number; timeoutMs: number };
   pocketsphinxCommand: string;
   /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
+  /** Models start_session may name (ALLOWED_MODELS); empty = the engine's own model alone. */
+  allowedModels: string[];
   pocketsphinxDecoders: number;
   /** accurate: ~0.75× the decoder CPU of pocketsphinx's defaults, no word lost; fast: ~0.8× that again, a few words lost. */
   pocketsphinxSearch: DecoderSearch;
@@ -337,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     pocketsphinxSearch: e.POCKETSPHINX_SEARCH,
     production: e.NODE_ENV === 'production',
     auth: {
+    allowedModels: e.ALLOWED_MODELS,
       apiKeys: e.API_KEYS,
       tokenSecrets: e.TOKEN_SECRET,
       tokenMaxTtlS: e.TOKEN_MAX_TTL_S,

@@ -70,7 +70,10 @@ export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionE
       throw toEngineError(error, { ...context, model: requestedModel });
     }
     if (typeof result?.text !== 'string') {
-      throw new EngineError(`${endpoint} answered the transcription without a "text" field: is it an OpenAI-compatible API?`, { retryable: false });
+      throw new EngineError(`${endpoint} answered the transcription without a "text" field: is it an OpenAI-compatible API?`, {
+        retryable: false,
+        reason: 'the transcription provider answered without text',
+      });
     }
     return { text: result.text.trim() };
   }
@@ -124,13 +127,13 @@ function toEngineError(error: unknown, context: ErrorContext): EngineError {
   if (error instanceof APIConnectionTimeoutError) {
     return new EngineError(
       `OpenAI did not answer within ${context.timeoutMs} ms (ENGINE_TIMEOUT_MS) at ${context.endpoint}, ${attempts}`,
-      { retryable: true, overload: true },
+      { retryable: true, overload: true, reason: `the transcription provider did not answer within ${context.timeoutMs} ms` },
     );
   }
   if (error instanceof APIConnectionError) {
     return new EngineError(
       `cannot reach OpenAI at ${context.endpoint} (${redact(connectionCode(error), context.apiKey)}) after ${attempts}: check OPENAI_BASE_URL and the network`,
-      { retryable: true },
+      { retryable: true, reason: 'the transcription provider cannot be reached' },
     );
   }
   if (error instanceof APIError && typeof error.status === 'number') {
@@ -138,26 +141,30 @@ function toEngineError(error: unknown, context: ErrorContext): EngineError {
     const server = serverMessage(error, context.apiKey);
     const requestId = error.requestID ? ` [request ${error.requestID}]` : '';
     const model = context.model ? ` "${context.model}"` : '';
+    // The client's reason: the status and the provider's words, never the endpoint or the request id.
+    const reason = `provider answered ${status}${withoutInternals(server, error.requestID)}`;
     switch (true) {
       case status === 401:
         // The server's text is left out on purpose: it echoes part of the key.
         return new EngineError(`OPENAI_API_KEY rejected (401): check the key is valid and not revoked${requestId}`, {
           retryable: false,
+          reason: 'provider answered 401: the server\'s API key was rejected',
         });
       case status === 403:
         return new EngineError(
           `OpenAI refused access (403): check the key's project may use model${model} and the country is supported${server}${requestId}`,
-          { retryable: false },
+          { retryable: false, reason },
         );
       case status === 404:
         return new EngineError(
           `OpenAI answered 404 at ${context.endpoint}: check WHISPER_MODEL${model} and OPENAI_BASE_URL${server}${requestId}`,
-          { retryable: false },
+          { retryable: false, reason },
         );
       case status === 429 && error.code === 'insufficient_quota':
         // Retrying cannot help until someone adds credit.
         return new EngineError(`OpenAI quota exhausted (429 insufficient_quota): check the account's billing${requestId}`, {
           retryable: false,
+          reason: 'provider answered 429: the server\'s quota is exhausted',
         });
       case status === 429:
         return new EngineError(`OpenAI rate limit hit (429) after ${attempts}: set ENGINE_CONCURRENCY to the account's limit, or raise it${server}${requestId}`, {
@@ -165,6 +172,7 @@ function toEngineError(error: unknown, context: ErrorContext): EngineError {
           status,
           overload: true,
           retryAfterMs: retryAfterMs(error),
+          reason,
         });
       case status >= 500 || status === 408 || status === 409:
         return new EngineError(`OpenAI server error (${status}) after ${attempts}${server}${requestId}`, {
@@ -173,13 +181,14 @@ function toEngineError(error: unknown, context: ErrorContext): EngineError {
           // 502/503/504 and 408 say "too busy"; a 500 is a failure of the request itself.
           overload: status !== 500 && status !== 409,
           retryAfterMs: retryAfterMs(error),
+          reason,
         });
       default:
-        return new EngineError(`OpenAI rejected the request (${status})${server}${requestId}`, { retryable: false, status });
+        return new EngineError(`OpenAI rejected the request (${status})${server}${requestId}`, { retryable: false, status, reason });
     }
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new EngineError(`OpenAI request failed: ${redact(message, context.apiKey)}`, { retryable: true });
+  return new EngineError(`OpenAI request failed: ${redact(message, context.apiKey)}`, { retryable: true, reason: 'the request to the transcription provider failed' });
 }
 
 /** The provider's Retry-After (seconds or an HTTP date; OpenAI also sends retry-after-ms), in ms. */
@@ -214,6 +223,13 @@ function serverMessage(error: APIError, apiKey: string): string {
   if (typeof message !== 'string' || message.trim() === '') return '';
   const clean = redact(message.trim(), apiKey);
   return `: ${clean.length > SERVER_MESSAGE_MAX ? `${clean.slice(0, SERVER_MESSAGE_MAX)}…` : clean}`;
+}
+
+/** The provider's words for a client: URLs (the endpoint's origin among them) and request ids removed. */
+function withoutInternals(text: string, requestId: string | null | undefined): string {
+  let out = requestId ? text.split(requestId).join('[request id]') : text;
+  out = out.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>)]+/gi, '[url]');
+  return out.replace(/\breq_[A-Za-z0-9]+/g, '[request id]');
 }
 
 function redact(text: string, apiKey: string): string {

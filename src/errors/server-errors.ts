@@ -95,15 +95,40 @@ export class EngineError extends ServerError {
   readonly status?: number;
   /** The failure means "too much at once" (429, 503, time-out): the scheduler lowers its concurrency. */
   readonly overload: boolean;
+  /**
+   * What the client is told: the status and the provider's own words, without the endpoint or request id the
+   * message holds for logs and Sentry. Defaults to the message (local engines name nothing internal).
+   */
+  readonly reason: string;
 
   constructor(
     message: string,
-    options: { retryable?: boolean; cause?: unknown; status?: number; overload?: boolean; retryAfterMs?: number } = {},
+    options: { retryable?: boolean; cause?: unknown; status?: number; overload?: boolean; retryAfterMs?: number; reason?: string } = {},
   ) {
     super(message, options);
     this.retryable = options.retryable ?? true;
     if (options.status !== undefined) this.status = options.status;
     this.overload = options.overload ?? false;
+    this.reason = options.reason ?? message;
+  }
+}
+
+/**
+ * The engine refused one segment for good (EngineError with retryable false): the segment is committed as not
+ * transcribed and the session goes on. `cause` is the EngineError, with the detail for logs and Sentry.
+ */
+export class SegmentRejectedError extends ServerError {
+  readonly retryable = false;
+  constructor(
+    readonly sessionId: string,
+    readonly segment: number,
+    readonly startMs: number,
+    readonly endMs: number,
+    /** The engine's client-safe reason. */
+    readonly reason: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`segment ${segment} (${startMs}–${endMs} ms) was not transcribed: the engine refused it (${reason}); later segments go on`, options);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   EngineError,
   OverloadedError,
   RateLimitedError,
+  SegmentRejectedError,
   SequenceGapError,
   ServerError,
   SessionEndedError,
@@ -31,6 +32,7 @@ const CLIENT_FAULTS: ReadonlySet<Code> = new Set<Code>([
   ErrorCode.SESSION_TIME_LIMIT,
   ErrorCode.OVERLOADED,
   ErrorCode.SERVER_DRAINING,
+  ErrorCode.INVALID_MODEL,
 ]);
 
 /** Each catalogued error's code: what the client is told and what telemetry reports the failure under. */
@@ -40,6 +42,7 @@ export function wireCodeOf(error: unknown): Code {
   if (error instanceof SessionEndedError) return ErrorCode.SESSION_ENDED;
   if (error instanceof SequenceGapError) return ErrorCode.SEQ_GAP;
   if (error instanceof BufferFullError) return ErrorCode.BUFFER_FULL;
+  if (error instanceof SegmentRejectedError) return ErrorCode.ENGINE_REJECTED;
   if (error instanceof EngineError) return ErrorCode.ENGINE_ERROR;
   if (error instanceof StoreUnavailableError) return ErrorCode.STORE_UNAVAILABLE;
   if (error instanceof OverloadedError) return ErrorCode.OVERLOADED;
@@ -64,10 +67,12 @@ export function toWireError(error: unknown, event?: ClientEventName): ProtocolEr
   }
   let message = error.message;
   if (error instanceof EngineError) {
-    message = `transcription failed (${error.message}); the audio is kept, ${event === 'end_session' ? 'call end_session again' : 'and retried with the next segment or at end_session'}`;
+    // The reason, not the message: the message names the provider's endpoint and request id (logs and Sentry only).
+    message = `transcription failed (${error.reason}); the audio is kept, ${event === 'end_session' ? 'call end_session again' : 'and retried with the next segment or at end_session'}`;
   }
   const body: ProtocolErrorBody = { code, message: event ? `${event}: ${message}` : message, retryable: error.retryable };
   if (error instanceof SequenceGapError) body.expected_seq = error.expectedSeq;
+  if (error instanceof SegmentRejectedError) Object.assign(body, { segment: error.segment, start_ms: error.startMs, end_ms: error.endMs });
   if (error.retryAfterMs !== undefined) body.retry_after_ms = error.retryAfterMs;
   return body;
 }

@@ -12,6 +12,8 @@ export interface ConnectionAllowance {
   /** The token pins the sessions' language / model. */
   language?: string;
   model?: string;
+  /** The token narrows the models its sessions may name (within ALLOWED_MODELS). */
+  models?: readonly string[];
   /** audio_chunk events received and not yet answered by the store; above maxInFlight they are refused unread. */
   inFlight: number;
   maxInFlight: number;
@@ -29,5 +31,6 @@ export function allowanceFor(grant: ConnectionGrant, server: { maxSessionsPerCon
   if (token?.maxSessionMs !== undefined) allowance.maxSessionMs = token.maxSessionMs;
   if (token?.language !== undefined) allowance.language = token.language;
   if (token?.model !== undefined) allowance.model = token.model;
+  if (token?.models !== undefined) allowance.models = token.models;
   return allowance;
 }

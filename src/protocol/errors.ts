@@ -10,6 +10,10 @@ export const ErrorCode = {
   SEQ_GAP: 'SEQ_GAP',
   BUFFER_FULL: 'BUFFER_FULL',
   ENGINE_ERROR: 'ENGINE_ERROR',
+  /** The engine refused one segment for good (e.g. the provider's 4xx): it is listed as untranscribed and the session goes on. */
+  ENGINE_REJECTED: 'ENGINE_REJECTED',
+  /** start_session named a model this server (ALLOWED_MODELS) or this connection's token does not allow. */
+  INVALID_MODEL: 'INVALID_MODEL',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** The engine cannot serve a new session within MAX_RESULT_DELAY_MS: retry after `retry_after_ms`, or another node. */
   OVERLOADED: 'OVERLOADED',
@@ -45,6 +49,10 @@ export interface ProtocolErrorBody {
   expected_seq?: number;
   /** OVERLOADED, RATE_LIMITED, SERVER_DRAINING: wait at least this long before retrying. */
   retry_after_ms?: number;
+  /** ENGINE_REJECTED only: the refused segment's number and the stretch of audio it covered. */
+  segment?: number;
+  start_ms?: number;
+  end_ms?: number;
 }
 
 /** An error that carries a protocol code; anything else thrown in a handler becomes INTERNAL_ERROR. */

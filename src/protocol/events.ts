@@ -1,5 +1,5 @@
 // The /transcription event map: every event, its payload and its ack, for server and clients alike.
-import type { ProtocolErrorBody } from './errors.js';
+import type { ErrorCode, ProtocolErrorBody } from './errors.js';
 import type { AudioChunkRequest, EndSessionRequest, StartSessionRequest } from './payloads.js';
 
 export const NAMESPACE = '/transcription';
@@ -34,10 +34,23 @@ export interface EndSessionAccepted {
   session_id: string;
   /** Every segment's text, in order, joined by spaces. */
   text: string;
-  /** How many transcription_result segments the session produced. */
+  /** How many segment numbers the session used: its transcription_results plus its `untranscribed` stretches. */
   segments: number;
   /** Total audio accepted in the session, in milliseconds. */
   duration_ms: number;
+  /** Present when some audio has no transcript: each stretch, with why (e.g. ENGINE_REJECTED). */
+  untranscribed?: UntranscribedStretch[];
+}
+
+/** A stretch of a session's audio without a transcript; its segment number has no transcription_result. */
+export interface UntranscribedStretch {
+  segment: number;
+  start_ms: number;
+  end_ms: number;
+  /** ENGINE_REJECTED (the engine refused it), or ENGINE_ERROR (still failing when an idle session was ended). */
+  code: ErrorCode;
+  /** The engine's reason, without internal detail. */
+  reason: string;
 }
 
 export interface TranscriptionResult {

@@ -63,7 +63,10 @@ export class SessionRegistry {
 
   private release(runtime: SessionRuntime): void {
     if (runtime.attachedTo || !runtime.idle || runtime.isEnding) return;
-    if (this.runtimes.get(runtime.id) === runtime) this.runtimes.delete(runtime.id);
+    if (this.runtimes.get(runtime.id) !== runtime) return;
+    this.runtimes.delete(runtime.id);
+    // Released after its connection left (its last segment done): the gauge must not wait for the next session event.
+    this.deps.metrics.sessionsActive(this.runtimes.size);
   }
 
   private create(record: SessionRecord): SessionRuntime {

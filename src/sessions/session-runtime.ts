@@ -5,12 +5,12 @@
 // bytes, next segment number, cuts so far); split apart they would pass that state back and forth.
 import type { Logger } from 'pino';
 import type { SegmentAudio, TranscriptionEngine } from '../engines/engine.js';
-import { UnknownSessionError } from '../errors/server-errors.js';
+import { EngineError, SegmentRejectedError, UnknownSessionError } from '../errors/server-errors.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
-import { bytesToMs, msToBytes, type SessionSettings, type TranscriptionResult } from '../protocol/index.js';
+import { bytesToMs, ErrorCode, msToBytes, type SessionSettings, type TranscriptionResult } from '../protocol/index.js';
 import type { AdmissionControl } from '../scheduler/admission.js';
 import type { EngineScheduler } from '../scheduler/engine-scheduler.js';
-import type { BufferStore, StoredSegment } from '../store/buffer-store.js';
+import type { BufferStore, SegmentFailure, StoredSegment } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
 import { Segmenter, type SegmentationSettings } from './segmenter.js';
@@ -57,12 +57,13 @@ interface Cut {
 }
 
 /** Rounds to microseconds: times are exact from sample counts, without float noise. */
-const exactMs = (bytes: number, rate: number) => Math.round(bytesToMs(bytes, rate) * 1000) / 1000;
+export const exactMs = (bytes: number, rate: number) => Math.round(bytesToMs(bytes, rate) * 1000) / 1000;
 
 export class SessionRuntime {
   private sink: ResultSink | undefined;
   /** end_session is finishing the session: later chunks are refused. */
   private ending = false;
+  private abandoned = false;
   private readonly segmenter: Segmenter;
   private readonly queue: Cut[] = [];
   private committedBytes: number;
@@ -127,9 +128,25 @@ export class SessionRuntime {
     this.ending = true;
   }
 
-  /** end_session failed: the session stays open and takes chunks again. */
+  /** end_session failed: the session stays open and takes chunks again (unless it was abandoned meanwhile). */
   abortEnding(): void {
-    this.ending = false;
+    if (!this.abandoned) this.ending = false;
+  }
+
+  /** True once abandon() ran: the session was ended without its work, and this runtime does nothing more. */
+  get isAbandoned(): boolean {
+    return this.abandoned;
+  }
+
+  /**
+   * The session is ended without waiting for its work (idle time-out while the engine fails or hangs): nothing more
+   * is queued or sent. Work still running finishes into a fenced commit (the ender claims the session first).
+   */
+  abandon(): void {
+    this.abandoned = true;
+    this.ending = true;
+    this.queue.length = 0;
+    this.sink = undefined;
   }
 
   /**
@@ -216,6 +233,7 @@ export class SessionRuntime {
     const end = cut.endByte;
     if (end <= start) return;
     const rate = this.settings.sample_rate;
+    let refused: EngineError | undefined;
     const stored = await eventSpans.transcribe(cut.trace, 'final', this.spanAttributes(start, end), async (span) => {
       const pcm = await eventSpans.readSegment(cut.trace, end - start, store.kind, () => store.readAudio(this.id, start, end));
       let text = '';
@@ -228,18 +246,26 @@ export class SessionRuntime {
         // The hand-off is the queue's producer span (marked before the scheduler may start the request, so the
         // attempts are its siblings), each engine attempt once started its consumer span.
         const publishedAt = await eventSpans.publish(cut.trace, messageId, pcm.length, () => performance.now());
-        text = await this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
-          span.setAttributes({ 'segment.queue_ms': Math.round(attempt.queueMs), 'segment.retries': attempt.retry });
-          const receive = { receiveLatencyMs: performance.now() - publishedAt, retry: attempt.retry };
-          return eventSpans.process(cut.trace, messageId, pcm.length, receive, () => this.runEngine(cut.trace, request));
-        });
-        metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
+        try {
+          text = await this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
+            span.setAttributes({ 'segment.queue_ms': Math.round(attempt.queueMs), 'segment.retries': attempt.retry });
+            const receive = { receiveLatencyMs: performance.now() - publishedAt, retry: attempt.retry };
+            return eventSpans.process(cut.trace, messageId, pcm.length, receive, () => this.runEngine(cut.trace, request));
+          });
+          metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
+        } catch (error) {
+          // Refused for good (the provider's 4xx, a local engine's permanent failure): retrying cannot help, and
+          // holding the segment at the head of the queue would stall every later one. It is committed as failed.
+          if (!(error instanceof EngineError) || error.retryable) throw error;
+          refused = error;
+        }
       }
+      const failure: SegmentFailure | undefined = refused ? { code: ErrorCode.ENGINE_REJECTED, reason: refused.reason } : undefined;
       const commitStarted = performance.now();
       const fence = this.fence;
-      let outcome = await store.commitSegment(this.id, start, end, text, fence);
+      let outcome = await store.commitSegment(this.id, start, end, text, fence, failure);
       // This process claimed the session again (the client resumed here) while the commit was on its way.
-      if (outcome.status === 'fenced' && this.fence !== fence) outcome = await store.commitSegment(this.id, start, end, text, this.fence);
+      if (outcome.status === 'fenced' && this.fence !== fence) outcome = await store.commitSegment(this.id, start, end, text, this.fence, failure);
       metrics.storeRoundTrip('commit', (performance.now() - commitStarted) / 1000);
       if (outcome.status === 'fenced') throw new SessionTakenOverError(this.id);
       if (outcome.status === 'unknown') throw new UnknownSessionError(this.id, 'expired', `session ${this.id} expired while its audio was being transcribed`);
@@ -249,6 +275,10 @@ export class SessionRuntime {
       span.setAttributes({ 'segment.index': segment?.segment, 'result.text_length': text.length });
       return segment;
     });
+    if (stored?.failed) {
+      this.reportRejected(stored, refused, cut.trace);
+      return;
+    }
     if (stored) {
       this.previousText = stored.text;
       const latencyMs = performance.now() - cut.cutAt;
@@ -342,6 +372,21 @@ export class SessionRuntime {
 
   private notifyIfIdle(): void {
     if (!this.sink && !this.ending && this.idle) this.deps.onIdle(this);
+  }
+
+  /** The error a refused (failed) stored segment is reported with: to its owner now, or on a resume's replay. */
+  rejectionOf(stored: StoredSegment, cause?: unknown): SegmentRejectedError {
+    const rate = this.settings.sample_rate;
+    const reason = stored.failed?.reason ?? 'not transcribed';
+    return new SegmentRejectedError(this.id, stored.segment, exactMs(stored.startByte, rate), exactMs(stored.endByte, rate), reason, { cause });
+  }
+
+  private reportRejected(stored: StoredSegment, cause: unknown, trace: EventTrace): void {
+    const rejected = this.rejectionOf(stored, cause);
+    // The full detail (endpoint, request id) reaches the log and Sentry as the cause; the client gets the reason only.
+    trace.fail(rejected);
+    this.deps.logger.warn({ session_id: this.id, segment: stored.segment, err: cause }, 'segment refused by the engine; committed as not transcribed');
+    this.sink?.error(this.id, rejected);
   }
 
   private report(error: unknown, trace: EventTrace): void {

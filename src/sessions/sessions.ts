@@ -7,6 +7,8 @@ import { newResumeToken, resumeTokenMatches } from '../auth/resume-token.js';
 import {
   BufferFullError,
   DrainingError,
+  EngineError,
+  SegmentRejectedError,
   SequenceGapError,
   SessionEndedError,
   TooManySessionsError,
@@ -14,13 +16,13 @@ import {
 } from '../errors/server-errors.js';
 import type { StreamLimits } from '../limits/stream-limits.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
-import { bytesToMs, msToBytes, type SessionSettings, type TranscriptionResult } from '../protocol/index.js';
+import { bytesToMs, ErrorCode, msToBytes, type SessionSettings, type TranscriptionResult, type UntranscribedStretch } from '../protocol/index.js';
 import type { AdmissionControl } from '../scheduler/admission.js';
 import type { BufferStore, SessionRecord } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
 import type { SessionRegistry } from './session-registry.js';
-import type { ResultSink, SessionRuntime } from './session-runtime.js';
+import { exactMs, type ResultSink, type SessionRuntime } from './session-runtime.js';
 
 export interface SessionLimits {
   /** Most untranscribed audio one session may buffer. */
@@ -67,8 +69,8 @@ export interface OpenOutcome {
   interimIntervalMs?: number;
   /** New sessions only: the secret that proves ownership on a later resume (only its hash is stored). */
   resumeToken?: string;
-  /** Results a resumed client may have missed, to send right after the ack. */
-  replay: TranscriptionResult[];
+  /** Results a resumed client may have missed, to send right after the ack, in segment order; a refused segment is its ENGINE_REJECTED error. */
+  replay: Array<TranscriptionResult | SegmentRejectedError>;
 }
 
 export type AppendOutcome =
@@ -80,7 +82,12 @@ export interface EndOutcome {
   text: string;
   segments: number;
   durationMs: number;
+  /** Stretches of audio that have no transcript (refused by the engine, or left when an idle session was ended). */
+  untranscribed: UntranscribedStretch[];
 }
+
+/** Where an idle session's results go once its connection has left: nowhere. */
+const NOBODY: ResultSink = { result: () => {}, error: () => {} };
 
 /** Ended sessions remembered per connection, so a repeated end_session gets its summary again. */
 const ENDED_REMEMBERED = 16;
@@ -154,10 +161,10 @@ export class Sessions {
     });
     metrics.sessionStarted(!created);
     metrics.sessionsActive(registry.size);
-    const replay: TranscriptionResult[] = [];
+    const replay: OpenOutcome['replay'] = [];
     if (!created && record.segments > 0) {
       // A resumed client may have missed results while it was away; it keeps the first copy of each segment.
-      for (const stored of await store.segmentsFrom(id, 0)) replay.push({ ...runtime.toResult(stored, 0), replayed: true });
+      for (const stored of await store.segmentsFrom(id, 0)) replay.push(stored.failed ? runtime.rejectionOf(stored) : { ...runtime.toResult(stored, 0), replayed: true });
     }
     return {
       sessionId: id,
@@ -246,6 +253,8 @@ export class Sessions {
       if (!record) throw new UnknownSessionError(sessionId, 'expired');
       // A failure leaves the audio buffered: the client may call end_session again.
       await runtime.finish(record.receivedBytes, trace);
+      // The idle time-out gave up waiting and ended the session itself.
+      if (runtime.isAbandoned) throw new SessionEndedError(sessionId, false);
     } catch (error) {
       runtime.abortEnding();
       throw error;
@@ -263,23 +272,73 @@ export class Sessions {
 
   /**
    * Ends a session that received no chunk for SESSION_IDLE_TIMEOUT_MS: its remaining audio is transcribed, the
-   * results and a SESSION_ENDED notice go to its owner if connected, and the store marks it ended.
+   * results and a SESSION_ENDED notice go to its owner if connected, and the store marks it ended. Always ends it,
+   * whatever the engine does: when the last segments fail, or are still running after another `idleMs`, the session
+   * is ended without them and the summary lists that audio as untranscribed.
    */
   async endIdle(sessionId: string, idleMs: number): Promise<void> {
-    const { registry, store, telemetry } = this.deps;
+    const { registry, store, telemetry, streamLimits } = this.deps;
     let runtime = registry.find(sessionId);
     if (!runtime) {
       // Its owner left and the runtime was let go; the store still holds the session and its audio.
       const record = await store.getSession(sessionId);
       if (!record || record.ended) return;
-      runtime = registry.attach(record, { result: () => {}, error: () => {} });
-      runtime.claimed(await store.claimSession(sessionId, this.deps.limits.leaseMs));
+      runtime = registry.attach(record, NOBODY);
+      try {
+        runtime.claimed(await store.claimSession(sessionId, this.deps.limits.leaseMs));
+      } catch (error) {
+        registry.remove(runtime);
+        throw error;
+      }
     }
-    if (runtime.isEnding) return;
-    const owner = runtime.attachedTo!;
+    if (runtime.isEnding) {
+      // Its own end_session is running: should that fail, the sweep looks at the session again after another time-out.
+      const record = await store.getSession(sessionId);
+      if (record && !record.ended) streamLimits.track(sessionId, { receivedMs: bytesToMs(record.receivedBytes, record.settings.sample_rate) });
+      return;
+    }
+    // Its connection may have left while the runtime still had work (the runtime stays until that work is done).
+    const owner = runtime.attachedTo ?? NOBODY;
     const live = runtime;
-    await telemetry.event('end_session', { socketId: 'idle-timeout' }, sessionId, (trace) => this.finish(live, owner, trace));
+    await telemetry.event('end_session', { socketId: 'idle-timeout' }, sessionId, async (trace) => {
+      const finishing = this.finish(live, owner, trace);
+      let cause: unknown;
+      try {
+        if ((await settledWithin(finishing, idleMs)) === 'done') return;
+        cause = new EngineError(`segments still being transcribed ${idleMs} ms after the idle time-out`, { reason: 'still being transcribed when the session was ended' });
+      } catch (error) {
+        cause = error;
+      }
+      // The abandoned finish settles later into a fenced commit or a failure that is no longer anyone's.
+      finishing.catch(() => {});
+      await this.endAbandoned(live, owner, cause);
+    });
     owner.error(sessionId, new SessionEndedError(sessionId, false, `session ${sessionId} was ended after ${idleMs} ms without audio (SESSION_IDLE_TIMEOUT_MS); call end_session for its transcript, or start a new session`));
+  }
+
+  /**
+   * Ends a session without the work it still has (its engine failed or hangs): released here first, whatever the
+   * store answers, then its remaining audio is committed as untranscribed and the session ended in the store.
+   */
+  private async endAbandoned(runtime: SessionRuntime, sink: ResultSink, cause: unknown): Promise<void> {
+    const { store, registry, telemetry, metrics, streamLimits } = this.deps;
+    const sessionId = runtime.id;
+    runtime.abandon();
+    registry.remove(runtime);
+    streamLimits.forget(sessionId);
+    this.rememberEnded(sink, sessionId);
+    telemetry.sessionEnded(sessionId);
+    metrics.sessionEnded();
+    metrics.sessionsActive(registry.size);
+    // A newer claim fences the abandoned work: a commit still on its way writes nothing.
+    const fence = await store.claimSession(sessionId, this.deps.limits.leaseMs);
+    const record = await store.getSession(sessionId);
+    if (record && !record.ended && record.receivedBytes > record.committedBytes) {
+      const why = cause instanceof EngineError ? cause.reason : 'the session could not be finished';
+      const reason = `not transcribed before the idle time-out ended the session: ${why}`;
+      await store.commitSegment(sessionId, record.committedBytes, record.receivedBytes, '', fence, { code: ErrorCode.ENGINE_ERROR, reason });
+    }
+    await store.endSession(sessionId);
   }
 
   /** The connection behind `sink` closed. */
@@ -309,6 +368,8 @@ export class Sessions {
   }
 
   private rememberEnded(sink: ResultSink, sessionId: string): void {
+    // No connection will ask: remembering for nobody would only grow the map.
+    if (sink === NOBODY) return;
     let ids = this.endedBy.get(sink);
     if (!ids) this.endedBy.set(sink, (ids = []));
     if (ids.includes(sessionId)) return;
@@ -318,11 +379,31 @@ export class Sessions {
 
   private async summary(record: SessionRecord): Promise<EndOutcome> {
     const segments = await this.deps.store.segmentsFrom(record.id, 0);
+    const rate = record.settings.sample_rate;
     return {
       sessionId: record.id,
-      text: segments.map((s) => s.text).join(' '),
+      text: segments
+        .filter((s) => !s.failed)
+        .map((s) => s.text)
+        .join(' '),
       segments: record.segments,
-      durationMs: Math.round(bytesToMs(record.receivedBytes, record.settings.sample_rate)),
+      durationMs: Math.round(bytesToMs(record.receivedBytes, rate)),
+      untranscribed: segments.flatMap((s) =>
+        s.failed ? [{ segment: s.segment, start_ms: exactMs(s.startByte, rate), end_ms: exactMs(s.endByte, rate), code: s.failed.code, reason: s.failed.reason }] : [],
+      ),
     };
+  }
+}
+
+/** 'done' when `work` settles within `ms` (rethrowing its failure), 'late' when it is still running. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<'done' | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => 'done' as const), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

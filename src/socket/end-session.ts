@@ -10,5 +10,12 @@ export const endSession: EventHandler<'end_session'> = async (payload, { trace, 
   trace.setAttributes({ 'session.id': id });
   const ended = await context.sessions.end(id, sink, trace);
   trace.setAttributes({ 'session.segments': ended.segments, 'session.duration_ms': ended.durationMs, 'result.text_length': ended.text.length });
-  reply({ ok: true, session_id: ended.sessionId, text: ended.text, segments: ended.segments, duration_ms: ended.durationMs });
+  reply({
+    ok: true,
+    session_id: ended.sessionId,
+    text: ended.text,
+    segments: ended.segments,
+    duration_ms: ended.durationMs,
+    ...(ended.untranscribed.length > 0 ? { untranscribed: ended.untranscribed } : {}),
+  });
 };

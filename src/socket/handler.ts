@@ -5,6 +5,7 @@ import { isClientFault, toWireError } from '../errors/wire-errors.js';
 import type { ConnectionAllowance } from '../limits/connection-allowance.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { ClientEventName, ClientToServerEvents, Refused, ServerToClientEvents } from '../protocol/index.js';
+import type { ModelPolicy } from '../sessions/allowed-models.js';
 import type { ResultSink } from '../sessions/session-runtime.js';
 import type { Sessions } from '../sessions/sessions.js';
 import type { EventOrigin, EventTrace, Telemetry } from '../telemetry/telemetry.js';
@@ -18,6 +19,8 @@ export interface HandlerContext {
   maxChunkBytes: number;
   /** Interim results: the interval when a session asks for them without one, and the bounds a session may ask. */
   interim: { defaultMs: number; minMs: number; maxMs: number };
+  /** Models sessions may use (ALLOWED_MODELS, or the engine's own). */
+  models: ModelPolicy;
   telemetry: Telemetry;
   metrics: ServerMetrics;
   logger: Logger;

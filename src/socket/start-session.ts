@@ -10,15 +10,18 @@ import {
   startSessionSchema,
   type SessionSettings,
 } from '../protocol/index.js';
+import { SegmentRejectedError } from '../errors/server-errors.js';
+import { chooseModel } from '../sessions/allowed-models.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventHandler, HandlerContext } from './handler.js';
 import { invalidPayload } from './refusal.js';
 
 function settingsFrom(
   payload: unknown,
-  interim: HandlerContext['interim'],
-  pinned: { language?: string; model?: string },
+  context: Pick<HandlerContext, 'interim' | 'models'>,
+  pinned: { language?: string; model?: string; models?: readonly string[] },
 ): { sessionId: string | undefined; resumeToken: string | undefined; settings: SessionSettings } {
+  const { interim } = context;
   const parsed = startSessionSchema.safeParse(payload ?? {});
   if (!parsed.success) throw invalidPayload('start_session', parsed.error);
   const p = parsed.data;
@@ -45,7 +48,8 @@ function settingsFrom(
   }
   const settings: SessionSettings = { format: AUDIO_FORMAT, sample_rate: sampleRate, channels: 1 };
   const language = pinned.language ?? p.language;
-  const model = pinned.model ?? p.model;
+  // Checked here, before any audio: a model the provider would refuse never reaches it.
+  const model = chooseModel(pinned.model ?? p.model, context.models, pinned);
   if (language) settings.language = language;
   if (p.prompt) settings.prompt = p.prompt;
   if (model) settings.model = model;
@@ -54,7 +58,7 @@ function settingsFrom(
 }
 
 export const startSession: EventHandler<'start_session'> = async (payload, { trace, reply, sink, allowance, context }) => {
-  const { sessionId, resumeToken, settings } = await eventSpans.validate(trace, 'session settings', () => settingsFrom(payload, context.interim, allowance));
+  const { sessionId, resumeToken, settings } = await eventSpans.validate(trace, 'session settings', () => settingsFrom(payload, context, allowance));
   const opened = await context.sessions.open({ sessionId, resumeToken, settings, allowance }, sink, trace);
   trace.setAttributes({
     'session.id': opened.sessionId,
@@ -72,5 +76,8 @@ export const startSession: EventHandler<'start_session'> = async (payload, { tra
     ...(opened.interimIntervalMs ? { interim_interval_ms: opened.interimIntervalMs } : {}),
     ...(opened.resumeToken ? { resume_token: opened.resumeToken } : {}),
   });
-  for (const result of opened.replay) sink.result(result);
+  for (const item of opened.replay) {
+    if (item instanceof SegmentRejectedError) sink.error(opened.sessionId, item);
+    else sink.result(item);
+  }
 };

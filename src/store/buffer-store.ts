@@ -1,5 +1,5 @@
 // The buffer store interface: session state and not-yet-transcribed audio, shared by the Redis and memory stores.
-import type { SessionSettings } from '../protocol/index.js';
+import type { ErrorCode, SessionSettings } from '../protocol/index.js';
 
 export interface SessionRecord {
   id: string;
@@ -17,12 +17,20 @@ export interface SessionRecord {
   resumeTokenHash?: string;
 }
 
-/** A segment whose text is known, kept so a resumed client can be sent what it missed. */
+/** Why a stretch of audio was not transcribed: the protocol code and a reason fit for the client (no internal detail). */
+export interface SegmentFailure {
+  code: ErrorCode;
+  reason: string;
+}
+
+/** A segment whose text is known (or that failed for good), kept so a resumed client can be sent what it missed. */
 export interface StoredSegment {
   segment: number;
   text: string;
   startByte: number;
   endByte: number;
+  /** Set when the segment was not transcribed (text is empty): it keeps its number, so results stay gap-free. */
+  failed?: SegmentFailure;
 }
 
 export type AppendOutcome =
@@ -59,9 +67,10 @@ export interface BufferStore {
   /**
    * Marks audio [startByte, endByte) transcribed and drops it from the buffer; a non-empty text becomes the
    * session's next numbered segment. Stale when the committed offset is no longer `startByte`; fenced (nothing
-   * written) when `fence` is given and a newer claim exists.
+   * written) when `fence` is given and a newer claim exists. With `failure` the stretch is committed as not
+   * transcribed: it takes the next number as a failed segment, and its audio is kept aside until the session ends.
    */
-  commitSegment(id: string, startByte: number, endByte: number, text: string, fence?: number): Promise<CommitOutcome>;
+  commitSegment(id: string, startByte: number, endByte: number, text: string, fence?: number, failure?: SegmentFailure): Promise<CommitOutcome>;
   /**
    * Makes the caller the session's one owner: returns a fencing token higher than any given before, and takes the
    * session over from whoever held it (a resume elsewhere wins at once). The lease lasts `leaseMs` unless renewed.
@@ -72,7 +81,7 @@ export interface BufferStore {
   renewLease(id: string, fence: number, leaseMs: number): Promise<boolean>;
   /** The session's segments from number `from` on, in order. */
   segmentsFrom(id: string, from: number): Promise<StoredSegment[]>;
-  /** Marks the session ended and drops its audio; its record and segments stay until the TTL. */
+  /** Marks the session ended and drops its audio (the kept audio of failed segments too); its record and segments stay until the TTL. */
   endSession(id: string): Promise<SessionRecord | undefined>;
   ping(): Promise<void>;
   close(): Promise<void>;

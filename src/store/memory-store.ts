@@ -9,6 +9,8 @@ interface MemorySession {
   /** Absolute offset of chunks[0]'s first byte (may trail committedBytes while a chunk is partly committed). */
   chunksStart: number;
   segments: StoredSegment[];
+  /** Audio of segments committed as failed: not transcribed, but not dropped before the session ends. */
+  kept: Buffer[];
   expiresAt: number;
   /** The newest fencing token handed out (0 = never claimed). One process owns every session here: the lease is trivial. */
   fence: number;
@@ -62,7 +64,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
         ended: false,
         ...(resumeTokenHash === undefined ? {} : { resumeTokenHash }),
       };
-      sessions.set(id, { record, chunks: [], chunksStart: 0, segments: [], expiresAt: now() + ttlMs, fence: 0 });
+      sessions.set(id, { record, chunks: [], chunksStart: 0, segments: [], kept: [], expiresAt: now() + ttlMs, fence: 0 });
       return { record: copy(record), created: true };
     },
 
@@ -95,35 +97,25 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
 
     async readAudio(id, from, to) {
       const s = live(id);
-      if (!s) return Buffer.alloc(0);
-      const parts: Buffer[] = [];
-      let offset = s.chunksStart;
-      for (const chunk of s.chunks) {
-        const end = offset + chunk.length;
-        if (end > from && offset < to) {
-          parts.push(chunk.subarray(Math.max(0, from - offset), Math.min(chunk.length, to - offset)));
-        }
-        offset = end;
-        if (offset >= to) break;
-      }
-      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      return s ? audioOf(s, from, to) : Buffer.alloc(0);
     },
 
-    async commitSegment(id, startByte, endByte, text, fence): Promise<CommitOutcome> {
+    async commitSegment(id, startByte, endByte, text, fence, failure): Promise<CommitOutcome> {
       const s = live(id);
       if (!s) return { status: 'unknown' };
       if (fence !== undefined && fence !== s.fence) return { status: 'fenced' };
       const r = s.record;
       if (r.committedBytes !== startByte) return { status: 'stale', record: copy(r) };
       const end = Math.min(endByte, r.receivedBytes);
+      if (failure && end > startByte) s.kept.push(Buffer.from(audioOf(s, startByte, end)));
       // Drop whole chunks before `end`; a chunk that straddles it is kept and sliced on read.
       while (s.chunks.length > 0 && s.chunksStart + s.chunks[0]!.length <= end) {
         s.chunksStart += s.chunks.shift()!.length;
       }
       r.committedBytes = end;
       let segment: StoredSegment | undefined;
-      if (text) {
-        segment = { segment: r.segments, text, startByte, endByte: end };
+      if (text || failure) {
+        segment = { segment: r.segments, text: failure ? '' : text, startByte, endByte: end, ...(failure ? { failed: { ...failure } } : {}) };
         s.segments.push(segment);
         r.segments += 1;
       }
@@ -151,6 +143,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
       if (!s) return undefined;
       s.record.ended = true;
       s.chunks = [];
+      s.kept = [];
       s.chunksStart = s.record.receivedBytes;
       return copy(s.record);
     },
@@ -162,4 +155,19 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
       sessions.clear();
     },
   };
+}
+
+/** Buffered audio between absolute offsets [from, to), sliced from the chunks as received. */
+function audioOf(s: MemorySession, from: number, to: number): Buffer {
+  const parts: Buffer[] = [];
+  let offset = s.chunksStart;
+  for (const chunk of s.chunks) {
+    const end = offset + chunk.length;
+    if (end > from && offset < to) {
+      parts.push(chunk.subarray(Math.max(0, from - offset), Math.min(chunk.length, to - offset)));
+    }
+    offset = end;
+    if (offset >= to) break;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

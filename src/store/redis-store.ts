@@ -5,9 +5,9 @@ import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors/server-errors.js';
 import type { SessionSettings } from '../protocol/index.js';
-import type { AppendOutcome, BufferStore, CommitOutcome, SessionRecord, StoredSegment } from './buffer-store.js';
+import type { AppendOutcome, BufferStore, CommitOutcome, SegmentFailure, SessionRecord, StoredSegment } from './buffer-store.js';
 
-// KEYS: meta, audio, segments. ARGV: ttl, settings JSON, resume token hash ('' = none).
+// KEYS: meta, audio, segments, kept. ARGV: ttl, settings JSON, resume token hash ('' = none).
 // Creates the session with its TTL, or refreshes the TTL of every key of an existing one (resume).
 const OPEN = `
 if redis.call('HSETNX', KEYS[1], 'settings', ARGV[2]) == 1 then
@@ -19,14 +19,16 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[1])
 return {0, redis.call('HGETALL', KEYS[1])}
 `;
 
-// KEYS: meta, audio. Checked and written in one step: a meta key that expired meanwhile is not re-created without a TTL.
+// KEYS: meta, audio, kept. Checked and written in one step: a meta key that expired meanwhile is not re-created
+// without a TTL. The kept audio of failed segments goes with the session's end.
 const END = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], 'ended', 1)
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 return redis.call('HGETALL', KEYS[1])
 `;
 
@@ -51,8 +53,9 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return {'appended', seq, nextSeq + 1, buffered + size, received}
 `;
 
-// KEYS: meta, audio, segments. ARGV: start byte, end byte, text, ttl, fence ('' = unfenced).
+// KEYS: meta, audio, segments, kept. ARGV: start byte, end byte, text, ttl, fence ('' = unfenced), failure JSON ('' = none).
 // A fence that is not the session's newest token writes nothing: the node that sent it lost the session.
+// A failed segment takes a number like a transcribed one, and its audio moves to the kept key until the session ends.
 const COMMIT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
 if ARGV[5] ~= '' and redis.call('HGET', KEYS[1], 'fence') ~= ARGV[5] then return {'fenced'} end
@@ -60,19 +63,29 @@ local m = redis.call('HMGET', KEYS[1], 'committed', 'received', 'segments')
 local committed = tonumber(m[1])
 if committed ~= tonumber(ARGV[1]) then return {'stale', redis.call('HGETALL', KEYS[1])} end
 local e = math.min(tonumber(ARGV[2]), tonumber(m[2]))
+local failed = ARGV[6] ~= ''
+if failed and e > committed then
+  redis.call('APPEND', KEYS[4], redis.call('GETRANGE', KEYS[2], 0, e - committed - 1))
+end
 if e > committed then
   local rest = redis.call('GETRANGE', KEYS[2], e - committed, -1)
   redis.call('SET', KEYS[2], rest, 'EX', ARGV[4])
 end
 redis.call('HSET', KEYS[1], 'committed', e)
 local segment = -1
-if ARGV[3] ~= '' then
+if ARGV[3] ~= '' or failed then
   segment = tonumber(m[3])
-  redis.call('RPUSH', KEYS[3], cjson.encode({segment = segment, text = ARGV[3], startByte = committed, endByte = e}))
+  local entry = {segment = segment, text = ARGV[3], startByte = committed, endByte = e}
+  if failed then
+    entry.text = ''
+    entry.failed = cjson.decode(ARGV[6])
+  end
+  redis.call('RPUSH', KEYS[3], cjson.encode(entry))
   redis.call('HINCRBY', KEYS[1], 'segments', 1)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
 return {'committed', redis.call('HGETALL', KEYS[1]), segment, e}
 `;
 
@@ -92,12 +105,12 @@ return 1
 `;
 
 interface ScriptedRedis extends Redis {
-  openSession(meta: string, audio: string, segs: string, ttl: number, settings: string, resumeHash: string): Promise<[number, unknown[]]>;
-  endSession(meta: string, audio: string): Promise<unknown[] | null>;
+  openSession(meta: string, audio: string, segs: string, kept: string, ttl: number, settings: string, resumeHash: string): Promise<[number, unknown[]]>;
+  endSession(meta: string, audio: string, kept: string): Promise<unknown[] | null>;
   claimSession(meta: string, lease: string, leaseMs: number): Promise<number>;
   renewLease(meta: string, lease: string, fence: string, leaseMs: number): Promise<number>;
   appendChunk(meta: string, audio: string, seq: string, chunk: Buffer, max: number, ttl: number): Promise<unknown[]>;
-  commitSegment(meta: string, audio: string, segs: string, start: number, end: number, text: string, ttl: number, fence: string): Promise<unknown[]>;
+  commitSegment(meta: string, audio: string, segs: string, kept: string, start: number, end: number, text: string, ttl: number, fence: string, failure: string): Promise<unknown[]>;
 }
 
 export interface RedisStoreOptions {
@@ -154,10 +167,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     // Not enableAutoPipelining: measured, it cost more than it saved (each socket's chunk arrives in its own
     // tick, so there is rarely a second command to batch with); see BENCHMARKS.md.
   }) as ScriptedRedis;
-  redis.defineCommand('openSession', { numberOfKeys: 3, lua: OPEN });
-  redis.defineCommand('endSession', { numberOfKeys: 2, lua: END });
+  redis.defineCommand('openSession', { numberOfKeys: 4, lua: OPEN });
+  redis.defineCommand('endSession', { numberOfKeys: 3, lua: END });
   redis.defineCommand('appendChunk', { numberOfKeys: 2, lua: APPEND });
-  redis.defineCommand('commitSegment', { numberOfKeys: 3, lua: COMMIT });
+  redis.defineCommand('commitSegment', { numberOfKeys: 4, lua: COMMIT });
   redis.defineCommand('claimSession', { numberOfKeys: 2, lua: CLAIM });
   redis.defineCommand('renewLease', { numberOfKeys: 2, lua: RENEW });
   // ioredis reports connection loss through this event; commands report it to their callers.
@@ -173,7 +186,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
   const keys = (id: string) => {
     // The hash tag keeps one session's keys in one Redis Cluster slot, so the scripts may touch them together.
     const base = `${keyPrefix}{${id}}`;
-    return { meta: `${base}:meta`, audio: `${base}:audio`, segs: `${base}:segments`, lease: `${base}:lease` };
+    return { meta: `${base}:meta`, audio: `${base}:audio`, segs: `${base}:segments`, lease: `${base}:lease`, kept: `${base}:kept` };
   };
 
   async function guarded<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -191,7 +204,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     openSession(id, settings, resumeTokenHash) {
       return guarded('open the session', async () => {
         const k = keys(id);
-        const [created, flat] = await redis.openSession(k.meta, k.audio, k.segs, ttlS, JSON.stringify(settings), resumeTokenHash ?? '');
+        const [created, flat] = await redis.openSession(k.meta, k.audio, k.segs, k.kept, ttlS, JSON.stringify(settings), resumeTokenHash ?? '');
         return { record: toRecord(id, flat), created: Number(created) === 1 };
       });
     },
@@ -235,17 +248,19 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
       });
     },
 
-    commitSegment(id, startByte, endByte, text, fence) {
+    commitSegment(id, startByte, endByte, text, fence, failure) {
       return guarded('commit the segment', async (): Promise<CommitOutcome> => {
         const k = keys(id);
-        const r = await redis.commitSegment(k.meta, k.audio, k.segs, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence));
+        const failed = failure ? JSON.stringify(failure) : '';
+        const r = await redis.commitSegment(k.meta, k.audio, k.segs, k.kept, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence), failed);
         const status = String(r[0]);
         if (status === 'unknown') return { status: 'unknown' };
         if (status === 'fenced') return { status: 'fenced' };
         const record = toRecord(id, r[1] as unknown[]);
         if (status === 'stale') return { status: 'stale', record };
         const number = Number(r[2]);
-        const segment = number >= 0 ? { segment: number, text, startByte, endByte: Number(r[3]) } : undefined;
+        const segment: StoredSegment | undefined =
+          number < 0 ? undefined : { segment: number, text: failure ? '' : text, startByte, endByte: Number(r[3]), ...(failure ? { failed: failure as SegmentFailure } : {}) };
         return { status: 'committed', record, segment };
       });
     },
@@ -275,7 +290,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     endSession(id) {
       return guarded('end the session', async () => {
         const k = keys(id);
-        const flat = await redis.endSession(k.meta, k.audio);
+        const flat = await redis.endSession(k.meta, k.audio, k.kept);
         return flat?.length ? toRecord(id, flat) : undefined;
       });
     },

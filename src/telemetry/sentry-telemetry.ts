@@ -43,6 +43,8 @@ const STATUS_OF: Record<ErrorCode, string> = {
   ENGINE_ERROR: 'internal_error',
   STORE_UNAVAILABLE: 'unavailable',
   OVERLOADED: 'resource_exhausted',
+  ENGINE_REJECTED: 'failed_precondition',
+  INVALID_MODEL: 'invalid_argument',
   RATE_LIMITED: 'resource_exhausted',
   TOO_MANY_SESSIONS: 'resource_exhausted',
   SESSION_TIME_LIMIT: 'out_of_range',

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TranscriptionEngine } from '../../src/engines/engine.js';
+import type { ServerMetrics } from '../../src/metrics/metrics.js';
 import type { ClientToServerEvents, ServerToClientEvents, TranscriptionErrorEvent, TranscriptionResult } from '../../src/protocol/index.js';
 import type { BufferStore } from '../../src/store/buffer-store.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
@@ -33,11 +34,12 @@ export async function startServer(options: {
   engine: TranscriptionEngine;
   env?: Record<string, string>;
   port?: number;
+  metrics?: ServerMetrics;
 }): Promise<TestServer> {
   // The server shares its event loop with the test driving it: the driver's own work is not the server's load.
   const config = loadConfig({ TRANSCRIBER: 'pocketsphinx', LOG_LEVEL: 'silent', MAX_EVENT_LOOP_UTILIZATION: '1', ...options.env });
   const store = typeof options.store === 'string' ? await createStore(options.store) : options.store;
-  const app = createApp(config, { store, engine: options.engine });
+  const app = createApp(config, { store, engine: options.engine, ...(options.metrics ? { metrics: options.metrics } : {}) });
   const port = await app.listen(options.port ?? 0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${port}`,

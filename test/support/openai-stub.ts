@@ -27,6 +27,8 @@ export interface StubAnswer {
   code?: string;
   /** Wait this long before answering (to trip client timeouts). */
   delayMs?: number;
+  /** OpenAI error `param` for error answers, e.g. "model". */
+  param?: string;
 }
 
 export interface StubRequest {
@@ -42,6 +44,11 @@ export interface OpenAIStubOptions {
    * (the SDK honours it). Default 0; `null` sends no header, leaving the SDK's own backoff.
    */
   retryAfterMs?: number | null;
+  /**
+   * Models the stub serves: an upload naming another is refused as OpenAI refuses an unknown model (404
+   * model_not_found, before `respond` is asked). Default: any model.
+   */
+  models?: string[];
 }
 
 export interface OpenAIStub {
@@ -114,11 +121,15 @@ export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<
         status: 200,
       };
       uploads.push(upload);
-      const answer = options.respond?.(upload, index) ?? {};
+      const model = upload.model ?? '';
+      const answer: StubAnswer =
+        options.models && !options.models.includes(model)
+          ? { status: 404, text: `The model \`${model}\` does not exist or you do not have access to it.`, code: 'model_not_found' }
+          : (options.respond?.(upload, index) ?? {});
       const status = answer.status ?? 200;
       upload.status = status;
       const message = answer.text ?? `segment ${index}`;
-      if (status >= 400) return { status, body: errorBody(message, answer.code ?? null), delayMs: answer.delayMs };
+      if (status >= 400) return { status, body: errorBody(message, answer.code ?? null, answer.param ?? null), delayMs: answer.delayMs };
       return { status, body: upload.responseFormat === 'text' ? message : { text: message }, delayMs: answer.delayMs };
     }
     return { status: 404, body: errorBody(`no route ${req.method} ${path} on the stub`, 'unknown_url') };
