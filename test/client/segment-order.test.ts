@@ -86,3 +86,31 @@ describe('SegmentOrder with interim results', () => {
     expect(delivered).toEqual([0, 1]);
   });
 });
+
+describe('SegmentOrder and a refused segment (ENGINE_REJECTED)', () => {
+  it('a skipped number releases the finals held behind it at once, and a late final for it is dropped', () => {
+    const { order, log } = recorder(600_000);
+    order.push(final(0));
+    order.push(final(2));
+    order.push(final(3));
+    expect(log).toEqual(['F0']);
+    order.skip(1);
+    expect(log).toEqual(['F0', 'F2', 'F3']);
+    order.push(final(1));
+    expect(log).toEqual(['F0', 'F2', 'F3']);
+    expect(order.nextSegment).toBe(4);
+  });
+
+  it('a skip that comes before the later finals lets them through as they arrive; flush passes over it', () => {
+    const { order, log } = recorder(600_000);
+    order.skip(0);
+    order.skip(2);
+    order.push(final(1));
+    expect(log).toEqual(['F1']);
+    order.skip(4);
+    order.push(final(5));
+    order.flush();
+    expect(log).toEqual(['F1', 'F5']);
+    expect(order.nextSegment).toBe(6);
+  });
+});

@@ -148,6 +148,17 @@ describe('openai engine', () => {
     expect(error.message).not.toContain('SECRET');
   });
 
+  it('keeps the endpoint and request id for the logs, and gives clients a reason without them', async () => {
+    const words = 'The model `bad-model` does not exist; see https://internal.example/docs (request ID req_inner42)';
+    const { stub, engine } = await setup({ respond: () => ({ status: 404, text: words, code: 'model_not_found' }) });
+    const error = await engineError(engine.transcribe({ pcm: hello.pcm, sampleRate: 16000, model: 'bad-model' }));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain(new URL(stub.url).origin);
+    expect(error.message).toMatch(/\[request req_stub_\d+\]/);
+    expect(error.reason).toMatch(/^provider answered 404: The model `bad-model` does not exist/);
+    for (const internal of [new URL(stub.url).host, 'req_stub_', 'req_inner42', 'internal.example']) expect(error.reason).not.toContain(internal);
+  });
+
   it('transcribes a sliver the API calls too short as empty text instead of failing the segment', async () => {
     const { engine } = await setup({
       respond: () => ({ status: 400, code: 'audio_too_short', text: 'Audio file is too short. Minimum audio length is 0.1 seconds.' }),

@@ -109,4 +109,24 @@ describe.each(STORE_KINDS)('%s buffer store', (kind) => {
     expect(await store.endSession('nope')).toBeUndefined();
     expect(await store.getSession('nope')).toBeUndefined();
   });
+
+  it('a segment committed as failed takes the next number with its reason, keeps no text, and the buffer moves on', async () => {
+    await store.openSession('f', settings);
+    await store.append('f', 0, bytes(1, 2, 3, 4, 5, 6), 100);
+    const ok = await store.commitSegment('f', 0, 2, 'one');
+    const failed = await store.commitSegment('f', 2, 4, 'ignored', undefined, { code: 'ENGINE_REJECTED', reason: 'provider answered 400' });
+    expect(ok).toMatchObject({ status: 'committed', segment: { segment: 0, text: 'one' } });
+    expect(failed).toMatchObject({
+      status: 'committed',
+      record: { committedBytes: 4, segments: 2 },
+      segment: { segment: 1, text: '', startByte: 2, endByte: 4, failed: { code: 'ENGINE_REJECTED', reason: 'provider answered 400' } },
+    });
+    expect(await store.readAudio('f', 4, 6)).toEqual(bytes(5, 6));
+    expect(await store.commitSegment('f', 4, 6, 'three')).toMatchObject({ segment: { segment: 2, text: 'three' } });
+    expect((await store.segmentsFrom('f', 0)).map((s) => [s.segment, s.text, s.failed?.code])).toEqual([
+      [0, 'one', undefined],
+      [1, '', 'ENGINE_REJECTED'],
+      [2, 'three', undefined],
+    ]);
+  });
 });
