@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Bundles the demo page (src/web) with esbuild into dist/web: index.html, app.js, worklet.js and styles.css, and the
-// ops dashboard (src/dashboard, uPlot included) into dist/dashboard: index.html, app.js, app.css. No CDN.
+// ops dashboard (src/dashboard, uPlot included) into dist/dashboard: index.html, app.js, app.css. No CDN. Also copies
+// src/assets (the ops performance test's sample) to dist/assets, where the compiled server looks for it.
 // Usage: node scripts/build-web.mjs [--outdir dist/web] [--dashboard-outdir dist/dashboard]
-import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,6 +46,7 @@ await Promise.all([
   build({ ...common, entryPoints: [path.join(source, 'capture-worklet.ts')], format: 'iife', outfile: path.join(outdir, 'worklet.js') }),
   copyFile(path.join(source, 'index.html'), path.join(outdir, 'index.html')),
   copyFile(path.join(source, 'styles.css'), path.join(outdir, 'styles.css')),
+  cp(path.join(root, 'src/assets'), path.join(root, 'dist/assets'), { recursive: true }),
 ]);
 
 const sizes = await Promise.all(

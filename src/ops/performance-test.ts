@@ -12,8 +12,11 @@ import { decodeWavToPcm16 } from '../audio/wav-decode.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
 import type { BufferStore } from '../store/buffer-store.js';
 
-/** About a second of speech ("hello world") bundled with the server; src/ and dist/ both sit two levels below assets/. */
-export const SAMPLE_PATH = fileURLToPath(new URL('../../assets/sample.wav', import.meta.url));
+/**
+ * About a second of speech ("hello world") bundled with the server, beside this module's folder: src/assets in the
+ * sources, dist/assets in the build (scripts/build-web.mjs copies it), so dist/ alone is a complete install.
+ */
+export const SAMPLE_PATH = fileURLToPath(new URL('../assets/sample.wav', import.meta.url));
 
 export interface OperationTiming {
   name: string;

@@ -1,6 +1,7 @@
 // The production install, performed for real: deploy/Dockerfile's stages replayed in temp folders (npm ci with dev
 // dependencies, build, `npm ci --omit=dev` of a copy holding dist/ only, the image's CMD and HEALTHCHECK), then a
-// spoken session answered by that install; and `NODE_ENV=production npm start` on a fresh copy of the repository.
+// spoken session and the ops performance test answered by that install; and `NODE_ENV=production npm start` on a
+// fresh copy of the repository.
 // Slow (two npm installs from npm's cache); npm ci runs only inside this test's temp folders.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -58,6 +59,9 @@ async function stopGroup(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Long enough for the production rules on OPS_TOKEN; a test value, never a real secret. */
+const OPS_TOKEN = 'production-install-ops-token';
+
 const words = (text: string) => text.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean);
 
 /** Streams hello.wav through `url` and checks pocketsphinx heard it. */
@@ -96,12 +100,15 @@ describe('production install', () => {
     const app = path.join(runtime.root, runtime.workdir);
     expect(existsSync(path.join(app, 'dist/main.js'))).toBe(true);
     expect(existsSync(path.join(app, 'dist/web/index.html'))).toBe(true);
+    expect(existsSync(path.join(app, 'dist/assets/sample.wav'))).toBe(true);
     expect(existsSync(path.join(app, 'src'))).toBe(false);
     expect(existsSync(path.join(app, 'node_modules/socket.io/package.json'))).toBe(true);
     expect(existsSync(path.join(app, 'node_modules/typescript'))).toBe(false);
 
     const [port, opsPort] = [await freePort(), await freePort()];
-    const env = cleanEnv({ ...runtime.env, PORT: String(port), OPS_PORT: String(opsPort), HOST: '127.0.0.1' });
+    // The image sets NODE_ENV=production: anonymous clients are an explicit choice there, and /ops/* needs OPS_TOKEN.
+    const env = cleanEnv({ ...runtime.env, PORT: String(port), OPS_PORT: String(opsPort), HOST: '127.0.0.1', ALLOW_ANONYMOUS: 'true', OPS_TOKEN });
+    expect(env.NODE_ENV).toBe('production');
     const [command, ...args] = runtime.cmd!;
     const server = spawn(command === 'node' ? process.execPath : command!, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = lines(server);
@@ -111,6 +118,11 @@ describe('production install', () => {
       const health = spawnSync(hc === 'node' ? process.execPath : hc!, hcArgs, { env, timeout: 10_000 });
       expect(health.status).toBe(0);
       await answerSpokenSession(`http://127.0.0.1:${port}`);
+      // The performance test reads the bundled sample from the image layout (dist/assets) and runs the engine on it.
+      const perf = await fetch(`http://127.0.0.1:${opsPort}/ops/test-sentry-performance`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } });
+      const report = (await perf.json()) as { status: string; operations: Array<{ name: string }> };
+      expect({ status: perf.status, body: report }).toMatchObject({ status: 200, body: { status: 'success' } });
+      expect(report.operations.map((o) => o.name)).toEqual(['Database Query', 'Transcribe with pocketsphinx', 'Data Processing', 'Cache Write']);
     } finally {
       await stopGroup(server);
     }
@@ -123,7 +135,7 @@ describe('production install', () => {
     for (const file of tracked) if (existsSync(path.join(ROOT, file))) cpSync(path.join(ROOT, file), path.join(copy, file), { recursive: true });
 
     const [port, opsPort] = [await freePort(), await freePort()];
-    const env = cleanEnv({ NODE_ENV: 'production', PORT: String(port), OPS_PORT: String(opsPort), HOST: '127.0.0.1' });
+    const env = cleanEnv({ NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true', PORT: String(port), OPS_PORT: String(opsPort), HOST: '127.0.0.1' });
     const server = spawn('npm', ['start'], { cwd: copy, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = lines(server);
     try {
