@@ -143,6 +143,8 @@ const envSchema = (cores: number) => z.object({
   AUDIO_BURST_MS: wholeNumber(30_000, 0),
   MAX_SESSIONS_PER_CONNECTION: wholeNumber(10, 1),
   MAX_CHUNKS_IN_FLIGHT: wholeNumber(128, 1),
+  FLOOD_PAUSE_MS: wholeNumber(250, 0, 10_000),
+  FLOOD_MAX_PAUSES: wholeNumber(10, 0),
   MAX_SESSION_MS: wholeNumber(14_400_000, 0),
   SESSION_IDLE_TIMEOUT_MS: wholeNumber(120_000, 0),
   PERF_TEST_PER_MINUTE: wholeNumber(DEFAULT_PERF_TEST_PER_MINUTE, 1, 600),
@@ -225,6 +227,10 @@ export interface Config {
     maxSessionsPerConnection: number;
     /** audio_chunk events one connection may have awaiting their ack; beyond it they are refused unread. */
     maxChunksInFlight: number;
+    /** A connection that keeps sending past RATE_LIMITED is not read for at least this long (ms); 0 = never paused. */
+    floodPauseMs: number;
+    /** Pauses in a row after which such a connection is closed (server_notice FLOODING); 0 = never closed. */
+    floodMaxPauses: number;
     /** Most audio one session may hold, in ms; 0 = no limit. */
     maxSessionMs: number;
     /** A session without a chunk for this long is ended; 0 = never. */
@@ -358,6 +364,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
       audioBurstMs: e.AUDIO_BURST_MS,
       maxSessionsPerConnection: e.MAX_SESSIONS_PER_CONNECTION,
       maxChunksInFlight: e.MAX_CHUNKS_IN_FLIGHT,
+      floodPauseMs: e.FLOOD_PAUSE_MS,
+      floodMaxPauses: e.FLOOD_MAX_PAUSES,
       maxSessionMs: e.MAX_SESSION_MS,
       sessionIdleTimeoutMs: e.SESSION_IDLE_TIMEOUT_MS,
       perfTestPerMinute: e.PERF_TEST_PER_MINUTE,

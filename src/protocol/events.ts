@@ -80,9 +80,12 @@ export interface ClientToServerEvents {
   end_session: (payload: EndSessionRequest, ack: (response: Ack<EndSessionAccepted>) => void) => void;
 }
 
-/** Sent before a node closes a connection on purpose (shutdown, drain): reconnect and resume elsewhere. */
+/**
+ * Sent before a node closes a connection on purpose: SERVER_DRAINING (shutdown, drain: reconnect and resume
+ * elsewhere) or FLOODING (it kept sending audio_chunk past RATE_LIMITED; docs/protocol.md).
+ */
 export interface ServerNotice {
-  code: 'SERVER_DRAINING';
+  code: 'SERVER_DRAINING' | 'FLOODING';
   message: string;
   /** Reconnect after about this long (the load balancer sends the new connection to another node). */
   retry_after_ms: number;

@@ -55,6 +55,8 @@ export function bindHandler<E extends ClientEventName>(
   sink: ResultSink,
   context: HandlerContext,
   allowance: ConnectionAllowance,
+  /** Told of every ack sent (the flood guard watches audio_chunk refusals). */
+  onAnswered?: (response: AckOf<E>) => void,
 ): void {
   const { telemetry, metrics, logger } = context;
   // Listen untyped: clients may send anything, including no payload or no ack callback.
@@ -70,6 +72,7 @@ export function bindHandler<E extends ClientEventName>(
       const refusal = (response as { ok: boolean }).ok ? undefined : (response as Refused).error.code;
       metrics.eventHandled(event, (performance.now() - receivedAt) / 1000, refusal);
       ack?.(response);
+      onAnswered?.(response);
     };
     void telemetry
       .event(event, origin, sessionIdOf(payload), async (trace) => {

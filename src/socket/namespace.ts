@@ -2,7 +2,8 @@
 import type { Namespace, Server } from 'socket.io';
 import { grantOf, type Middleware } from '../auth/handshake-auth.js';
 import { allowanceFor } from '../limits/connection-allowance.js';
-import { NAMESPACE, type ClientToServerEvents, type HandshakeAuth, type ServerToClientEvents } from '../protocol/index.js';
+import { throttleConnection, type ThrottleSettings } from '../limits/connection-throttle.js';
+import { ErrorCode, NAMESPACE, type ClientToServerEvents, type HandshakeAuth, type ServerToClientEvents } from '../protocol/index.js';
 import type { ResultSink } from '../sessions/session-runtime.js';
 import type { EventOrigin } from '../telemetry/telemetry.js';
 import { toWireError } from '../errors/wire-errors.js';
@@ -14,7 +15,13 @@ import { startSession } from './start-session.js';
 /** Who may connect (the handshake middleware, in order) and what each connection may hold. */
 export interface HandshakeAccess {
   handshake: Middleware[];
-  allowance: { maxSessionsPerConnection: number; maxChunksInFlight: number };
+  allowance: { maxSessionsPerConnection: number; maxChunksInFlight: number } & Partial<ThrottleSettings>;
+}
+
+/** The retry hint of a RATE_LIMITED refusal, else undefined: what the flood guard counts. */
+function rateLimitedRetry(response: unknown): number | undefined {
+  const error = (response as { error?: { code?: string; retry_after_ms?: number } }).error;
+  return error?.code === ErrorCode.RATE_LIMITED ? (error.retry_after_ms ?? 0) : undefined;
 }
 
 export function registerTranscriptionNamespace(io: Server, context: HandlerContext, access: HandshakeAccess): void {
@@ -40,7 +47,14 @@ export function registerTranscriptionNamespace(io: Server, context: HandlerConte
     const allowance = allowanceFor(grantOf(socket), access.allowance);
     context.metrics.connectionOpened();
     bindHandler(socket, 'start_session', startSession, origin, sink, context, allowance);
-    bindHandler(socket, 'audio_chunk', audioChunk, origin, sink, context, allowance);
+    // A connection that keeps sending past RATE_LIMITED stops being read, then is closed (src/limits/flood-guard.ts).
+    const throttle = throttleConnection(
+      socket,
+      { maxChunksInFlight: allowance.maxInFlight, floodPauseMs: access.allowance.floodPauseMs ?? 0, floodMaxPauses: access.allowance.floodMaxPauses ?? 0 },
+      () => allowance.inFlight,
+      context.logger,
+    );
+    bindHandler(socket, 'audio_chunk', audioChunk, origin, sink, context, allowance, throttle && ((response) => throttle.answered(rateLimitedRetry(response))));
     bindHandler(socket, 'end_session', endSession, origin, sink, context, allowance);
     socket.on('disconnect', () => {
       context.sessions.disconnected(sink);
