@@ -1,9 +1,9 @@
 // Who may use each ops route. Every route declares its access in its own options (`config.access`) and one hook
 // enforces it on the route Fastify matched, so no spelling of a path (percent-encoding, absolute form, HEAD) can
 // reach a route without its check. A route that declares nothing cannot be registered.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { constantTimeEquals } from '../auth/constant-time.js';
 import { sendError } from './error-shape.js';
 
 /**
@@ -23,12 +23,6 @@ export interface OpsAccessOptions {
   opsToken: string | undefined;
   production: boolean;
   logger?: Logger;
-}
-
-/** Compares digests, so neither the length nor the content of the token shows in the time taken. */
-function sameSecret(expected: string, given: string): boolean {
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(expected), digest(given));
 }
 
 export interface DeclaredRoute {
@@ -54,7 +48,7 @@ export function registerOpsAccess(fastify: FastifyInstance, { opsToken, producti
   const holdsToken = (request: FastifyRequest): boolean => {
     const header = request.headers.authorization;
     if (!opsToken || typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
-    return sameSecret(opsToken, header.slice('Bearer '.length));
+    return constantTimeEquals(opsToken, header.slice('Bearer '.length));
   };
 
   const routes: DeclaredRoute[] = [];

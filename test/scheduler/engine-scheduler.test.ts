@@ -200,7 +200,9 @@ describe('engine scheduler', () => {
 
   it('retries a retryable failure after the provider’s Retry-After, keeping the segment’s place', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    onTestFinished(() => vi.useRealTimers());
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     let clock = 0;
     const engine = controllableEngine();
     const s = scheduler(fixedLimit(1), () => clock);
