@@ -19,12 +19,16 @@ function currentTurn(): number {
   return turn;
 }
 
+/** A flooder goes over its budget every turn; a backlog older than this has drained. */
+const BACKLOG_RECENT_MS = 100;
+
 export class ReadBudget {
   private turn = -1;
   private used = 0;
   private waiting = false;
-  /** The last turn in which it had more packets than the budget. */
+  /** The last turn in which it had more packets than the budget, and when. */
   private overTurn = -Infinity;
+  private overAt = -Infinity;
 
   /** `pause` stops reading (false when it cannot: long-polling); `resume` is called at the next turn. */
   constructor(
@@ -43,6 +47,7 @@ export class ReadBudget {
     this.used += 1;
     if (this.used <= this.perTurn) return;
     this.overTurn = now;
+    this.overAt = performance.now();
     if (this.waiting || !this.pause()) return;
     this.waiting = true;
     // Scheduled after the turn counter's setImmediate: the next packet counts against a fresh turn.
@@ -57,6 +62,7 @@ export class ReadBudget {
    * for acks (at most its window of chunks unanswered, the client library's is 32) drains within a turn.
    */
   backlogged(): boolean {
-    return currentTurn() - this.overTurn <= 1;
+    // Turns are counted only while packets come: on a quiet server, "the last turn" may be long ago.
+    return currentTurn() - this.overTurn <= 1 && performance.now() - this.overAt < BACKLOG_RECENT_MS;
   }
 }
