@@ -18,6 +18,9 @@ const NEEDS = {
     { check: '/usr/share/pocketsphinx/model/en-us', pkg: 'pocketsphinx-en-us', why: 'offline engine tests' },
     { check: 'chromium', pkg: 'chromium', why: 'browser tests of the demo page' },
     { check: 'haproxy', pkg: 'haproxy', why: 'the load-balancer tests of deploy/haproxy.cfg' },
+    { check: 'opusenc', pkg: 'opus-tools', why: 'Ogg Opus fixtures of the codec tests' },
+    { check: 'ffmpeg', pkg: 'ffmpeg', why: 'WebM Opus fixtures of the codec tests' },
+    { check: 'sox', pkg: 'sox', why: 'G.711 fixtures of the codec tests' },
   ],
 };
 

@@ -30,11 +30,13 @@ export const oggDemuxer: Demuxer<OggState> = {
     const bytes = concatBytes(prev.pending, chunk);
     const items: DemuxItem[] = [];
     let at = 0;
-    while (bytes.length - at >= HEADER_BYTES) {
+    // The capture pattern is checked as soon as its 4 bytes are here, so garbage is refused in the chunk that brings it.
+    while (bytes.length - at >= 4) {
       const where = s.offset + at;
       if (bytes[at] !== 0x4f || bytes[at + 1] !== 0x67 || bytes[at + 2] !== 0x67 || bytes[at + 3] !== 0x53) {
         throw new AudioDecodeError(`expected an Ogg page (OggS) at byte ${where} of the stream`);
       }
+      if (bytes.length - at < HEADER_BYTES) break;
       if (bytes[at + 4] !== 0) throw new AudioDecodeError(`unsupported Ogg page version ${bytes[at + 4]} at byte ${where} of the stream`);
       const segments = bytes[at + 26]!;
       if (bytes.length - at < HEADER_BYTES + segments) break;
