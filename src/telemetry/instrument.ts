@@ -92,7 +92,7 @@ function start(settings: SentrySettings): void {
     // Sizes both buffers: the client's (events being processed and sent) and the transport's (requests).
     transportOptions: { bufferSize: settings.transportBufferSize },
     traceLifecycle: settings.traceLifecycle,
-    tracesSampler: createTracesSampler(settings.tracesSampleRate),
+    tracesSampler: createTracesSampler(settings.tracesSampleRate, { trustClientSampling: settings.trustClientSampling }),
     // In this SDK major `profilesSampleRate` is ignored: profiling is a per-process session that runs while
     // sampled root spans are open.
     profileSessionSampleRate: settings.profilesSampleRate,

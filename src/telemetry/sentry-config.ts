@@ -10,6 +10,13 @@ export interface SentrySettings {
   release: string | undefined;
   /** Fraction of sessions (and plain HTTP requests) traced. */
   tracesSampleRate: number;
+  /**
+   * SENTRY_TRUST_CLIENT_SAMPLING: a client's sentry-trace sampled flag (and baggage sample_rand) decide its tracing.
+   * Off by default: a client's headers link its trace, the server's rate decides, so no client can force 100 %.
+   */
+  trustClientSampling: boolean;
+  /** SENTRY_SAMPLING_SECRET: keys the per-session sampling hash, alike in every process that shares it; unset = random per process. */
+  samplingSecret: string | undefined;
   /** Fraction of server processes that profile while a sampled transaction runs (profileSessionSampleRate). */
   profilesSampleRate: number;
   debug: boolean;
@@ -35,7 +42,7 @@ export class SentryConfigError extends Error {
 }
 
 /** Environment variables whose values are secrets the server holds; none may reach Sentry. */
-const SECRET_VARIABLES = ['OPENAI_API_KEY', 'AUTH_TOKEN', 'OPS_TOKEN'] as const;
+const SECRET_VARIABLES = ['OPENAI_API_KEY', 'AUTH_TOKEN', 'OPS_TOKEN', 'SENTRY_SAMPLING_SECRET'] as const;
 /** Comma-separated lists of secrets (several at once, for rotation): each entry is a secret of its own. */
 const SECRET_LISTS = ['API_KEYS', 'TOKEN_SECRET'] as const;
 
@@ -122,6 +129,8 @@ export function loadSentrySettings(env: NodeJS.ProcessEnv = process.env): Sentry
     release: text('SENTRY_RELEASE') ?? packageRelease(),
     tracesSampleRate: rate('SENTRY_TRACES_SAMPLE_RATE', 0.1),
     profilesSampleRate: rate('SENTRY_PROFILES_SAMPLE_RATE', 0.1),
+    trustClientSampling: flag('SENTRY_TRUST_CLIENT_SAMPLING'),
+    samplingSecret: text('SENTRY_SAMPLING_SECRET'),
     debug: flag('SENTRY_DEBUG'),
     traceLifecycle: lifecycle === 'stream' ? 'stream' : 'static',
     transportBufferSize: count('SENTRY_TRANSPORT_BUFFER_SIZE', DEFAULT_TRANSPORT_BUFFER_SIZE, 100_000),

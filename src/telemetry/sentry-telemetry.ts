@@ -1,6 +1,7 @@
 // The telemetry seam on Sentry: each client event is a root span (transaction, op "websocket") in its own
 // isolation scope; a session's events form one trace per segment, each trace linked to the one before, all under
-// one sampling decision; failures are captured.
+// one sampling decision (the server's, unless SENTRY_TRUST_CLIENT_SAMPLING lets a client's trace decide); failures
+// are captured.
 // Longer than most modules: the sampled and unsampled event traces and the per-session trace state share private
 // helpers that Sentry's scope rules make easy to get subtly wrong when spread over files.
 import { randomUUID } from 'node:crypto';
@@ -9,7 +10,8 @@ import { wireCodeOf } from '../errors/wire-errors.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import { ErrorCode, NAMESPACE, type ClientEventName } from '../protocol/index.js';
 import { onTelemetryDropped } from './dropped-telemetry.js';
-import { sessionSampleRand } from './sampler.js';
+import { sessionSampler } from './sampler.js';
+import { loadSentrySettings } from './sentry-config.js';
 import { noopTelemetry, runUntraced, type EventOrigin, type EventTrace, type SpanAttributes, type SpanHandle, type Telemetry } from './telemetry.js';
 
 type Span = Sentry.Span;
@@ -78,6 +80,10 @@ export interface SentryTelemetryOptions {
   maxSessions?: number;
   /** Told of every item Sentry's transport drops (see dropped-telemetry.ts). */
   metrics?: Pick<ServerMetrics, 'telemetryDropped'>;
+  /** SENTRY_TRUST_CLIENT_SAMPLING: a client's sentry-trace decides its session's sampling (default: only links it). */
+  trustClientSampling?: boolean;
+  /** A session's sample_rand (sampler.ts sessionSampler); default: keyed at random for this process. */
+  sampleRand?: (sessionId: string) => number;
 }
 
 function definedAttributes(attributes: SpanAttributes): Record<string, Primitive> {
@@ -117,6 +123,8 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
   const maxSessions = options.maxSessions ?? 10_000;
   const sessions = new Map<string, SessionTrace>();
   const metrics = options.metrics;
+  const trustClientSampling = options.trustClientSampling ?? false;
+  const sessionSampleRand = options.sampleRand ?? sessionSampler(undefined);
   if (metrics) onTelemetryDropped((reason, category, count) => metrics.telemetryDropped(reason, category, count));
 
   function recall(sessionId: string | undefined): SessionTrace | undefined {
@@ -135,21 +143,32 @@ export function createSentryTelemetry(options: SentryTelemetryOptions = {}): Tel
     if (sessions.size > maxSessions) sessions.delete(sessions.keys().next().value!);
   }
 
-  /** The first event of a session: the client's trace when it sent one, else a new trace sampled by session id. */
+  /**
+   * The first event of a session: the client's trace when it sent one, else a new trace; sampled by the session id's
+   * keyed hash (or at random before the server names the session), unless a trusted client's trace decided.
+   */
   function firstContext(origin: EventOrigin, sessionId: string | undefined): PropagationContext {
+    const sampleRand = sessionId ? sessionSampleRand(sessionId) : Math.random();
     const headers = origin.traceHeaders;
     if (headers?.sentryTrace) {
-      return Sentry.continueTrace({ sentryTrace: headers.sentryTrace, baggage: headers.baggage }, () => ({
+      const client = Sentry.continueTrace({ sentryTrace: headers.sentryTrace, baggage: headers.baggage }, () => ({
         ...Sentry.getCurrentScope().getPropagationContext(),
       }));
+      if (trustClientSampling) return client;
+      // Linked, not obeyed: the client's trace id and parent span, without its sampled flag or its baggage (whose
+      // sample_rand and sample_rate the client chooses too); the SDK then builds the server's own sampling context.
+      return { traceId: client.traceId, ...(client.parentSpanId ? { parentSpanId: client.parentSpanId } : {}), sampleRand };
     }
-    return { traceId: randomUUID().replace(/-/g, ''), sampleRand: sessionId ? sessionSampleRand(sessionId) : Math.random() };
+    return { traceId: randomUUID().replace(/-/g, ''), sampleRand };
   }
 
-  /** Later events of the first trace continue the client's trace as given, or hang under the session's first transaction. */
+  /**
+   * Later events of the first trace continue a trusted client's trace as given, or hang under the session's first
+   * transaction (which is the client span's child when the client sent a trace), with the server's decision.
+   */
   function sessionFrom(root: Span, origin: EventOrigin, first: PropagationContext, tags: Record<string, Primitive>): SessionTrace {
     const sampled = root.spanContext().traceFlags === 1;
-    const context = origin.traceHeaders?.sentryTrace ? first : under(root);
+    const context = origin.traceHeaders?.sentryTrace && trustClientSampling ? first : under(root);
     return { context, sampled, tags, traceRoot: sampled ? root.spanContext() : undefined, traces: 1, cut: false };
   }
 
@@ -371,7 +390,10 @@ function captureContext(event: ClientEventName, origin: EventOrigin, sessionId: 
 
 /** Sentry telemetry when instrument.ts started Sentry, else the no-op seam (the server runs as without Sentry). */
 export function createTelemetry(options: SentryTelemetryOptions = {}): Telemetry {
-  return Sentry.getClient() ? createSentryTelemetry(options) : noopTelemetry;
+  if (!Sentry.getClient()) return noopTelemetry;
+  // instrument.ts validated these settings before Sentry started.
+  const settings = loadSentrySettings();
+  return createSentryTelemetry({ trustClientSampling: settings.trustClientSampling, sampleRand: sessionSampler(settings.samplingSecret), ...options });
 }
 
 /** Sends what is queued before the process exits; resolves at once when Sentry is off. */

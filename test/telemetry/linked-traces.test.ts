@@ -3,7 +3,7 @@
 // told apart; an unsampled session's failure still reported; nothing lost silently under a burst.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionSampleRand } from '../../src/telemetry/sampler.js';
+import { sessionSampler } from '../../src/telemetry/sampler.js';
 import { chunksOf, loudPcm, silentPcm } from '../support/audio.js';
 import { connect, until, type TestClient } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
@@ -30,11 +30,15 @@ function spanBudget(options: { retries?: number; interims?: number } = {}) {
   return { events, spans: events * 3 + 5 + 2 * (options.retries ?? 0) + 3 * (options.interims ?? 0) };
 }
 
-/** A session id the sampler keeps (or drops) at RATE: sampling is decided by the id, so tests choose. */
+/** The spawned server's SENTRY_SAMPLING_SECRET: knowing it, the test can pick ids the server samples (a client cannot). */
+const SAMPLING_SECRET = 'linked-traces-sampling-secret';
+const sampleRand = sessionSampler(SAMPLING_SECRET);
+
+/** A session id the sampler keeps (or drops) at RATE: sampling is decided by the keyed id, so tests choose. */
 function sessionId(name: string, sampled: boolean): string {
   for (let i = 0; ; i++) {
     const id = `${name}-${i}`;
-    if (sessionSampleRand(id) < RATE === sampled) return id;
+    if (sampleRand(id) < RATE === sampled) return id;
   }
 }
 
@@ -72,6 +76,7 @@ describe('a sampled server at SENTRY_TRACES_SAMPLE_RATE=0.5', () => {
     ]);
     server = await spawnServer({
       SENTRY_DSN: sink.dsn,
+      SENTRY_SAMPLING_SECRET: SAMPLING_SECRET,
       SENTRY_TRACES_SAMPLE_RATE: String(RATE),
       SENTRY_PROFILES_SAMPLE_RATE: '0',
       TRANSCRIBER: 'openai',
@@ -235,14 +240,14 @@ describe('a sampled server at SENTRY_TRACES_SAMPLE_RATE=0.5', () => {
     expect(spanCount(traces(ofSession(received, id))[0]!)).toBeLessThanOrEqual(spanBudget({ retries: 1 }).spans);
   });
 
-  it('parents the first trace on the client’s trace, and keeps the client’s decision in the traces after it', async () => {
-    // The rate alone would not sample this session: the client's sampled trace decides.
-    const id = sessionId('client-trace', false);
+  it('continues the client’s trace in the session’s first trace, and links the traces after it', async () => {
+    // The server's rate decides (the client's sampled flag only counts with SENTRY_TRUST_CLIENT_SAMPLING): a kept id.
+    const id = sessionId('client-trace', true);
     const traceId = randomBytes(16).toString('hex');
     const spanId = randomBytes(8).toString('hex');
     const c = await connect(server.url, {
-      'sentry-trace': `${traceId}-${spanId}-1`,
-      baggage: `sentry-trace_id=${traceId},sentry-public_key=publickey,sentry-sample_rate=1,sentry-sampled=true,sentry-environment=test`,
+      'sentry-trace': `${traceId}-${spanId}-0`,
+      baggage: `sentry-trace_id=${traceId},sentry-public_key=publickey,sentry-sample_rate=1,sentry-sampled=false,sentry-environment=test`,
     });
     clients.push(c);
     await startSession(c, { session_id: id, language: 'en' });
@@ -253,8 +258,10 @@ describe('a sampled server at SENTRY_TRACES_SAMPLE_RATE=0.5', () => {
     const received = await sink.waitFor((r) => ofSession(r, id).length === 100 + 2, 'the client-traced session’s transactions');
     const byTrace = traces(ofSession(received, id));
     expect(byTrace).toHaveLength(3);
-    expect(byTrace[0]!.every((t) => t.traceId === traceId && t.parentSpanId === spanId)).toBe(true);
+    // The first trace is the client's: its span parents the session's first transaction, which parents the rest.
     const start = byTrace[0]!.find((t) => t.name === 'start_session_handler')!;
+    expect(start.parentSpanId).toBe(spanId);
+    expect(byTrace[0]!.every((t) => t.traceId === traceId && t.parentSpanId === (t === start ? spanId : start.spanId))).toBe(true);
     expect(rootOf(byTrace[1]!).raw.contexts.trace.links).toEqual([
       { trace_id: traceId, span_id: start.spanId, sampled: true, attributes: { 'sentry.link.type': 'previous_trace' } },
     ]);

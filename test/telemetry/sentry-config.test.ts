@@ -16,6 +16,8 @@ describe('loadSentrySettings', () => {
       profilesSampleRate: 0.1,
       debug: false,
       traceLifecycle: 'static',
+      trustClientSampling: false,
+      samplingSecret: undefined,
     });
     expect(sentryWanted(settings)).toBe(false);
   });
@@ -29,8 +31,12 @@ describe('loadSentrySettings', () => {
       SENTRY_PROFILES_SAMPLE_RATE: '1',
       SENTRY_DEBUG: 'true',
       SENTRY_TRACE_LIFECYCLE: 'stream',
+      SENTRY_TRUST_CLIENT_SAMPLING: 'true',
+      SENTRY_SAMPLING_SECRET: 'shared-sampling-secret',
     });
     expect(settings).toMatchObject({
+      trustClientSampling: true,
+      samplingSecret: 'shared-sampling-secret',
       dsn: DSN,
       environment: 'staging',
       release: 'transcription-server@1.2.3',
@@ -99,9 +105,16 @@ describe('loadSentrySettings', () => {
       OPENAI_API_KEY: 'sk-live-key-123456',
       AUTH_TOKEN: 'client-token-abc',
       OPS_TOKEN: 'ops-token-xyz',
+      SENTRY_SAMPLING_SECRET: 'sampling-secret-1',
       REDIS_URL: 'redis://:p%40ssword-1@redis.internal:6379/0',
     });
-    expect(secrets.sort()).toEqual(['client-token-abc', 'ops-token-xyz', 'p@ssword-1', 'sk-live-key-123456'].sort());
+    expect(secrets.sort()).toEqual(['client-token-abc', 'ops-token-xyz', 'p@ssword-1', 'sampling-secret-1', 'sk-live-key-123456'].sort());
+  });
+
+  it('refuses a SENTRY_TRUST_CLIENT_SAMPLING that is not a boolean', () => {
+    expect(() => loadSentrySettings({ SENTRY_TRUST_CLIENT_SAMPLING: 'sometimes' })).toThrow(
+      new SentryConfigError('Invalid Sentry configuration: SENTRY_TRUST_CLIENT_SAMPLING must be true or false, got "sometimes"'),
+    );
   });
 });
 
