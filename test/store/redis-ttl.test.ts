@@ -91,7 +91,12 @@ describe('redis buffer store: TTLs', () => {
     await store.claimSession('s', 5000);
     expect(Object.keys(await ttls(prefix)).sort()).toEqual(['{s}:audio', '{s}:lease', '{s}:meta', '{s}:segments']);
     expectAllExpire(await ttls(prefix), 4);
+    // A segment the engine refused for good: its audio is kept aside, under a key of its own.
+    await store.commitSegment('s', 2, 4, '', undefined, { code: 'ENGINE_REJECTED', reason: 'unknown model' });
+    expect(Object.keys(await ttls(prefix))).toContain('{s}:kept');
+    expectAllExpire(await ttls(prefix), 5);
     await store.endSession('s');
+    expect(Object.keys(await ttls(prefix)).sort()).toEqual(['{s}:lease', '{s}:meta', '{s}:segments']);
     expectAllExpire(await ttls(prefix), 3);
   });
 
@@ -123,7 +128,8 @@ describe('redis buffer store: TTLs', () => {
       await store.openSession('s', settings);
       await store.append('s', 0, Buffer.from([1, 2, 3, 4]), 100);
       await store.readAudio('s', 0, 4);
-      await store.commitSegment('s', 0, 2, 'hello');
+      await store.commitSegment('s', 0, 1, '', undefined, { code: 'ENGINE_REJECTED', reason: 'unknown model' });
+      await store.commitSegment('s', 1, 2, 'hello');
       await store.claimSession('s', 5000);
       await store.renewLease('s', 1, 5000);
       await store.segmentsFrom('s', 0);
