@@ -8,6 +8,11 @@
 //   const d2 = await restoreStreamDecoder(format, options, state); // another process: continues at the next byte
 //   d.flush(); d.close();                    // at end_session: the resampler's last ≈ 0.2 ms; free the wasm memory
 //
+// Integration: create the decoder at start_session (format validated with isStreamFormat); in audio_chunk, decode
+//   right after validation and before the append, append the PCM and continuation() in the same fenced write; on
+//   AudioDecodeError answer AUDIO_DECODE_FAILED (not retryable for that chunk) and append nothing. On resume, restore
+//   from the stored continuation (a duplicate seq is dropped before decode, as today). Errors surface in the chunk that
+//   completes a broken page/element: bytes inside an incomplete one cannot be judged earlier.
 // Rates: the store keeps PCM at the session's own sample_rate (bytesToMs, the segmenter and the engines all read
 // settings.sample_rate), so `sampleRate` is that rate and every decoder outputs it:
 //   - pcm_s16le, mulaw, alaw: the input is at `inputRate` (default: sampleRate, i.e. protocol's "G.711 at the
