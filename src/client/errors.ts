@@ -1,5 +1,5 @@
 // Errors the client reports: protocol refusals plus its own failures, and plain-words descriptions for people.
-import { ConnectErrorCode, ErrorCode, isRetryable } from '../protocol/errors.js';
+import { ConnectErrorCode, ERROR_CATALOGUE, ErrorCode, isRetryable } from '../protocol/errors.js';
 
 /** Failures the client detects itself, next to the server's protocol codes. */
 export const ClientErrorCode = {
@@ -66,25 +66,9 @@ export class TranscriptionClientError extends Error {
   }
 }
 
+/** Wire codes are described in the protocol's catalogue; the client's own codes here. */
 const DESCRIPTIONS: Record<TranscriptionErrorCode, string> = {
-  INVALID_PAYLOAD: 'The app sent the server a request it could not read. This is a bug in the app.',
-  UNSUPPORTED_FORMAT: 'The server cannot use this audio format. Audio must be mono 16-bit PCM at 8000–48000 Hz.',
-  CHUNK_TOO_LARGE: 'A piece of audio was too large for the server. Send shorter chunks.',
-  INVALID_AUDIO: 'A piece of audio was not valid 16-bit PCM and was skipped.',
-  UNKNOWN_SESSION: 'The server no longer knows this session (it may have expired). Start a new one.',
-  SESSION_ENDED: 'This session has already ended. Start a new one to keep transcribing.',
-  SEQ_GAP: 'Some audio arrived out of order; it is being sent again.',
-  BUFFER_FULL: 'The server is behind on transcribing, so sending is paused for a moment.',
-  ENGINE_ERROR: 'The speech recogniser failed on part of the audio; the server will try that part again.',
-  ENGINE_REJECTED: 'The speech recogniser refused part of the audio, so that part has no transcript; the rest goes on.',
-  INVALID_MODEL: 'The server does not offer the requested speech model. Pick one it allows.',
-  STORE_UNAVAILABLE: 'The server cannot reach its audio storage right now; retrying.',
-  OVERLOADED: 'The server is busy with other speakers; it will try again in a moment.',
-  RATE_LIMITED: 'Audio was sent faster than the server allows; sending is paused for a moment.',
-  TOO_MANY_SESSIONS: 'Too many transcription sessions are open at once. Stop one before starting another.',
-  SESSION_TIME_LIMIT: 'This session reached its maximum length. Start a new one to keep transcribing.',
-  SERVER_DRAINING: 'The server is restarting; reconnecting to another one.',
-  INTERNAL_ERROR: 'The server hit an unexpected problem; retrying.',
+  ...(Object.fromEntries(Object.entries(ERROR_CATALOGUE).map(([code, spec]) => [code, spec.forPeople])) as Record<ErrorCode, string>),
   ACK_TIMEOUT: 'The server stopped answering in time.',
   DISCONNECTED: 'Could not reach the server, or the connection was lost and could not be restored.',
   CONNECT_REFUSED: 'The server refused the connection. Check the access token.',

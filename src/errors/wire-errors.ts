@@ -1,60 +1,12 @@
 // The one place where the server's errors become the protocol's `{ code, message, retryable }`: acks, the
 // transcription_error event and telemetry's error codes all come from here.
 import { ErrorCode, ProtocolError, type ClientEventName, type ErrorCode as Code, type ProtocolErrorBody } from '../protocol/index.js';
-import {
-  BufferFullError,
-  DrainingError,
-  EngineError,
-  OverloadedError,
-  RateLimitedError,
-  SegmentRejectedError,
-  SequenceGapError,
-  ServerError,
-  SessionEndedError,
-  SessionTimeLimitError,
-  StoreUnavailableError,
-  TooManySessionsError,
-  UnknownSessionError,
-} from './server-errors.js';
+import { EngineError, SegmentRejectedError, SequenceGapError, ServerError } from './server-errors.js';
 
-/** Codes caused by the client's input or the client's pace: a non-ok span status, never a captured exception. */
-const CLIENT_FAULTS: ReadonlySet<Code> = new Set<Code>([
-  ErrorCode.INVALID_PAYLOAD,
-  ErrorCode.UNSUPPORTED_FORMAT,
-  ErrorCode.CHUNK_TOO_LARGE,
-  ErrorCode.INVALID_AUDIO,
-  ErrorCode.UNKNOWN_SESSION,
-  ErrorCode.SESSION_ENDED,
-  ErrorCode.SEQ_GAP,
-  ErrorCode.BUFFER_FULL,
-  ErrorCode.RATE_LIMITED,
-  ErrorCode.TOO_MANY_SESSIONS,
-  ErrorCode.SESSION_TIME_LIMIT,
-  ErrorCode.OVERLOADED,
-  ErrorCode.SERVER_DRAINING,
-  ErrorCode.INVALID_MODEL,
-]);
-
-/** Each catalogued error's code: what the client is told and what telemetry reports the failure under. */
+/** Each catalogued error's code, carried by the error itself: what the client is told and telemetry counts. */
 export function wireCodeOf(error: unknown): Code {
-  if (error instanceof ProtocolError) return error.code;
-  if (error instanceof UnknownSessionError) return ErrorCode.UNKNOWN_SESSION;
-  if (error instanceof SessionEndedError) return ErrorCode.SESSION_ENDED;
-  if (error instanceof SequenceGapError) return ErrorCode.SEQ_GAP;
-  if (error instanceof BufferFullError) return ErrorCode.BUFFER_FULL;
-  if (error instanceof SegmentRejectedError) return ErrorCode.ENGINE_REJECTED;
-  if (error instanceof EngineError) return ErrorCode.ENGINE_ERROR;
-  if (error instanceof StoreUnavailableError) return ErrorCode.STORE_UNAVAILABLE;
-  if (error instanceof OverloadedError) return ErrorCode.OVERLOADED;
-  if (error instanceof RateLimitedError) return ErrorCode.RATE_LIMITED;
-  if (error instanceof TooManySessionsError) return ErrorCode.TOO_MANY_SESSIONS;
-  if (error instanceof SessionTimeLimitError) return ErrorCode.SESSION_TIME_LIMIT;
-  if (error instanceof DrainingError) return ErrorCode.SERVER_DRAINING;
+  if (error instanceof ProtocolError || error instanceof ServerError) return error.code;
   return ErrorCode.INTERNAL_ERROR;
-}
-
-export function isClientFault(code: Code): boolean {
-  return CLIENT_FAULTS.has(code);
 }
 
 /** What the client is told. `event` prefixes the message, so it says which request it answers. */

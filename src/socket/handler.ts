@@ -1,10 +1,10 @@
 // Runs each client event inside its telemetry span and turns every outcome into exactly one ack.
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
-import { isClientFault, toWireError } from '../errors/wire-errors.js';
+import { toWireError } from '../errors/wire-errors.js';
 import type { ConnectionAllowance } from '../limits/connection-allowance.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
-import type { ClientEventName, ClientToServerEvents, Refused, ServerToClientEvents } from '../protocol/index.js';
+import { isClientFault, type ClientEventName, type ClientToServerEvents, type Refused, type ServerToClientEvents } from '../protocol/index.js';
 import type { ModelPolicy } from '../sessions/allowed-models.js';
 import type { ResultSink } from '../sessions/session-runtime.js';
 import type { Sessions } from '../sessions/sessions.js';

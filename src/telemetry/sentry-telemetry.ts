@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import * as Sentry from '@sentry/node';
 import { wireCodeOf } from '../errors/wire-errors.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
-import { ErrorCode, NAMESPACE, type ClientEventName } from '../protocol/index.js';
+import { ERROR_CATALOGUE, NAMESPACE, type ClientEventName, type ErrorCode } from '../protocol/index.js';
 import { onTelemetryDropped } from './dropped-telemetry.js';
 import { sessionSampler } from './sampler.js';
 import { loadSentrySettings } from './sentry-config.js';
@@ -32,27 +32,6 @@ const TAG_ATTRIBUTES: ReadonlyArray<readonly [attribute: string, tag: string]> =
   ['engine.language', 'language'],
 ];
 
-/** Sentry's canonical span statuses for each protocol code, so the Performance views count them right. */
-const STATUS_OF: Record<ErrorCode, string> = {
-  INVALID_PAYLOAD: 'invalid_argument',
-  UNSUPPORTED_FORMAT: 'invalid_argument',
-  INVALID_AUDIO: 'invalid_argument',
-  CHUNK_TOO_LARGE: 'out_of_range',
-  UNKNOWN_SESSION: 'not_found',
-  SESSION_ENDED: 'failed_precondition',
-  SEQ_GAP: 'failed_precondition',
-  BUFFER_FULL: 'resource_exhausted',
-  ENGINE_ERROR: 'internal_error',
-  STORE_UNAVAILABLE: 'unavailable',
-  OVERLOADED: 'resource_exhausted',
-  ENGINE_REJECTED: 'failed_precondition',
-  INVALID_MODEL: 'invalid_argument',
-  RATE_LIMITED: 'resource_exhausted',
-  TOO_MANY_SESSIONS: 'resource_exhausted',
-  SESSION_TIME_LIMIT: 'out_of_range',
-  SERVER_DRAINING: 'unavailable',
-  INTERNAL_ERROR: 'internal_error',
-};
 const SPAN_STATUS_ERROR = 2;
 
 /** What this process remembers of a session so that later events join its current trace. */
@@ -101,8 +80,9 @@ function tag(scope: Sentry.Scope, tags: Record<string, Primitive>): void {
   scope.setAttributes(tags);
 }
 
+/** Sentry's canonical span status for a protocol code (the catalogue's), so the Performance views count them right. */
 function statusFor(code: string | undefined): string {
-  return (code && STATUS_OF[code as ErrorCode]) || 'internal_error';
+  return code && code in ERROR_CATALOGUE ? ERROR_CATALOGUE[code as ErrorCode].spanStatus : 'internal_error';
 }
 
 
