@@ -8,7 +8,6 @@ import { Server } from 'socket.io';
 import { createAccess, type Access } from './auth/access.js';
 import type { Config } from './config/config.js';
 import type { TranscriptionEngine } from './engines/engine.js';
-import { FairWebSocketServer } from './limits/fair-websocket.js';
 import { StreamLimits } from './limits/stream-limits.js';
 import { noopMetrics, type ServerMetrics } from './metrics/metrics.js';
 import { AdmissionControl } from './scheduler/admission.js';
@@ -59,7 +58,7 @@ function notFound(_request: IncomingMessage, response: ServerResponse): void {
 
 /** The engine's concurrency: its own capacity (local decoders), a fixed cap from the settings, or adaptive. */
 export function engineConcurrency(config: Config, engine: TranscriptionEngine): ConcurrencyLimit {
-  const { fixed, min, max } = config.engineConcurrency;
+  const { fixed, min, max } = config.engine.concurrency;
   if (fixed !== undefined) return fixedLimit(fixed);
   if (engine.capacity !== undefined) return fixedLimit(engine.capacity);
   return new AdaptiveLimit({ initial: min, min, max });
@@ -80,13 +79,10 @@ export function createApp(config: Config, deps: AppDeps): App {
     serveClient: false,
     cors: { origin: access.originPolicy.corsOrigin },
     allowRequest: access.originPolicy.allowRequest,
-    // WS_FAIR_READS: one message per connection per event-loop turn, so a flooding client cannot starve the others
-    // (at a measured cost to everyone's ack latency: off by default).
-    ...(config.limits.fairReads ? { wsEngine: FairWebSocketServer } : {}),
   });
   const scheduler = new EngineScheduler({
     limit: engineConcurrency(config, deps.engine),
-    maxRetries: config.openai.maxRetries,
+    maxRetries: config.engine.maxRetries,
     metrics,
     logger,
   });
@@ -119,7 +115,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       maxChunkBytes: config.maxChunkBytes,
       // A segment is at most SEGMENT_MAX_MS long: a longer interval would never give an interim.
       interim: { defaultMs: Math.min(config.interimIntervalMs, config.segmentation.maxMs), minMs: 250, maxMs: config.segmentation.maxMs },
-      models: modelPolicy(config.allowedModels, deps.engine.model),
+      models: modelPolicy(config.engine.allowedModels, deps.engine.model),
       telemetry,
       metrics,
       logger,

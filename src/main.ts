@@ -4,7 +4,7 @@ import cluster from 'node:cluster';
 import { warnIfAnonymous } from './auth/access.js';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, configWarnings, loadConfig } from './config/config.js';
 import { EngineUnavailableError } from './engines/engine.js';
 import { createLogger } from './logger.js';
 import { runSingleProcess } from './server/single.js';
@@ -12,7 +12,10 @@ import { runSingleProcess } from './server/single.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  if (cluster.isPrimary) warnIfAnonymous(config, logger);
+  if (cluster.isPrimary) {
+    warnIfAnonymous(config, logger);
+    for (const warning of configWarnings()) logger.warn(warning);
+  }
   if (config.workers === 1) return runSingleProcess(config, logger);
   // Every line says which process wrote it: pid is in pino's base, the worker id beside it.
   if (cluster.isPrimary) return runPrimary(config, logger.child({ worker: 'primary' }));

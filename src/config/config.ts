@@ -1,154 +1,20 @@
-// Server settings read from the environment once, at start-up; a bad value stops start-up naming the variable.
-// Long because it is the one list of every setting (mirrored by .env.example), not because it does much.
+// The server's configuration, read from the environment once at start-up through the one settings table
+// (settings.ts); a bad value stops start-up naming the variable. This module groups the values for the code that
+// uses them and checks the rules between settings.
 import os from 'node:os';
-import { z } from 'zod';
-import { DEFAULT_SPEECH_DBFS } from '../audio/vad.js';
-import { DECODER_SEARCH, DEFAULT_DECODER_SEARCH, type DecoderSearch } from '../engines/pocketsphinx/decoder.js';
+import type { DecoderSearch } from '../engines/pocketsphinx/decoder.js';
+import { ENGINE_OUTAGE_POLICIES, LOG_LEVELS, parseSettings, retiredSettingsIn, SETTING_NAMES, type SettingGroup, SETTINGS } from './settings.js';
 
-const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
-/** The ops performance test spends a real engine call: this many runs a minute unless PERF_TEST_PER_MINUTE says otherwise. */
-export const DEFAULT_PERF_TEST_PER_MINUTE = 3;
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const ENGINE_OUTAGE_POLICIES = ['report', 'fail'] as const;
-/** pocketsphinx search settings: the decoder's own names, so a setting added there is accepted here. */
-const POCKETSPHINX_SEARCHES = Object.keys(DECODER_SEARCH) as [DecoderSearch, ...DecoderSearch[]];
+export { DEFAULT_PERF_TEST_PER_MINUTE } from './settings.js';
 
-/** A variable parsed by `parse` (undefined = invalid, explained by `expected`), or `def` when unset or empty. */
-function setting<T>(def: T, parse: (raw: string) => T | undefined, expected: string) {
-  return z
-    .string()
-    .trim()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw === '') return def;
-      const value = parse(raw);
-      if (value === undefined) {
-        ctx.addIssue({ code: 'custom', message: `must be ${expected}, got "${raw}"` });
-        return z.NEVER;
-      }
-      return value;
-    });
-}
+/** The adaptive engine limit's floor and ceiling (ENGINE_CONCURRENCY empty): where it starts, how far it may grow. */
+const ADAPTIVE_CONCURRENCY = { min: 4, max: 256 } as const;
+/** A flooding connection is closed after this many transport pauses without calm in between. */
+const FLOOD_MAX_PAUSES = 10;
 
-function wholeNumber(def: number, min: number, max = Number.MAX_SAFE_INTEGER) {
-  const parse = (raw: string) => {
-    const value = Number(raw);
-    return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
-  };
-  return setting(def, parse, `a whole number from ${min} to ${max}`);
-}
-
-function share(def: number) {
-  const parse = (raw: string) => {
-    const value = Number(raw);
-    return Number.isFinite(value) && value > 0 && value <= 1 ? value : undefined;
-  };
-  return setting(def, parse, 'a share above 0 and at most 1 (1 = never)');
-}
-
-function decibels(def: number) {
-  const parse = (raw: string) => {
-    const value = Number(raw);
-    return Number.isFinite(value) && value <= 0 && value >= -120 ? value : undefined;
-  };
-  return setting(def, parse, 'a level in dBFS from -120 to 0');
-}
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T, def: T[number]) {
-  const parse = (raw: string) => ((values as readonly string[]).includes(raw) ? (raw as T[number]) : undefined);
-  return setting<T[number]>(def, parse, `one of ${values.join(', ')}`);
-}
-
-/** WORKERS: a count, or "auto" for one per core (`cores` is os.availableParallelism()). */
-function workerCount(cores: number) {
-  const parse = (raw: string) => {
-    if (raw === 'auto') return cores;
-    const value = Number(raw);
-    return Number.isInteger(value) && value >= 1 && value <= 256 ? value : undefined;
-  };
-  return setting(1, parse, 'a whole number from 1 to 256, or auto (one per core)');
-}
-
-/** A comma-separated list; empty entries dropped. */
-const textList = z
-  .string()
-  .optional()
-  .transform((v) => (v ?? '').split(',').map((item) => item.trim()).filter((item) => item !== ''));
-
-function flag(def: boolean) {
-  const parse = (raw: string) => (['true', '1', 'yes'].includes(raw) ? true : ['false', '0', 'no'].includes(raw) ? false : undefined);
-  return setting(def, parse, 'true or false');
-}
-
-const optionalText = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v) => (v ? v : undefined));
-
-const envSchema = (cores: number) => z.object({
-  HOST: optionalText,
-  WORKERS: workerCount(cores),
-  SHUTDOWN_GRACE_MS: wholeNumber(25000, 0, 600000),
-  SESSION_LEASE_MS: wholeNumber(10000, 1000, 600000),
-  ENGINE_OUTAGE_READINESS: oneOf(ENGINE_OUTAGE_POLICIES, 'report'),
-  PORT: wholeNumber(3000, 0, 65535),
-  OPS_PORT: wholeNumber(3001, 0, 65535),
-  OPS_TOKEN: optionalText,
-  AUTH_TOKEN: optionalText,
-  LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
-  REDIS_URL: optionalText,
-  REDIS_KEY_PREFIX: z.string().optional().transform((v) => v || 'transcription:'),
-  SESSION_TTL_S: wholeNumber(3600, 1),
-  MAX_CHUNK_BYTES: wholeNumber(64000, 2, 16 * 1024 * 1024),
-  MAX_BUFFER_MS: wholeNumber(120000, 1000),
-  SEGMENT_MAX_MS: wholeNumber(8000, 500),
-  SEGMENT_MIN_MS: wholeNumber(1000, 0),
-  SILENCE_MS: wholeNumber(600, 20),
-  VAD_SPEECH_DBFS: decibels(DEFAULT_SPEECH_DBFS),
-  TRANSCRIBER: oneOf(TRANSCRIBERS, 'auto'),
-  /** A hard cap on engine requests at once; unset = adaptive between the floor and ENGINE_MAX_CONCURRENCY. */
-  ENGINE_CONCURRENCY: wholeNumber(0, 0, 4096),
-  /** The old name of ENGINE_CONCURRENCY, still read. */
-  TRANSCRIBE_CONCURRENCY: wholeNumber(0, 0, 4096),
-  ENGINE_MIN_CONCURRENCY: wholeNumber(4, 1, 4096),
-  ENGINE_MAX_CONCURRENCY: wholeNumber(256, 1, 4096),
-  MAX_RESULT_DELAY_MS: wholeNumber(10000, 100),
-  MAX_EVENT_LOOP_UTILIZATION: share(0.9),
-  MAX_SESSIONS_PER_PROCESS: wholeNumber(0, 0),
-  INTERIM_INTERVAL_MS: wholeNumber(1500, 250, 60000),
-  OPENAI_API_KEY: optionalText,
-  OPENAI_BASE_URL: optionalText,
-  WHISPER_MODEL: z.string().optional().transform((v) => v || 'whisper-1'),
-  /** Models a session may ask for; empty = the engine's own model alone (WHISPER_MODEL, or pocketsphinx's). */
-  ALLOWED_MODELS: textList,
-  ENGINE_MAX_RETRIES: wholeNumber(3, 0, 10),
-  ENGINE_TIMEOUT_MS: wholeNumber(60000, 100),
-  POCKETSPHINX_COMMAND: z.string().optional().transform((v) => v || 'pocketsphinx_batch'),
-  POCKETSPHINX_DECODERS: wholeNumber(cores, 1, 256),
-  POCKETSPHINX_SEARCH: oneOf(POCKETSPHINX_SEARCHES, DEFAULT_DECODER_SEARCH),
-  // Access: who may connect, and how much each may do (docs/security.md).
-  NODE_ENV: optionalText,
-  API_KEYS: textList,
-  TOKEN_SECRET: textList,
-  TOKEN_MAX_TTL_S: wholeNumber(600, 1, 86_400),
-  ALLOWED_ORIGINS: textList,
-  TRUST_PROXY: flag(false),
-  WS_FAIR_READS: flag(false),
-  MAX_CONNECTIONS_PER_IP: wholeNumber(0, 0),
-  ALLOW_ANONYMOUS: flag(false),
-  TOKEN_REQUESTS_PER_MINUTE: wholeNumber(600, 0),
-  HANDSHAKES_PER_MINUTE: wholeNumber(600, 0),
-  AUDIO_RATE_LIMIT: wholeNumber(10, 0, 1000),
-  AUDIO_BURST_MS: wholeNumber(30_000, 0),
-  MAX_SESSIONS_PER_CONNECTION: wholeNumber(10, 1),
-  MAX_CHUNKS_IN_FLIGHT: wholeNumber(128, 1),
-  FLOOD_PAUSE_MS: wholeNumber(250, 0, 10_000),
-  FLOOD_MAX_PAUSES: wholeNumber(10, 0),
-  MAX_SESSION_MS: wholeNumber(14_400_000, 0),
-  SESSION_IDLE_TIMEOUT_MS: wholeNumber(120_000, 0),
-  PERF_TEST_PER_MINUTE: wholeNumber(DEFAULT_PERF_TEST_PER_MINUTE, 1, 600),
-});
+/** Groups the server reads (Sentry's are read by telemetry/instrument.ts before anything else; scripts' by the scripts). */
+const SERVER_GROUPS: readonly SettingGroup[] = ['server', 'transcription', 'buffering', 'segmentation', 'access', 'limits', 'ops', 'tuning'];
+const SERVER_SETTINGS = SETTING_NAMES.filter((name) => SERVER_GROUPS.includes(SETTINGS[name].group) && !name.startsWith('SENTRY_'));
 
 export type Transcriber = 'openai' | 'pocketsphinx';
 
@@ -173,9 +39,27 @@ export interface Config {
   maxChunkBytes: number;
   maxBufferMs: number;
   segmentation: { maxMs: number; minMs: number; silenceMs: number; speechDbfs: number };
-  transcriber: Transcriber;
-  /** Engine requests at once: a fixed number, or adaptive within bounds. */
-  engineConcurrency: { fixed: number | undefined; min: number; max: number };
+  /** What transcribes, and how it is driven. */
+  engine: {
+    transcriber: Transcriber;
+    /** The default model (WHISPER_MODEL); sessions may name others among allowedModels. */
+    model: string;
+    /** Models start_session may name (ALLOWED_MODELS); empty = the engine's own model alone. */
+    allowedModels: string[];
+    /** Engine requests at once: a fixed number, or adaptive within bounds. */
+    concurrency: { fixed: number | undefined; min: number; max: number };
+    maxRetries: number;
+    timeoutMs: number;
+    /** The OpenAI-compatible endpoint (TRANSCRIBER=openai). */
+    openai: { apiKey: string | undefined; baseUrl: string | undefined };
+    pocketsphinx: {
+      command: string;
+      /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
+      decoders: number;
+      /** accurate: ~0.75× the decoder CPU of pocketsphinx's defaults, no word lost; fast: ~0.8× that again, a few words lost. */
+      search: DecoderSearch;
+    };
+  };
   /** New sessions are refused with OVERLOADED when a result would take longer than this. */
   maxResultDelayMs: number;
   /** New sessions are refused with OVERLOADED while the event loop was busier than this share of the last window (1 = never). */
@@ -184,14 +68,6 @@ export interface Config {
   maxSessionsPerProcess: number;
   /** Interim results every this many ms of new speech, for sessions that ask without an interval of their own. */
   interimIntervalMs: number;
-  openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; maxRetries: number; timeoutMs: number };
-  pocketsphinxCommand: string;
-  /** Long-lived pocketsphinx processes (each ~100 MB with the model loaded). */
-  /** Models start_session may name (ALLOWED_MODELS); empty = the engine's own model alone. */
-  allowedModels: string[];
-  pocketsphinxDecoders: number;
-  /** accurate: ~0.75× the decoder CPU of pocketsphinx's defaults, no word lost; fast: ~0.8× that again, a few words lost. */
-  pocketsphinxSearch: DecoderSearch;
   /** NODE_ENV=production: safe defaults (same-origin only, /ops/* off without OPS_TOKEN). */
   production: boolean;
   auth: {
@@ -214,12 +90,6 @@ export interface Config {
     handshakesPerMinute: number;
   };
   limits: {
-    /**
-     * Deliver each connection's WebSocket messages one per event-loop turn, so a client flooding without waiting for
-     * acks cannot delay others' reads; costs every connection a turn per message (measured: ack P99 at 300 real-time
-     * streams 89 ms → 724 ms on 2 cores), hence off by default.
-     */
-    fairReads: boolean;
     /** Audio accepted per wall second, as a multiple of real time; 0 = no limit. */
     audioRateLimit: number;
     /** Audio (ms) a session may send above the rate at once, e.g. a reconnect's backlog. */
@@ -229,7 +99,7 @@ export interface Config {
     maxChunksInFlight: number;
     /** A connection that keeps sending past RATE_LIMITED is not read for at least this long (ms); 0 = never paused. */
     floodPauseMs: number;
-    /** Pauses in a row after which such a connection is closed (server_notice FLOODING); 0 = never closed. */
+    /** Pauses in a row after which such a connection is closed (server_notice FLOODING); 0 = never closed. Fixed at 10. */
     floodMaxPauses: number;
     /** Most audio one session may hold, in ms; 0 = no limit. */
     maxSessionMs: number;
@@ -252,22 +122,19 @@ export class ConfigError extends Error {
   }
 }
 
+/** Settings in `env` that are no longer read, each with what to use instead (main.ts logs them as warnings). */
+export function configWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
+  return retiredSettingsIn(env);
+}
+
 /** Reads settings from `env`; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): Config {
-  const parsed = envSchema(cores).safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
+  const parsed = parseSettings(env, SERVER_SETTINGS, cores);
+  if (!parsed.ok) throw new ConfigError(`Invalid configuration: ${parsed.problems.join('; ')}`);
+  const e = parsed.values;
   if (e.SEGMENT_MIN_MS >= e.SEGMENT_MAX_MS) {
     throw new ConfigError(
       `Invalid configuration: SEGMENT_MIN_MS (${e.SEGMENT_MIN_MS}) must be below SEGMENT_MAX_MS (${e.SEGMENT_MAX_MS})`,
-    );
-  }
-  if (e.ENGINE_MIN_CONCURRENCY > e.ENGINE_MAX_CONCURRENCY) {
-    throw new ConfigError(
-      `Invalid configuration: ENGINE_MIN_CONCURRENCY (${e.ENGINE_MIN_CONCURRENCY}) must not exceed ENGINE_MAX_CONCURRENCY (${e.ENGINE_MAX_CONCURRENCY})`,
     );
   }
   if (e.MAX_BUFFER_MS < e.SEGMENT_MAX_MS) {
@@ -324,30 +191,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     maxChunkBytes: e.MAX_CHUNK_BYTES,
     maxBufferMs: e.MAX_BUFFER_MS,
     segmentation: { maxMs: e.SEGMENT_MAX_MS, minMs: e.SEGMENT_MIN_MS, silenceMs: e.SILENCE_MS, speechDbfs: e.VAD_SPEECH_DBFS },
-    transcriber,
-    engineConcurrency: {
-      fixed: e.ENGINE_CONCURRENCY || e.TRANSCRIBE_CONCURRENCY || undefined,
-      min: e.ENGINE_MIN_CONCURRENCY,
-      max: e.ENGINE_MAX_CONCURRENCY,
+    engine: {
+      transcriber,
+      model: e.WHISPER_MODEL,
+      allowedModels: e.ALLOWED_MODELS,
+      concurrency: { fixed: e.ENGINE_CONCURRENCY || undefined, ...ADAPTIVE_CONCURRENCY },
+      maxRetries: e.ENGINE_MAX_RETRIES,
+      timeoutMs: e.ENGINE_TIMEOUT_MS,
+      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
+      pocketsphinx: {
+        command: e.POCKETSPHINX_COMMAND,
+        // Unset: the cores shared among the worker processes, not one full set per worker.
+        decoders: env.POCKETSPHINX_DECODERS?.trim() ? e.POCKETSPHINX_DECODERS : Math.max(1, Math.floor(cores / e.WORKERS)),
+        search: e.POCKETSPHINX_SEARCH,
+      },
     },
     maxResultDelayMs: e.MAX_RESULT_DELAY_MS,
     maxEventLoopUtilization: e.MAX_EVENT_LOOP_UTILIZATION,
     maxSessionsPerProcess: e.MAX_SESSIONS_PER_PROCESS,
     interimIntervalMs: e.INTERIM_INTERVAL_MS,
-    openai: {
-      apiKey: e.OPENAI_API_KEY,
-      baseUrl: e.OPENAI_BASE_URL,
-      model: e.WHISPER_MODEL,
-      maxRetries: e.ENGINE_MAX_RETRIES,
-      timeoutMs: e.ENGINE_TIMEOUT_MS,
-    },
-    pocketsphinxCommand: e.POCKETSPHINX_COMMAND,
-    // Unset: the cores shared among the worker processes, not one full set per worker.
-    pocketsphinxDecoders: env.POCKETSPHINX_DECODERS?.trim() ? e.POCKETSPHINX_DECODERS : Math.max(1, Math.floor(cores / e.WORKERS)),
-    pocketsphinxSearch: e.POCKETSPHINX_SEARCH,
     production: e.NODE_ENV === 'production',
     auth: {
-    allowedModels: e.ALLOWED_MODELS,
       apiKeys: e.API_KEYS,
       tokenSecrets: e.TOKEN_SECRET,
       tokenMaxTtlS: e.TOKEN_MAX_TTL_S,
@@ -359,13 +223,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
       handshakesPerMinute: e.HANDSHAKES_PER_MINUTE,
     },
     limits: {
-      fairReads: e.WS_FAIR_READS,
       audioRateLimit: e.AUDIO_RATE_LIMIT,
       audioBurstMs: e.AUDIO_BURST_MS,
       maxSessionsPerConnection: e.MAX_SESSIONS_PER_CONNECTION,
       maxChunksInFlight: e.MAX_CHUNKS_IN_FLIGHT,
       floodPauseMs: e.FLOOD_PAUSE_MS,
-      floodMaxPauses: e.FLOOD_MAX_PAUSES,
+      floodMaxPauses: FLOOD_MAX_PAUSES,
       maxSessionMs: e.MAX_SESSION_MS,
       sessionIdleTimeoutMs: e.SESSION_IDLE_TIMEOUT_MS,
       perfTestPerMinute: e.PERF_TEST_PER_MINUTE,

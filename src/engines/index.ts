@@ -13,26 +13,27 @@ export { createPocketsphinxEngine, type PocketsphinxEngine, type PocketsphinxEng
 export { assertPocketsphinxInstalled, POCKETSPHINX_MODEL_DIR, POCKETSPHINX_SAMPLE_RATE } from './pocketsphinx/install.js';
 
 /**
- * The engine for `config.transcriber`. Throws EngineUnavailableError when pocketsphinx is chosen but not
+ * The engine for `config.engine.transcriber`. Throws EngineUnavailableError when pocketsphinx is chosen but not
  * installed, or when openai is chosen without a key. OpenAI reachability is not checked here: a network
  * blip at boot should not stop the server; readiness calls `engine.check()`.
  */
-export async function createEngine(config: Config, logger?: Logger): Promise<TranscriptionEngine> {
-  switch (config.transcriber) {
+export async function createEngine({ engine }: Pick<Config, 'engine'>, logger?: Logger): Promise<TranscriptionEngine> {
+  const { model, timeoutMs, pocketsphinx } = engine;
+  switch (engine.transcriber) {
     case 'openai': {
-      const { apiKey, baseUrl, model, timeoutMs } = config.openai;
+      const { apiKey, baseUrl } = engine.openai;
       if (!apiKey) throw new EngineUnavailableError('TRANSCRIBER=openai needs OPENAI_API_KEY (or set TRANSCRIBER=pocketsphinx)');
       // Retries are the engine scheduler's (ENGINE_MAX_RETRIES), so it sees every 429 and lowers its limit.
       return createOpenAIEngine({ apiKey, baseUrl, model, maxRetries: 0, timeoutMs, logger });
     }
     case 'pocketsphinx': {
-      assertPocketsphinxInstalled(config.pocketsphinxCommand);
+      assertPocketsphinxInstalled(pocketsphinx.command);
       return createPocketsphinxEngine({
-        command: config.pocketsphinxCommand,
-        decoders: config.pocketsphinxDecoders,
-        search: config.pocketsphinxSearch,
+        command: pocketsphinx.command,
+        decoders: pocketsphinx.decoders,
+        search: pocketsphinx.search,
         // ENGINE_TIMEOUT_MS bounds one attempt of either engine.
-        timeoutMs: config.openai.timeoutMs,
+        timeoutMs,
         logger,
       });
     }

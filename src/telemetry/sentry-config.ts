@@ -1,5 +1,8 @@
-// Sentry settings read from the environment before anything else starts; a bad value stops start-up naming the variable.
+// Sentry settings read from the environment before anything else starts, through the one settings table
+// (src/config/settings.ts); a bad value stops start-up naming the variable.
 import { readFileSync } from 'node:fs';
+import { parseFlag } from '../config/parsers.js';
+import { parseSettings, SETTING_NAMES, type SettingName } from '../config/settings.js';
 
 export interface SentrySettings {
   /** SENTRY_DSN; unset means events go nowhere (unless Spotlight is on). */
@@ -30,9 +33,7 @@ export interface SentrySettings {
   secrets: string[];
 }
 
-/** See docs/monitoring.md (Delivery): measured need at tracing 1.0 is events/s × request time, with headroom. */
-export const DEFAULT_TRANSPORT_BUFFER_SIZE = 2000;
-export const DEFAULT_TRANSPORT_CONCURRENCY = 200;
+export { DEFAULT_TRANSPORT_BUFFER_SIZE, DEFAULT_TRANSPORT_CONCURRENCY } from '../config/settings.js';
 
 export class SentryConfigError extends Error {
   constructor(message: string) {
@@ -46,12 +47,12 @@ const SECRET_VARIABLES = ['OPENAI_API_KEY', 'AUTH_TOKEN', 'OPS_TOKEN', 'SENTRY_S
 /** Comma-separated lists of secrets (several at once, for rotation): each entry is a secret of its own. */
 const SECRET_LISTS = ['API_KEYS', 'TOKEN_SECRET'] as const;
 
-const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
-const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
+/** The Sentry settings, parsed by the one settings table like every other. */
+const SENTRY_SETTINGS = SETTING_NAMES.filter((name): name is Extract<SettingName, `SENTRY_${string}`> => name.startsWith('SENTRY_'));
 
 /** True when SENTRY_DEBUG asks for the SDK's own log (a bad value is reported by loadSentrySettings). */
 export function sdkDebugWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  return TRUE_WORDS.has(env.SENTRY_DEBUG?.trim().toLowerCase() ?? '');
+  return parseFlag(env.SENTRY_DEBUG ?? '') === true;
 }
 
 /** `<package name>@<version>` of this server, read from its package.json (src/ and dist/ both sit two levels below it). */
@@ -66,85 +67,30 @@ export function packageRelease(): string | undefined {
 
 /** Reads the SENTRY_* variables; throws SentryConfigError naming every bad one. */
 export function loadSentrySettings(env: NodeJS.ProcessEnv = process.env): SentrySettings {
-  const problems: string[] = [];
-  const text = (name: string) => {
-    const value = env[name]?.trim();
-    return value ? value : undefined;
-  };
-
-  const rate = (name: string, fallback: number) => {
-    const raw = text(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0 || value > 1) {
-      problems.push(`${name} must be a number from 0 to 1, got "${raw}"`);
-      return fallback;
-    }
-    return value;
-  };
-
-  const flag = (name: string) => {
-    const raw = text(name)?.toLowerCase();
-    if (raw === undefined || FALSE_WORDS.has(raw)) return false;
-    if (TRUE_WORDS.has(raw)) return true;
-    problems.push(`${name} must be true or false, got "${text(name)}"`);
-    return false;
-  };
-
-  const dsn = text('SENTRY_DSN');
-  if (dsn !== undefined && !isDsn(dsn)) {
-    problems.push('SENTRY_DSN must look like https://<public key>@<host>/<project id> (copy it from the Sentry project settings)');
-  }
-
-  let spotlight: boolean | string = false;
-  const spotlightRaw = text('SENTRY_SPOTLIGHT');
-  if (spotlightRaw !== undefined) {
-    const word = spotlightRaw.toLowerCase();
-    if (TRUE_WORDS.has(word)) spotlight = true;
-    else if (!FALSE_WORDS.has(word)) {
-      if (/^https?:\/\//.test(spotlightRaw)) spotlight = spotlightRaw;
-      else problems.push(`SENTRY_SPOTLIGHT must be true, false or the sidecar URL (http://localhost:8969/stream), got "${spotlightRaw}"`);
-    }
-  }
-
-  const count = (name: string, fallback: number, max: number) => {
-    const raw = text(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (Number.isInteger(value) && value >= 1 && value <= max) return value;
-    problems.push(`${name} must be a whole number from 1 to ${max}, got "${raw}"`);
-    return fallback;
-  };
-
-  const lifecycle = text('SENTRY_TRACE_LIFECYCLE') ?? 'static';
-  if (lifecycle !== 'static' && lifecycle !== 'stream') {
-    problems.push(`SENTRY_TRACE_LIFECYCLE must be static or stream, got "${lifecycle}"`);
-  }
-
-  const settings: SentrySettings = {
-    dsn,
-    spotlight,
+  const parsed = parseSettings(env, SENTRY_SETTINGS, 1);
+  if (!parsed.ok) throw new SentryConfigError(`Invalid Sentry configuration: ${parsed.problems.join('; ')}`);
+  const e = parsed.values;
+  const text = (name: string) => env[name]?.trim() || undefined;
+  return {
+    dsn: e.SENTRY_DSN,
+    spotlight: e.SENTRY_SPOTLIGHT,
     // NODE_ENV is the usual deployment marker; without either, a developer's machine is assumed.
-    environment: text('SENTRY_ENVIRONMENT') ?? text('NODE_ENV') ?? 'development',
-    release: text('SENTRY_RELEASE') ?? packageRelease(),
-    tracesSampleRate: rate('SENTRY_TRACES_SAMPLE_RATE', 0.1),
-    profilesSampleRate: rate('SENTRY_PROFILES_SAMPLE_RATE', 0.1),
-    trustClientSampling: flag('SENTRY_TRUST_CLIENT_SAMPLING'),
-    samplingSecret: text('SENTRY_SAMPLING_SECRET'),
-    debug: flag('SENTRY_DEBUG'),
-    traceLifecycle: lifecycle === 'stream' ? 'stream' : 'static',
-    transportBufferSize: count('SENTRY_TRANSPORT_BUFFER_SIZE', DEFAULT_TRANSPORT_BUFFER_SIZE, 100_000),
-    transportConcurrency: count('SENTRY_TRANSPORT_CONCURRENCY', DEFAULT_TRANSPORT_CONCURRENCY, 1000),
+    environment: e.SENTRY_ENVIRONMENT ?? text('NODE_ENV') ?? 'development',
+    release: e.SENTRY_RELEASE ?? packageRelease(),
+    tracesSampleRate: e.SENTRY_TRACES_SAMPLE_RATE,
+    profilesSampleRate: e.SENTRY_PROFILES_SAMPLE_RATE,
+    trustClientSampling: e.SENTRY_TRUST_CLIENT_SAMPLING,
+    samplingSecret: e.SENTRY_SAMPLING_SECRET,
+    debug: e.SENTRY_DEBUG,
+    traceLifecycle: e.SENTRY_TRACE_LIFECYCLE,
+    transportBufferSize: e.SENTRY_TRANSPORT_BUFFER_SIZE,
+    transportConcurrency: e.SENTRY_TRANSPORT_CONCURRENCY,
     secrets: [
       ...SECRET_VARIABLES.map((name) => text(name)),
       ...SECRET_LISTS.flatMap((name) => (text(name) ?? '').split(',').map((entry) => entry.trim())),
       urlPassword(text('REDIS_URL')),
-    ].filter(
-      (value): value is string => value !== undefined && value.length >= 4,
-    ),
+    ].filter((value): value is string => value !== undefined && value.length >= 4),
   };
-  if (problems.length > 0) throw new SentryConfigError(`Invalid Sentry configuration: ${problems.join('; ')}`);
-  return settings;
 }
 
 /** Sentry runs when it has somewhere to send to: a DSN, or a local Spotlight sidecar. */
@@ -159,14 +105,5 @@ function urlPassword(value: string | undefined): string | undefined {
     return password ? decodeURIComponent(password) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isDsn(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username !== '' && /\/\d+\/?$/.test(url.pathname);
-  } catch {
-    return false;
   }
 }

@@ -1,7 +1,7 @@
 // Settings come from the environment; a bad value stops start-up with a message naming the variable.
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
+import { configWarnings, loadConfig } from '../../src/config/config.js';
 
 describe('loadConfig', () => {
   it('has defaults that run without any setting (memory store, offline engine)', () => {
@@ -11,20 +11,22 @@ describe('loadConfig', () => {
       opsPort: 3001,
       redisUrl: undefined,
       maxChunkBytes: 64000,
-      transcriber: 'pocketsphinx',
       segmentation: { maxMs: 8000, minMs: 1000, silenceMs: 600 },
-      openai: { model: 'whisper-1' },
-      pocketsphinxCommand: 'pocketsphinx_batch',
-      pocketsphinxDecoders: os.availableParallelism(),
+      engine: {
+        transcriber: 'pocketsphinx',
+        model: 'whisper-1',
+        concurrency: { fixed: undefined, min: 4, max: 256 },
+        pocketsphinx: { command: 'pocketsphinx_batch', decoders: os.availableParallelism() },
+      },
     });
-    expect(loadConfig({ POCKETSPHINX_DECODERS: '3' }).pocketsphinxDecoders).toBe(3);
-    expect(loadConfig({}).pocketsphinxSearch).toBe('accurate');
-    expect(loadConfig({ POCKETSPHINX_SEARCH: 'fast' }).pocketsphinxSearch).toBe('fast');
+    expect(loadConfig({ POCKETSPHINX_DECODERS: '3' }).engine.pocketsphinx.decoders).toBe(3);
+    expect(loadConfig({}).engine.pocketsphinx.search).toBe('accurate');
+    expect(loadConfig({ POCKETSPHINX_SEARCH: 'fast' }).engine.pocketsphinx.search).toBe('fast');
   });
 
   it('picks Whisper when a key is set and TRANSCRIBER is auto', () => {
-    expect(loadConfig({ OPENAI_API_KEY: 'sk-test' }).transcriber).toBe('openai');
-    expect(loadConfig({ OPENAI_API_KEY: 'sk-test', TRANSCRIBER: 'pocketsphinx' }).transcriber).toBe('pocketsphinx');
+    expect(loadConfig({ OPENAI_API_KEY: 'sk-test' }).engine.transcriber).toBe('openai');
+    expect(loadConfig({ OPENAI_API_KEY: 'sk-test', TRANSCRIBER: 'pocketsphinx' }).engine.transcriber).toBe('pocketsphinx');
   });
 
   it.each([
@@ -39,6 +41,20 @@ describe('loadConfig', () => {
     [{ MAX_EVENT_LOOP_UTILIZATION: '90' }, /MAX_EVENT_LOOP_UTILIZATION must be a share above 0 and at most 1 \(1 = never\), got "90"/],
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads every boolean the same way, Sentry\'s included', () => {
+    for (const word of ['true', 'on', 'YES', '1']) expect(loadConfig({ TRUST_PROXY: word }).auth.trustProxy).toBe(true);
+    for (const word of ['false', 'off', 'No', '0']) expect(loadConfig({ TRUST_PROXY: word }).auth.trustProxy).toBe(false);
+    expect(() => loadConfig({ TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY must be true or false, got "maybe"/);
+  });
+
+  it('says which retired settings are set and what replaces them, instead of ignoring them', () => {
+    expect(configWarnings({ TRANSCRIBE_CONCURRENCY: '4', WS_FAIR_READS: 'true', PORT: '3000' })).toEqual([
+      expect.stringMatching(/^TRANSCRIBE_CONCURRENCY is no longer read: use ENGINE_CONCURRENCY/),
+      expect.stringMatching(/^WS_FAIR_READS is no longer read/),
+    ]);
+    expect(loadConfig({ TRANSCRIBE_CONCURRENCY: '4' }).engine.concurrency.fixed).toBeUndefined();
   });
 
   it('names every bad variable at once', () => {

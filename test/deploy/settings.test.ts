@@ -17,10 +17,10 @@ describe('deployment settings', () => {
 
   it('shares the cores\' pocketsphinx decoders among the workers unless POCKETSPHINX_DECODERS is set', () => {
     const redis = { REDIS_URL: 'redis://127.0.0.1:6379' };
-    expect(loadConfig({}, 4).pocketsphinxDecoders).toBe(4);
-    expect(loadConfig({ ...redis, WORKERS: '2' }, 4).pocketsphinxDecoders).toBe(2);
-    expect(loadConfig({ ...redis, WORKERS: 'auto' }, 4).pocketsphinxDecoders).toBe(1);
-    expect(loadConfig({ ...redis, WORKERS: '2', POCKETSPHINX_DECODERS: '3' }, 4).pocketsphinxDecoders).toBe(3);
+    expect(loadConfig({}, 4).engine.pocketsphinx.decoders).toBe(4);
+    expect(loadConfig({ ...redis, WORKERS: '2' }, 4).engine.pocketsphinx.decoders).toBe(2);
+    expect(loadConfig({ ...redis, WORKERS: 'auto' }, 4).engine.pocketsphinx.decoders).toBe(1);
+    expect(loadConfig({ ...redis, WORKERS: '2', POCKETSPHINX_DECODERS: '3' }, 4).engine.pocketsphinx.decoders).toBe(3);
   });
 
   it.each([

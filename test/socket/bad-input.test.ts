@@ -121,7 +121,7 @@ describe('back-pressure', () => {
     const server = await startServer({
       store: 'memory',
       engine: engineFor(stub),
-      env: { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', MAX_BUFFER_MS: '2000', TRANSCRIBE_CONCURRENCY: '1' },
+      env: { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', MAX_BUFFER_MS: '2000', ENGINE_CONCURRENCY: '1' },
     });
     const client = await connect(server.url);
     try {
