@@ -178,3 +178,10 @@ export class DrainingError extends ServerError {
     super(message, { ...options, retryAfterMs: DRAIN_RETRY_AFTER_MS });
   }
 }
+
+// --- Audio ---
+
+/** A chunk's bytes do not decode in the session's format: nothing was appended, the session goes on. */
+export class AudioDecodeFailedError extends ServerError {
+  readonly code = ErrorCode.AUDIO_DECODE_FAILED;
+}

@@ -23,6 +23,8 @@ export interface ServerMetrics {
   sessionsActive(count: number): void;
   connectionOpened(): void;
   connectionClosed(): void;
+  /** A well-formed audio_chunk of `bytes` on the wire, in the session's `format` (before decoding). */
+  chunkBytesReceived(format: string, bytes: number): void;
   /** An accepted (new, not duplicate) chunk of `audioSeconds`. */
   chunkAccepted(audioSeconds: number): void;
   /** Audio that reached the engine as a final segment. */
@@ -48,6 +50,7 @@ export const noopMetrics: ServerMetrics = {
   sessionsActive: nothing,
   connectionOpened: nothing,
   connectionClosed: nothing,
+  chunkBytesReceived: nothing,
   chunkAccepted: nothing,
   audioTranscribed: nothing,
   storeRoundTrip: nothing,

@@ -75,6 +75,12 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
   const sessionsActive = new Gauge({ name: name('sessions_active'), help: 'Sessions this process serves now', registers });
   const connectionsOpened = new Counter({ name: name('connections_total'), help: 'Socket.IO connections accepted on /transcription', registers });
   const connectionsActive = new Gauge({ name: name('connections_active'), help: 'Socket.IO connections open now', registers });
+  const bytesReceived = new Counter({
+    name: name('audio_received_bytes_total'),
+    help: 'Bytes of well-formed audio chunks received, by the session format they arrive in (before decoding)',
+    labelNames: ['format'] as const,
+    registers,
+  });
   const chunks = new Counter({ name: name('chunks_total'), help: 'Audio chunks accepted (new, not duplicates)', registers });
   const audioReceived = new Counter({ name: name('audio_received_seconds_total'), help: 'Seconds of audio accepted in chunks', registers });
   const audioTranscribed = new Counter({ name: name('audio_transcribed_seconds_total'), help: 'Seconds of audio sent to the engine as final segments', registers });
@@ -105,6 +111,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
   const eventChild = memo((event: string) => eventDuration.labels(event));
   const storeChild = memo((operation: string) => storeRoundTrip.labels(operation));
   const resultChild = memo((kind: string) => resultLatency.labels(kind));
+  const formatChild = memo((format: string) => bytesReceived.labels(format));
 
   const metrics: ServerMetrics = {
     eventHandled(event: ClientEventName, seconds: number, code?: ErrorCode) {
@@ -140,6 +147,9 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
     connectionClosed() {
       connectionsActive.dec();
+    },
+    chunkBytesReceived(format: string, bytes: number) {
+      if (valid(bytes)) formatChild(format).inc(bytes);
     },
     chunkAccepted(audioSeconds: number) {
       chunks.inc();

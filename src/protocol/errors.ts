@@ -21,8 +21,10 @@ export interface ErrorSpec {
  */
 export const ERROR_CATALOGUE = {
   INVALID_PAYLOAD: { retryable: false, fault: 'client', spanStatus: 'invalid_argument', forPeople: 'The app sent the server a request it could not read. This is a bug in the app.' },
-  UNSUPPORTED_FORMAT: { retryable: false, fault: 'client', spanStatus: 'invalid_argument', forPeople: 'The server cannot use this audio format. Audio must be mono 16-bit PCM at 8000–48000 Hz.' },
+  UNSUPPORTED_FORMAT: { retryable: false, fault: 'client', spanStatus: 'invalid_argument', forPeople: 'The server cannot use this audio format. Send 16-bit PCM, G.711 (μ-law or A-law) or Opus in Ogg or WebM, mono at 8000–48000 Hz.' },
   CHUNK_TOO_LARGE: { retryable: false, fault: 'client', spanStatus: 'out_of_range', forPeople: 'A piece of audio was too large for the server. Send shorter chunks.' },
+  /** A chunk's bytes do not decode in the session's format (mulaw, alaw, ogg_opus, webm_opus): it changed nothing; the session goes on. */
+  AUDIO_DECODE_FAILED: { retryable: false, fault: 'client', spanStatus: 'invalid_argument', forPeople: 'A piece of audio could not be decoded in the format the session was started with, and was skipped.' },
   INVALID_AUDIO: { retryable: false, fault: 'client', spanStatus: 'invalid_argument', forPeople: 'A piece of audio was not valid 16-bit PCM and was skipped.' },
   UNKNOWN_SESSION: { retryable: false, fault: 'client', spanStatus: 'not_found', forPeople: 'The server no longer knows this session (it may have expired). Start a new one.' },
   SESSION_ENDED: { retryable: false, fault: 'client', spanStatus: 'failed_precondition', forPeople: 'This session has already ended. Start a new one to keep transcribing.' },

@@ -1,6 +1,6 @@
 // Payload schemas of the client events: one definition for validation (server) and types (both ends).
 import { z } from 'zod';
-import { AUDIO_FORMAT, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './audio.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, type AudioFormat } from './audio.js';
 
 const SESSION_ID_MAX = 128;
 const SESSION_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
@@ -72,13 +72,14 @@ export const endSessionSchema = z.strictObject({
   session_id: sessionIdSchema,
 });
 
-export type StartSessionRequest = z.input<typeof startSessionSchema> & { format?: typeof AUDIO_FORMAT | string };
+export type StartSessionRequest = z.input<typeof startSessionSchema> & { format?: AudioFormat | string };
 export type AudioChunkRequest = z.input<typeof audioChunkSchema>;
 export type EndSessionRequest = z.input<typeof endSessionSchema>;
 
 /** The audio settings a session runs with, after defaults. */
 export interface SessionSettings {
-  format: typeof AUDIO_FORMAT;
+  /** What the client sends; the store always holds mono 16-bit PCM at sample_rate. */
+  format: AudioFormat;
   sample_rate: number;
   channels: 1;
   language?: string;

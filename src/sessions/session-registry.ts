@@ -56,6 +56,8 @@ export class SessionRegistry {
 
   /** The session ended: forget it here. */
   remove(runtime: SessionRuntime): void {
+    // Its decoder's wasm memory goes with it; the store keeps the decoder state for a resume.
+    runtime.decoder?.close();
     if (this.runtimes.get(runtime.id) === runtime) this.runtimes.delete(runtime.id);
     const sink = runtime.attachedTo;
     if (sink) this.bySink.get(sink)?.delete(runtime);
@@ -65,6 +67,7 @@ export class SessionRegistry {
     if (runtime.attachedTo || !runtime.idle || runtime.isEnding) return;
     if (this.runtimes.get(runtime.id) !== runtime) return;
     this.runtimes.delete(runtime.id);
+    runtime.decoder?.close();
     // Released after its connection left (its last segment done): the gauge must not wait for the next session event.
     this.deps.metrics.sessionsActive(this.runtimes.size);
   }

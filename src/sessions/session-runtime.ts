@@ -15,6 +15,7 @@ import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
 import { Segmenter, type SegmentationSettings } from './segmenter.js';
 import { hasSpeech } from '../audio/vad.js';
+import type { SessionDecoder } from './session-decoder.js';
 
 /** Where a session's results go: the connection it is attached to now, if any. */
 export interface ResultSink {
@@ -80,6 +81,8 @@ export class SessionRuntime {
   private cutCount = 0;
   /** The fencing token of this process's claim on the session (undefined: never claimed, commits unfenced). */
   private fence: number | undefined;
+  /** Formats other than pcm_s16le: the stream's decoder here, set when the session is opened on this process. */
+  decoder: SessionDecoder | undefined;
 
   constructor(
     readonly id: string,
@@ -97,6 +100,11 @@ export class SessionRuntime {
   /** This process now owns the session with fencing token `fence`: its commits carry it. */
   claimed(fence: number | undefined): void {
     this.fence = fence;
+  }
+
+  /** The fencing token of this process's claim: decoded appends carry it (src/store: DecoderWrite). */
+  get claim(): number | undefined {
+    return this.fence;
   }
 
   /** Nothing queued or being transcribed. */

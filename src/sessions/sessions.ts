@@ -4,7 +4,9 @@
 // admission, lease) in the order that makes refusals cheap; the rules themselves live in their own modules.
 import { randomUUID } from 'node:crypto';
 import { newResumeToken, resumeTokenMatches } from '../auth/resume-token.js';
+import { AudioDecodeError } from '../audio/codecs/index.js';
 import {
+  AudioDecodeFailedError,
   BufferFullError,
   DrainingError,
   EngineError,
@@ -18,9 +20,10 @@ import type { StreamLimits } from '../limits/stream-limits.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import { bytesToMs, ErrorCode, msToBytes, type SessionSettings, type TranscriptionResult, type UntranscribedStretch } from '../protocol/index.js';
 import type { AdmissionControl } from '../scheduler/admission.js';
-import type { BufferStore, SessionRecord } from '../store/buffer-store.js';
+import type { AppendOutcome as StoreAppendOutcome, BufferStore, DecoderWrite, SessionRecord } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
+import { needsDecoder, SessionDecoder } from './session-decoder.js';
 import type { SessionRegistry } from './session-registry.js';
 import { exactMs, type ResultSink, type SessionRuntime } from './session-runtime.js';
 
@@ -89,6 +92,9 @@ export interface EndOutcome {
 /** Where an idle session's results go once its connection has left: nowhere. */
 const NOBODY: ResultSink = { result: () => {}, error: () => {} };
 
+/** What a resend of an acknowledged decoded chunk appends: nothing (the store answers it as a duplicate). */
+const NO_AUDIO = Buffer.alloc(0);
+
 /** Ended sessions remembered per connection, so a repeated end_session gets its summary again. */
 const ENDED_REMEMBERED = 16;
 
@@ -108,6 +114,11 @@ export class Sessions {
    */
   owns(sessionId: string, sink: ResultSink): boolean {
     return this.deps.registry.find(sessionId)?.attachedTo === sink;
+  }
+
+  /** The audio format of a session this process serves (what its chunks must be), if it serves it. */
+  formatOf(sessionId: string): SessionSettings['format'] | undefined {
+    return this.deps.registry.find(sessionId)?.settings.format;
   }
 
   /** True when the connection behind `sink` owned `sessionId` when it ended: it is told SESSION_ENDED, not UNKNOWN_SESSION. */
@@ -155,6 +166,12 @@ export class Sessions {
     const fence = await store.claimSession(id, this.deps.limits.leaseMs);
     const runtime = registry.attach(record, sink);
     runtime.claimed(fence);
+    if (needsDecoder(record.settings.format) && !runtime.decoder) {
+      // Made here from the store's state: fresh for a new session, continuing the stream for one resumed on this process.
+      const decoder = new SessionDecoder(record.settings.format, record.settings.sample_rate, () => store.readDecoder(id));
+      runtime.decoder = decoder;
+      await decoder.exclusive(() => decoder.ready());
+    }
     streamLimits.track(id, {
       receivedMs: bytesToMs(record.receivedBytes, record.settings.sample_rate),
       ...(request.allowance.maxSessionMs === undefined ? {} : { maxSessionMs: request.allowance.maxSessionMs }),
@@ -182,14 +199,53 @@ export class Sessions {
    * segment or an interim), to await after the ack.
    */
   async append(sessionId: string, seq: number | undefined, chunk: Buffer, sink: ResultSink, trace: EventTrace): Promise<AppendOutcome> {
-    const { store, registry, limits, metrics, streamLimits } = this.deps;
-    const runtime = registry.find(sessionId);
+    const runtime = this.deps.registry.find(sessionId);
     // Only the connection holding the session may feed it; to anyone else it does not exist.
     if (!runtime || runtime.attachedTo !== sink) {
       if (this.ownedWhenEnded(sessionId, sink)) throw new SessionEndedError(sessionId, false);
       throw new UnknownSessionError(sessionId, 'not-found');
     }
     if (runtime.isEnding) throw new SessionEndedError(sessionId, true);
+    const decoder = runtime.decoder;
+    if (!decoder) return this.buffer(runtime, seq, chunk, undefined, trace);
+    return decoder.exclusive(() => this.appendDecoded(runtime, decoder, seq, chunk, trace));
+  }
+
+  /**
+   * A decoded format's chunk: checked against the seq the decoder continues at (a resend of an acknowledged chunk is
+   * a duplicate, never decoded again), decoded, and appended with the decoder's new state in one fenced store step.
+   */
+  private async appendDecoded(runtime: SessionRuntime, decoder: SessionDecoder, seq: number | undefined, chunk: Buffer, trace: EventTrace): Promise<AppendOutcome> {
+    const nextSeq = await decoder.ready();
+    const at = seq ?? nextSeq;
+    if (at < nextSeq) return this.buffer(runtime, at, NO_AUDIO, undefined, trace);
+    if (at > nextSeq) throw new SequenceGapError(at, nextSeq);
+    const pcm = await eventSpans.decodeChunk(trace, decoder.format, chunk.length, (span) => {
+      const started = performance.now();
+      try {
+        const decoded = decoder.decode(chunk);
+        span.setAttributes({ 'audio.decoded_bytes': decoded.length, 'audio.decode_ms': performance.now() - started });
+        return decoded;
+      } catch (error) {
+        if (!(error instanceof AudioDecodeError)) throw error;
+        throw new AudioDecodeFailedError(`chunk ${at} is not ${describeFormat(decoder.format)}: ${error.message}; it was not buffered, and the session goes on with the next bytes of the stream`);
+      }
+    });
+    let outcome: AppendOutcome | undefined;
+    try {
+      outcome = await this.buffer(runtime, at, pcm, { continuation: decoder.continuation(), fence: runtime.claim }, trace);
+    } finally {
+      // Not appended (refused, or the store failed): the state here ran ahead of the store's and is rebuilt from it.
+      if (outcome?.status === 'appended') decoder.appended();
+      else decoder.discard();
+    }
+    return outcome;
+  }
+
+  /** Appends PCM in one store round trip (with a decoded format's state); the outcome as the socket layer needs it. */
+  private async buffer(runtime: SessionRuntime, seq: number | undefined, chunk: Buffer, decoded: DecoderWrite | undefined, trace: EventTrace): Promise<AppendOutcome> {
+    const { store, limits, metrics, streamLimits } = this.deps;
+    const sessionId = runtime.id;
     const rate = runtime.settings.sample_rate;
     const audioMs = bytesToMs(chunk.length, rate);
     // Rate and duration before the store: a refused chunk costs no round trip and changes nothing.
@@ -199,8 +255,8 @@ export class Sessions {
     let outcome;
     try {
       const appendStarted = performance.now();
-      outcome = await eventSpans.bufferChunk(trace, store.keyOf(sessionId), chunk.length, store.kind, () =>
-        store.append(sessionId, seq, chunk, msToBytes(limits.maxBufferMs, rate)),
+      outcome = await eventSpans.bufferChunk(trace, store.keyOf(sessionId), chunk.length, store.kind, (): Promise<StoreAppendOutcome> =>
+        store.append(sessionId, seq, chunk, msToBytes(limits.maxBufferMs, rate), decoded),
       );
       metrics.storeRoundTrip('append', (performance.now() - appendStarted) / 1000);
       if (outcome.status === 'appended') receivedMs = bytesToMs(outcome.receivedBytes, rate);
@@ -210,6 +266,8 @@ export class Sessions {
     switch (outcome.status) {
       case 'unknown':
         throw new UnknownSessionError(sessionId, 'not-found');
+      case 'fenced':
+        throw new UnknownSessionError(sessionId, 'not-found', `session ${sessionId} was resumed elsewhere; this connection no longer holds it`);
       case 'ended':
         throw new SessionEndedError(sessionId, false);
       case 'gap':
@@ -249,6 +307,7 @@ export class Sessions {
     // Refuse new chunks first, then read how much audio the session holds.
     runtime.beginEnding();
     try {
+      if (runtime.decoder) await this.flushDecoder(runtime, runtime.decoder, trace);
       const record = await store.getSession(sessionId);
       if (!record) throw new UnknownSessionError(sessionId, 'expired');
       // A failure leaves the audio buffered: the client may call end_session again.
@@ -268,6 +327,26 @@ export class Sessions {
     metrics.sessionsActive(registry.size);
     if (!ended) throw new UnknownSessionError(sessionId, 'expired', `session ${sessionId} expired while ending`);
     return this.summary(ended);
+  }
+
+  /** End of stream: the decoder's last samples are appended, then its state here is let go. */
+  private async flushDecoder(runtime: SessionRuntime, decoder: SessionDecoder, trace: EventTrace): Promise<void> {
+    const { store } = this.deps;
+    await decoder.exclusive(async () => {
+      try {
+        const nextSeq = await decoder.ready();
+        const pcm = decoder.flush();
+        if (pcm.length === 0) return;
+        const write = { continuation: decoder.continuation(), fence: runtime.claim };
+        const outcome = await eventSpans.bufferChunk(trace, store.keyOf(runtime.id), pcm.length, store.kind, () =>
+          store.append(runtime.id, nextSeq, pcm, Number.MAX_SAFE_INTEGER, write),
+        );
+        if (outcome.status === 'fenced') throw new UnknownSessionError(runtime.id, 'not-found', `session ${runtime.id} was resumed elsewhere; this connection no longer holds it`);
+      } finally {
+        // Flushed: should the end fail and chunks follow, they continue from the store's state.
+        decoder.discard();
+      }
+    });
   }
 
   /**
@@ -392,6 +471,20 @@ export class Sessions {
         s.failed ? [{ segment: s.segment, start_ms: exactMs(s.startByte, rate), end_ms: exactMs(s.endByte, rate), code: s.failed.code, reason: s.failed.reason }] : [],
       ),
     };
+  }
+}
+
+function describeFormat(format: string): string {
+  switch (format) {
+    case 'mulaw':
+    case 'alaw':
+      return `G.711 ${format === 'mulaw' ? 'μ-law' : 'A-law'}`;
+    case 'ogg_opus':
+      return 'the next bytes of an Ogg Opus stream';
+    case 'webm_opus':
+      return 'the next bytes of a WebM stream with an Opus track';
+    default:
+      return format;
   }
 }
 

@@ -1,7 +1,7 @@
 // audio_chunk: validates a chunk, appends it to the session in one store round trip, acks, and only then lets the
 // session cut and transcribe segments (the ack never waits for an engine).
 import { RateLimitedError, SessionEndedError, UnknownSessionError } from '../errors/server-errors.js';
-import { ErrorCode, parseAudioChunk, ProtocolError } from '../protocol/index.js';
+import { AUDIO_FORMAT, ErrorCode, parseAudioChunk, ProtocolError } from '../protocol/index.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventHandler } from './handler.js';
 import { invalidPayload } from './refusal.js';
@@ -51,9 +51,13 @@ const accept: EventHandler<'audio_chunk'> = async (payload, { trace, reply, sink
     if (audio.length > maxChunkBytes) {
       throw new ProtocolError(ErrorCode.CHUNK_TOO_LARGE, `audio_chunk: chunk is ${audio.length} bytes, above MAX_CHUNK_BYTES=${maxChunkBytes}; send smaller chunks (100 ms of 16 kHz audio is 3200 bytes)`);
     }
-    if (audio.length === 0 || audio.length % 2 !== 0) {
-      throw new ProtocolError(ErrorCode.INVALID_AUDIO, `audio_chunk: chunk has ${audio.length} bytes; 16-bit PCM needs a non-zero, even byte count`);
+    // Only raw 16-bit PCM has a byte count to check here; the other formats are checked by decoding.
+    const format = context.sessions.formatOf(parsed.data.session_id) ?? AUDIO_FORMAT;
+    if (audio.length === 0 || (format === AUDIO_FORMAT && audio.length % 2 !== 0)) {
+      throw new ProtocolError(ErrorCode.INVALID_AUDIO, `audio_chunk: chunk has ${audio.length} bytes; ${format === AUDIO_FORMAT ? '16-bit PCM needs a non-zero, even byte count' : 'send at least one byte'}`);
     }
+    span.setAttributes({ 'audio.format': format });
+    context.metrics.chunkBytesReceived(format, audio.length);
     return { sessionId: parsed.data.session_id, seq: parsed.data.seq, chunk: audio };
   });
   trace.setAttributes({ 'session.id': sessionId, 'chunk.seq': seq, 'chunk.bytes': chunk.length });

@@ -2,7 +2,10 @@
 // connection holds or proves it owns, and re-sends a resumed client the results it may have missed.
 import {
   AUDIO_FORMAT,
+  AUDIO_FORMATS,
+  CONTAINER_FORMATS,
   DEFAULT_SAMPLE_RATE,
+  isAudioFormat,
   ErrorCode,
   MAX_SAMPLE_RATE,
   MIN_SAMPLE_RATE,
@@ -16,6 +19,8 @@ import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventHandler, HandlerContext } from './handler.js';
 import { invalidPayload } from './refusal.js';
 
+const G711_SAMPLE_RATE = 8000;
+
 function settingsFrom(
   payload: unknown,
   context: Pick<HandlerContext, 'interim' | 'models'>,
@@ -25,15 +30,19 @@ function settingsFrom(
   const parsed = startSessionSchema.safeParse(payload ?? {});
   if (!parsed.success) throw invalidPayload('start_session', parsed.error);
   const p = parsed.data;
-  if (p.format !== undefined && p.format !== AUDIO_FORMAT) {
-    throw new ProtocolError(ErrorCode.UNSUPPORTED_FORMAT, `start_session: format "${p.format}" is not supported; send "${AUDIO_FORMAT}" (16-bit little-endian PCM)`);
+  const format = p.format ?? AUDIO_FORMAT;
+  if (!isAudioFormat(format)) {
+    throw new ProtocolError(ErrorCode.UNSUPPORTED_FORMAT, `start_session: format "${format}" is not supported; send one of ${AUDIO_FORMATS.map((f) => `"${f}"`).join(', ')}`);
   }
-  const sampleRate = p.sample_rate ?? DEFAULT_SAMPLE_RATE;
+  // Opus streams carry their channel count: mono or stereo (mixed down by the decoder); raw formats must be mono.
+  const container = CONTAINER_FORMATS.includes(format);
+  // G.711 is telephony's 8 kHz unless said otherwise; the containers decode to the engines' 16 kHz by default.
+  const sampleRate = p.sample_rate ?? (format === 'mulaw' || format === 'alaw' ? G711_SAMPLE_RATE : DEFAULT_SAMPLE_RATE);
   if (!Number.isInteger(sampleRate) || sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
     throw new ProtocolError(ErrorCode.UNSUPPORTED_FORMAT, `start_session: sample_rate must be a whole number from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz, got ${sampleRate}`);
   }
-  if (p.channels !== undefined && p.channels !== 1) {
-    throw new ProtocolError(ErrorCode.UNSUPPORTED_FORMAT, `start_session: channels must be 1 (mono), got ${p.channels}; mix down before sending`);
+  if (p.channels !== undefined && p.channels !== 1 && !(container && p.channels === 2)) {
+    throw new ProtocolError(ErrorCode.UNSUPPORTED_FORMAT, `start_session: channels must be 1 (mono)${container ? ' or 2 (mixed down)' : ''}, got ${p.channels}; mix down before sending`);
   }
   const intervalMs = p.interim_interval_ms ?? interim.defaultMs;
   if (p.interim_results && (intervalMs < interim.minMs || intervalMs > interim.maxMs)) {
@@ -46,7 +55,7 @@ function settingsFrom(
       throw new ProtocolError(ErrorCode.INVALID_PAYLOAD, `start_session: this connection's token allows ${field} "${wanted}" only, got "${p[field]}"; leave ${field} out or ask your backend for another token`);
     }
   }
-  const settings: SessionSettings = { format: AUDIO_FORMAT, sample_rate: sampleRate, channels: 1 };
+  const settings: SessionSettings = { format, sample_rate: sampleRate, channels: 1 };
   const language = pinned.language ?? p.language;
   // Checked here, before any audio: a model the provider would refuse never reaches it.
   const model = chooseModel(pinned.model ?? p.model, context.models, pinned);

@@ -39,7 +39,26 @@ export type AppendOutcome =
   | { status: 'gap'; nextSeq: number }
   | { status: 'full'; nextSeq: number; bufferedBytes: number }
   | { status: 'unknown' }
-  | { status: 'ended' };
+  | { status: 'ended' }
+  /** A decoded append whose fence is no longer the newest: another node resumed the session; nothing was written. */
+  | { status: 'fenced' };
+
+/**
+ * A decoded format's append (mulaw, alaw, Opus): the decoder's continuation after this chunk, written in the same
+ * atomic step as the PCM, and only while `fence` is the session's newest claim, so the stored decoder state always
+ * matches the stored audio and next_seq.
+ */
+export interface DecoderWrite {
+  continuation: Uint8Array;
+  fence: number | undefined;
+}
+
+/** The decoder state written by the last decoded append, and the seq it continues at. */
+export interface StoredDecoder {
+  nextSeq: number;
+  /** Undefined before the first decoded append. */
+  continuation: Buffer | undefined;
+}
 
 export type CommitOutcome =
   | { status: 'committed'; record: SessionRecord; segment: StoredSegment | undefined }
@@ -61,7 +80,9 @@ export interface BufferStore {
    * Appends `chunk` as sequence `seq` (the next one when undefined) in one atomic step: a lower seq is a
    * duplicate and is not buffered again, a higher one is a gap, and the buffer never exceeds `maxBufferedBytes`.
    */
-  append(id: string, seq: number | undefined, chunk: Buffer, maxBufferedBytes: number): Promise<AppendOutcome>;
+  append(id: string, seq: number | undefined, chunk: Buffer, maxBufferedBytes: number, decoder?: DecoderWrite): Promise<AppendOutcome>;
+  /** The session's stored decoder state (see DecoderWrite), read in one step with next_seq; undefined when no session. */
+  readDecoder(id: string): Promise<StoredDecoder | undefined>;
   /** Buffered audio between absolute offsets [from, to); `from` is at or after the committed offset. */
   readAudio(id: string, from: number, to: number): Promise<Buffer>;
   /**

@@ -14,6 +14,8 @@ interface MemorySession {
   expiresAt: number;
   /** The newest fencing token handed out (0 = never claimed). One process owns every session here: the lease is trivial. */
   fence: number;
+  /** The decoder continuation written with the last decoded append. */
+  decoder?: Buffer;
 }
 
 export interface MemoryStoreOptions {
@@ -73,17 +75,20 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
       return s && copy(s.record);
     },
 
-    async append(id, seq, chunk, maxBufferedBytes): Promise<AppendOutcome> {
+    async append(id, seq, chunk, maxBufferedBytes, decoder): Promise<AppendOutcome> {
       const s = live(id);
       if (!s) return { status: 'unknown' };
       const r = s.record;
       if (r.ended) return { status: 'ended' };
+      if (decoder && decoder.fence !== undefined && decoder.fence !== s.fence) return { status: 'fenced' };
       const buffered = r.receivedBytes - r.committedBytes;
       const at = seq ?? r.nextSeq;
       if (at < r.nextSeq) return { status: 'duplicate', seq: at, nextSeq: r.nextSeq, bufferedBytes: buffered };
       if (at > r.nextSeq) return { status: 'gap', nextSeq: r.nextSeq };
       if (buffered + chunk.length > maxBufferedBytes) return { status: 'full', nextSeq: r.nextSeq, bufferedBytes: buffered };
       s.chunks.push(chunk);
+      // A copy: the caller's continuation buffer is not ours to keep.
+      if (decoder) s.decoder = Buffer.from(decoder.continuation);
       r.nextSeq += 1;
       r.receivedBytes += chunk.length;
       return {
@@ -93,6 +98,11 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
         bufferedBytes: buffered + chunk.length,
         receivedBytes: r.receivedBytes,
       };
+    },
+
+    async readDecoder(id) {
+      const s = live(id);
+      return s && { nextSeq: s.record.nextSeq, continuation: s.decoder && Buffer.from(s.decoder) };
     },
 
     async readAudio(id, from, to) {
@@ -144,6 +154,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
       s.record.ended = true;
       s.chunks = [];
       s.kept = [];
+      delete s.decoder;
       s.chunksStart = s.record.receivedBytes;
       return copy(s.record);
     },

@@ -7,7 +7,7 @@ import { StoreUnavailableError } from '../errors/server-errors.js';
 import type { SessionSettings } from '../protocol/index.js';
 import type { AppendOutcome, BufferStore, CommitOutcome, SegmentFailure, SessionRecord, StoredSegment } from './buffer-store.js';
 
-// KEYS: meta, audio, segments, kept. ARGV: ttl, settings JSON, resume token hash ('' = none).
+// KEYS: meta, audio, segments, kept, decoder. ARGV: ttl, settings JSON, resume token hash ('' = none).
 // Creates the session with its TTL, or refreshes the TTL of every key of an existing one (resume).
 const OPEN = `
 if redis.call('HSETNX', KEYS[1], 'settings', ARGV[2]) == 1 then
@@ -20,23 +20,27 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[1])
+redis.call('EXPIRE', KEYS[5], ARGV[1])
 return {0, redis.call('HGETALL', KEYS[1])}
 `;
 
-// KEYS: meta, audio, kept. Checked and written in one step: a meta key that expired meanwhile is not re-created
-// without a TTL. The kept audio of failed segments goes with the session's end.
+// KEYS: meta, audio, kept, decoder. Checked and written in one step: a meta key that expired meanwhile is not re-created
+// without a TTL. The kept audio of failed segments and the decoder state go with the session's end.
 const END = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], 'ended', 1)
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 return redis.call('HGETALL', KEYS[1])
 `;
 
-// KEYS: meta, audio. ARGV: seq ('' = next), chunk, max buffered bytes, ttl.
+// KEYS: meta, audio, decoder. ARGV: seq ('' = next), chunk, max buffered bytes, ttl, fence ('' = unfenced),
+// decoder continuation ('' = none: pcm_s16le). A decoded append is fenced like a commit, and its continuation is
+// written with the audio, so the stored decoder state always continues at next_seq.
 const APPEND = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
-local m = redis.call('HMGET', KEYS[1], 'ended', 'next_seq', 'received', 'committed')
+local m = redis.call('HMGET', KEYS[1], 'ended', 'next_seq', 'received', 'committed', 'fence')
 if m[1] == '1' then return {'ended'} end
+if ARGV[5] ~= '' and m[5] ~= ARGV[5] then return {'fenced'} end
 local nextSeq = tonumber(m[2])
 local buffered = tonumber(m[3]) - tonumber(m[4])
 local seq = nextSeq
@@ -50,10 +54,11 @@ redis.call('HSET', KEYS[1], 'next_seq', nextSeq + 1)
 local received = redis.call('HINCRBY', KEYS[1], 'received', size)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 return {'appended', seq, nextSeq + 1, buffered + size, received}
 `;
 
-// KEYS: meta, audio, segments, kept. ARGV: start byte, end byte, text, ttl, fence ('' = unfenced), failure JSON ('' = none).
+// KEYS: meta, audio, segments, kept, decoder. ARGV: start byte, end byte, text, ttl, fence ('' = unfenced), failure JSON ('' = none).
 // A fence that is not the session's newest token writes nothing: the node that sent it lost the session.
 // A failed segment takes a number like a transcribed one, and its audio moves to the kept key until the session ends.
 const COMMIT = `
@@ -86,6 +91,7 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('EXPIRE', KEYS[5], ARGV[4])
 return {'committed', redis.call('HGETALL', KEYS[1]), segment, e}
 `;
 
@@ -105,12 +111,12 @@ return 1
 `;
 
 interface ScriptedRedis extends Redis {
-  openSession(meta: string, audio: string, segs: string, kept: string, ttl: number, settings: string, resumeHash: string): Promise<[number, unknown[]]>;
-  endSession(meta: string, audio: string, kept: string): Promise<unknown[] | null>;
+  openSession(meta: string, audio: string, segs: string, kept: string, decoder: string, ttl: number, settings: string, resumeHash: string): Promise<[number, unknown[]]>;
+  endSession(meta: string, audio: string, kept: string, decoder: string): Promise<unknown[] | null>;
   claimSession(meta: string, lease: string, leaseMs: number): Promise<number>;
   renewLease(meta: string, lease: string, fence: string, leaseMs: number): Promise<number>;
-  appendChunk(meta: string, audio: string, seq: string, chunk: Buffer, max: number, ttl: number): Promise<unknown[]>;
-  commitSegment(meta: string, audio: string, segs: string, kept: string, start: number, end: number, text: string, ttl: number, fence: string, failure: string): Promise<unknown[]>;
+  appendChunk(meta: string, audio: string, decoder: string, seq: string, chunk: Buffer, max: number, ttl: number, fence: string, continuation: Uint8Array | string): Promise<unknown[]>;
+  commitSegment(meta: string, audio: string, segs: string, kept: string, decoder: string, start: number, end: number, text: string, ttl: number, fence: string, failure: string): Promise<unknown[]>;
 }
 
 export interface RedisStoreOptions {
@@ -167,10 +173,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     // Not enableAutoPipelining: measured, it cost more than it saved (each socket's chunk arrives in its own
     // tick, so there is rarely a second command to batch with); see BENCHMARKS.md.
   }) as ScriptedRedis;
-  redis.defineCommand('openSession', { numberOfKeys: 4, lua: OPEN });
-  redis.defineCommand('endSession', { numberOfKeys: 3, lua: END });
-  redis.defineCommand('appendChunk', { numberOfKeys: 2, lua: APPEND });
-  redis.defineCommand('commitSegment', { numberOfKeys: 4, lua: COMMIT });
+  redis.defineCommand('openSession', { numberOfKeys: 5, lua: OPEN });
+  redis.defineCommand('endSession', { numberOfKeys: 4, lua: END });
+  redis.defineCommand('appendChunk', { numberOfKeys: 3, lua: APPEND });
+  redis.defineCommand('commitSegment', { numberOfKeys: 5, lua: COMMIT });
   redis.defineCommand('claimSession', { numberOfKeys: 2, lua: CLAIM });
   redis.defineCommand('renewLease', { numberOfKeys: 2, lua: RENEW });
   // ioredis reports connection loss through this event; commands report it to their callers.
@@ -186,7 +192,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
   const keys = (id: string) => {
     // The hash tag keeps one session's keys in one Redis Cluster slot, so the scripts may touch them together.
     const base = `${keyPrefix}{${id}}`;
-    return { meta: `${base}:meta`, audio: `${base}:audio`, segs: `${base}:segments`, lease: `${base}:lease`, kept: `${base}:kept` };
+    return { meta: `${base}:meta`, audio: `${base}:audio`, segs: `${base}:segments`, lease: `${base}:lease`, kept: `${base}:kept`, decoder: `${base}:decoder` };
   };
 
   async function guarded<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -204,7 +210,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     openSession(id, settings, resumeTokenHash) {
       return guarded('open the session', async () => {
         const k = keys(id);
-        const [created, flat] = await redis.openSession(k.meta, k.audio, k.segs, k.kept, ttlS, JSON.stringify(settings), resumeTokenHash ?? '');
+        const [created, flat] = await redis.openSession(k.meta, k.audio, k.segs, k.kept, k.decoder, ttlS, JSON.stringify(settings), resumeTokenHash ?? '');
         return { record: toRecord(id, flat), created: Number(created) === 1 };
       });
     },
@@ -216,11 +222,13 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
       });
     },
 
-    append(id, seq, chunk, maxBufferedBytes) {
+    append(id, seq, chunk, maxBufferedBytes, decoder) {
       return guarded('buffer the chunk', async (): Promise<AppendOutcome> => {
         const k = keys(id);
         coalesceWrites();
-        const r = await redis.appendChunk(k.meta, k.audio, seq === undefined ? '' : String(seq), chunk, maxBufferedBytes, ttlS);
+        const fence = decoder?.fence === undefined ? '' : String(decoder.fence);
+        const continuation = decoder ? Buffer.from(decoder.continuation.buffer, decoder.continuation.byteOffset, decoder.continuation.byteLength) : '';
+        const r = await redis.appendChunk(k.meta, k.audio, k.decoder, seq === undefined ? '' : String(seq), chunk, maxBufferedBytes, ttlS, fence, continuation);
         const n = (i: number) => Number(r[i]);
         switch (String(r[0])) {
           case 'appended':
@@ -233,9 +241,24 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
             return { status: 'full', nextSeq: n(1), bufferedBytes: n(2) };
           case 'ended':
             return { status: 'ended' };
+          case 'fenced':
+            return { status: 'fenced' };
           default:
             return { status: 'unknown' };
         }
+      });
+    },
+
+    readDecoder(id) {
+      return guarded('read the decoder state', async () => {
+        const k = keys(id);
+        // One MULTI: the continuation and next_seq are read at the same point of the session's history.
+        const replies = await redis.multi().hget(k.meta, 'next_seq').getBuffer(k.decoder).exec();
+        if (!replies) throw new Error('transaction aborted');
+        const [[seqError, nextSeq], [decoderError, continuation]] = replies as [[Error | null, string | null], [Error | null, Buffer | null]];
+        if (seqError || decoderError) throw seqError ?? decoderError;
+        if (nextSeq === null) return undefined;
+        return { nextSeq: Number(nextSeq), continuation: continuation ?? undefined };
       });
     },
 
@@ -252,7 +275,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
       return guarded('commit the segment', async (): Promise<CommitOutcome> => {
         const k = keys(id);
         const failed = failure ? JSON.stringify(failure) : '';
-        const r = await redis.commitSegment(k.meta, k.audio, k.segs, k.kept, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence), failed);
+        const r = await redis.commitSegment(k.meta, k.audio, k.segs, k.kept, k.decoder, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence), failed);
         const status = String(r[0]);
         if (status === 'unknown') return { status: 'unknown' };
         if (status === 'fenced') return { status: 'fenced' };
@@ -290,7 +313,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     endSession(id) {
       return guarded('end the session', async () => {
         const k = keys(id);
-        const flat = await redis.endSession(k.meta, k.audio, k.kept);
+        const flat = await redis.endSession(k.meta, k.audio, k.kept, k.decoder);
         return flat?.length ? toRecord(id, flat) : undefined;
       });
     },

@@ -15,6 +15,14 @@ export const eventSpans = {
     return trace.span('process', `Validate ${what}`, {}, fn);
   },
 
+  /**
+   * Decoding a chunk of a compressed format (mulaw, alaw, Opus) to PCM: a `process` step like the chunk's validation,
+   * after the duplicate check; the span's duration is the decode time.
+   */
+  decodeChunk<T>(trace: EventTrace, format: string, bytes: number, fn: Work<T>): Promise<T> {
+    return trace.span('process', `Decode ${format} audio chunk`, { 'audio.format': format, 'chunk.bytes': bytes }, fn);
+  },
+
   /** One store write of a chunk. */
   bufferChunk<T>(trace: EventTrace, key: string, bytes: number, store: string, fn: Work<T>): Promise<T> {
     return trace.span('cache.set', 'Buffer audio chunk', { 'cache.key': key, 'cache.item_size': bytes, 'db.system': store }, fn);

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
-import { ErrorCode } from '../../src/protocol/index.js';
+import { AUDIO_FORMATS, ErrorCode } from '../../src/protocol/index.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
 import { connect, startServer, type TestClient, type TestServer } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
@@ -68,6 +68,9 @@ describe('fuzzing the events', () => {
     );
     const chunk = fc.oneof(
       fc.uint8Array({ maxLength: 4000 }),
+      // Starts of an Ogg page or a WebM header with garbage after, for the decoded formats' sessions.
+      fc.uint8Array({ maxLength: 600 }).map((rest) => Buffer.concat([Buffer.from('OggS\0\x02', 'latin1'), rest])),
+      fc.uint8Array({ maxLength: 600 }).map((rest) => Buffer.concat([Buffer.from([0x1a, 0x45, 0xdf, 0xa3]), rest])),
       fc.integer({ min: 0, max: 70_000 }).map((n) => Buffer.alloc(n, 1)),
       fc.constant(new ArrayBuffer(3200)),
       fc.constant(new Uint8Array(new ArrayBuffer(10), 1, 5)),
@@ -82,7 +85,7 @@ describe('fuzzing the events', () => {
       start_session: fc.record(
         {
           session_id: sessionId,
-          format: fc.oneof(fc.constant('pcm_s16le'), fc.string()),
+          format: fc.oneof(fc.constantFrom(...AUDIO_FORMATS), fc.string()),
           sample_rate: fc.oneof(fc.constantFrom(8000, 16000, 48000), fc.integer(), fc.double()),
           channels: fc.oneof(fc.constant(1), fc.integer()),
           language: fc.oneof(fc.constantFrom('en', 'pt-BR'), fc.string()),

@@ -115,6 +115,11 @@ describe('createPrometheusMetrics', () => {
         },
         {
           "labels": [],
+          "name": "transcription_audio_received_bytes_total",
+          "type": "counter",
+        },
+        {
+          "labels": [],
           "name": "transcription_chunks_total",
           "type": "counter",
         },
@@ -176,7 +181,12 @@ describe('createPrometheusMetrics', () => {
     metrics.eventHandled('audio_chunk', 0.002, 'SEQ_GAP');
     metrics.eventHandled('start_session', 0.002, 'OVERLOADED');
     metrics.engineState({ limit: 4, inFlight: 3, queued: 9 });
+    metrics.chunkBytesReceived('ogg_opus', 300);
+    metrics.chunkBytesReceived('ogg_opus', 200);
+    metrics.chunkBytesReceived('pcm_s16le', 3200);
 
+    expect(await value(registry, 'transcription_audio_received_bytes_total', { format: 'ogg_opus' })).toBe(500);
+    expect(await value(registry, 'transcription_audio_received_bytes_total', { format: 'pcm_s16le' })).toBe(3200);
     expect(await value(registry, 'transcription_chunks_total')).toBe(7);
     expect(await value(registry, 'transcription_audio_received_seconds_total')).toBeCloseTo(0.7, 9);
     expect(await value(registry, 'transcription_audio_transcribed_seconds_total')).toBe(3);

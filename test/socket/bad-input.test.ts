@@ -34,7 +34,7 @@ describe('refused events', () => {
     ['a string payload', 'hello', 'INVALID_PAYLOAD', /start_session: payload must be an object/],
     ['an unknown field', { sample_rate: 16000, volume: 3 }, 'INVALID_PAYLOAD', /unknown field\(s\) volume/],
     ['a session id with spaces', { session_id: 'not ok!' }, 'INVALID_PAYLOAD', /session_id may hold only/],
-    ['a compressed format', { format: 'opus' }, 'UNSUPPORTED_FORMAT', /format "opus" is not supported; send "pcm_s16le"/],
+    ['a compressed format', { format: 'opus' }, 'UNSUPPORTED_FORMAT', /format "opus" is not supported; send one of "pcm_s16le", "mulaw", "alaw", "ogg_opus", "webm_opus"/],
     ['a sample rate above 48 kHz', { sample_rate: 96000 }, 'UNSUPPORTED_FORMAT', /sample_rate must be a whole number from 8000 to 48000 Hz, got 96000/],
     ['stereo', { channels: 2 }, 'UNSUPPORTED_FORMAT', /channels must be 1/],
     ['a sample rate as text', { sample_rate: '16000' }, 'INVALID_PAYLOAD', /sample_rate/],
