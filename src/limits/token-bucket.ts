@@ -1,7 +1,7 @@
 // A token bucket in plain arithmetic: `rate` tokens per ms up to `capacity`, checked on every audio chunk.
 //
 // Why not rate-limiter-flexible here: its RateLimiterMemory.consume() per chunk measured about 30× the cost of this
-// class (bench/limiter-cost.ts: a promise, a result object and a key string per call, and a fixed window that
+// class (bench/ack-path/limiter-cost.ts: a promise, a result object and a key string per call, and a fixed window that
 // cannot express "10× real time with a 30 s burst"); it is used where calls are rare (the ops performance test).
 
 export class TokenBucket {

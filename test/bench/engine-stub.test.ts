@@ -1,7 +1,7 @@
 // The benchmark's engine stub behaves as its base URL path says: a concurrency quota answered with 429 and
 // Retry-After, deterministic text from the uploaded audio, and counts of what it answered and refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChild, stopAll } from '../../bench/processes.js';
+import { startChild, stopAll } from '../../bench/shared/processes.js';
 import { wavHeader } from '../../src/audio/wav.js';
 
 let origin = '';
@@ -9,7 +9,7 @@ let origin = '';
 beforeAll(async () => {
   const { match } = await startChild('engine stub', {
     command: process.execPath,
-    args: ['bench/engine-stub.mjs'],
+    args: ['bench/shared/engine-stub.mjs'],
     env: { PATH: process.env.PATH },
     readyLine: /listening on port (\d+)/,
   });

@@ -1,7 +1,7 @@
 // A flooding client (its own process, the real socket.io-client) against the real server with its default limits: it
 // is stopped at the transport and closed with server_notice FLOODING while a real-time neighbour's chunks are all
 // acked in order; a well-behaved client (the client library, honouring retry_after_ms) is never paused; a flooder that
-// vanishes while paused leaves nothing behind. Behaviour only: the latency figures are bench/noisy-neighbour.ts's.
+// vanishes while paused leaves nothing behind. Behaviour only: the latency figures are bench/noisy-neighbour/noisy-neighbour.ts's.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONFIGURATIONS } from '../../bench/servers.js';
-import type { ConfigurationResult } from '../../bench/scenarios.js';
+import { CONFIGURATIONS } from '../../bench/shared/servers.js';
+import type { ConfigurationResult } from '../../bench/fan-in/scenarios.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,7 +19,7 @@ describe('npm run bench -- --quick', () => {
   it('runs every configuration through every scenario and writes the side-by-side table', { timeout: 240_000 }, async () => {
     // npm run bench builds first; the test runs the entry directly on the build `npm test` made.
     expect(existsSync(join(ROOT, 'dist/main.js')), 'dist/main.js is missing: run npm run build').toBe(true);
-    await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], {
+    await run(process.execPath, ['--import', 'tsx', 'bench/fan-in/run.ts', '--quick', '--out', out], {
       cwd: ROOT,
       timeout: 200_000,
       maxBuffer: 16 * 1024 * 1024,

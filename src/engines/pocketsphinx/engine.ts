@@ -88,7 +88,7 @@ const MAX_GAIN = 8;
 /**
  * A copy of `pcm` prepared for Debian's 0.8 decoders, which normalise each segment's cepstral mean on their own: the
  * peak brought to DECODER_PEAK_DBFS (gain bounded), and a ±1 LSB noise floor where the input has digital silence,
- * which otherwise pulls the mean far off. Both measured (bench/pocketsphinx-rtf.ts): without them a long-lived decoder
+ * which otherwise pulls the mean far off. Both measured (bench/pocketsphinx/rtf.ts): without them a long-lived decoder
  * recognises the fixtures at 40–49 % of words, with them on a par with a fresh process per segment. The noise is the
  * same for the same audio (fixed seed), so a segment always gets the same text.
  */

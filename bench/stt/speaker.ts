@@ -1,0 +1,304 @@
+// One simulated speaker of the speech-to-text latency benchmark: a Socket.IO connection that opens a session,
+// streams a recording in real time from its own offset, ends the session, and records when each chunk left and each
+// result arrived. It speaks the protocol directly rather than through TranscriptionClient: the benchmark must ask
+// for interim results and must count an OVERLOADED refusal instead of retrying it, and the client library does neither.
+import { io, type Socket } from 'socket.io-client';
+import type { SpeechSample } from '../../src/loadtest/index.js';
+import {
+  msToBytes,
+  NAMESPACE,
+  type Ack,
+  type ClientToServerEvents,
+  type EndSessionAccepted,
+  type ServerToClientEvents,
+  type StartSessionAccepted,
+  type StartSessionRequest,
+  type TranscriptionResult,
+} from '../../src/protocol/index.js';
+import { hasSpeech } from '../../src/audio/vad.js';
+
+/** The recording as every speaker reads it: two passes back to back, so a chunk from any offset is one view. */
+export class SpeakerAudio {
+  readonly chunkBytes: number;
+  readonly passBytes: number;
+  private readonly doubled: Buffer;
+
+  constructor(
+    readonly recording: SpeechSample,
+    readonly chunkMs: number,
+  ) {
+    this.chunkBytes = msToBytes(chunkMs, recording.sampleRate);
+    this.passBytes = recording.pcm.length;
+    if (this.chunkBytes > this.passBytes) throw new Error(`${recording.file} is shorter than one ${chunkMs} ms chunk`);
+    this.doubled = Buffer.concat([recording.pcm, recording.pcm]);
+  }
+
+  /** Bytes [from, to) of the looped recording as heard by a speaker who starts at `offset`. */
+  slice(offset: number, from: number, to: number): Buffer {
+    const parts: Buffer[] = [];
+    for (let at = from; at < to; ) {
+      const start = (offset + at) % this.passBytes;
+      const length = Math.min(to - at, this.doubled.length - start);
+      parts.push(this.doubled.subarray(start, start + length));
+      at += length;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  bytesOf(ms: number): number {
+    return msToBytes(ms, this.recording.sampleRate);
+  }
+
+  msOf(bytes: number): number {
+    return (bytes / 2 / this.recording.sampleRate) * 1000;
+  }
+}
+
+export interface SpeakerPlan {
+  url: string;
+  index: number;
+  /** performance.now() at which it connects. */
+  startAt: number;
+  /** Where in the recording it starts (even: whole samples), so speakers do not pause in lockstep. */
+  offsetBytes: number;
+  /** Audio it sends in all. */
+  audioMs: number;
+  interim: boolean;
+  interimIntervalMs?: number;
+  /** OVERLOADED answers to start_session it retries (after retry_after_ms) before giving up. */
+  overloadRetries: number;
+  /** The server's speech threshold, to tell whether audio no final covers held speech. */
+  speechDbfs: number;
+  /** How late each chunk left against its schedule (ms), shared by every speaker of a run. */
+  sendLag: number[];
+}
+
+export interface FinalTiming {
+  segment: number;
+  startMs: number;
+  endMs: number;
+  text: string;
+  /** The server's latency_ms: the segment's cut to the emit. */
+  serverMs: number;
+  /** The segment's last chunk sent (or end_session, for what it cut) to the result's arrival. */
+  clientMs: number;
+  byEnd: boolean;
+}
+
+export interface SpeakerOutcome {
+  index: number;
+  /** OVERLOADED answers at start_session. */
+  refusals: number;
+  started: boolean;
+  /** end_session answered. */
+  completed: boolean;
+  /** Why it did not start or complete: an error code. */
+  failure: string | undefined;
+  ackedBytes: number;
+  ended: EndSessionAccepted | undefined;
+  finals: FinalTiming[];
+  interims: number;
+  /** Per segment: its first result (interim or final) minus the moment its first 2 s of audio had been sent. */
+  firstTextMs: number[];
+  /** transcription_error events and refused chunks, by code. */
+  errors: Record<string, number>;
+  /** Accepted audio no final covers although it holds speech (ms); and accepted audio end_session did not count. */
+  lostSpeechMs: number;
+  uncountedMs: number;
+}
+
+const ACK_TIMEOUT_MS = 10_000;
+const END_TIMEOUT_MS = 120_000;
+/** Interim latency is judged once a segment has this much audio: a shorter one counts from its end. */
+const FIRST_TEXT_AFTER_MS = 2000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+type Connection = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** Emits with an ack, or undefined after `timeoutMs`. */
+function request<T>(socket: Connection, timeoutMs: number, emit: (socket: Connection, ack: (response: Ack<T>) => void) => void): Promise<Ack<T> | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    emit(socket, (response) => {
+      clearTimeout(timer);
+      resolve(response);
+    });
+  });
+}
+
+export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promise<SpeakerOutcome> {
+  const outcome: SpeakerOutcome = {
+    index: plan.index,
+    refusals: 0,
+    started: false,
+    completed: false,
+    failure: undefined,
+    ackedBytes: 0,
+    ended: undefined,
+    finals: [],
+    interims: 0,
+    firstTextMs: [],
+    errors: {},
+    lostSpeechMs: 0,
+    uncountedMs: 0,
+  };
+  const count = (code: string) => (outcome.errors[code] = (outcome.errors[code] ?? 0) + 1);
+  const totalBytes = Math.floor(audio.bytesOf(plan.audioMs) / audio.chunkBytes) * audio.chunkBytes;
+  const chunks = totalBytes / audio.chunkBytes;
+  /** performance.now() each chunk left, by seq. */
+  const sentAt = new Float64Array(chunks);
+  let sentBytes = 0;
+  let endCalledAt: number | undefined;
+  const finals: { result: TranscriptionResult; at: number }[] = [];
+  const firstSeen = new Map<number, { at: number; startMs: number }>();
+
+  const wait = plan.startAt - performance.now();
+  if (wait > 0) await sleep(wait);
+  const socket: Connection = io(`${plan.url}${NAMESPACE}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+  let closing = false;
+  socket.on('disconnect', () => {
+    if (!closing) outcome.failure ??= 'DISCONNECTED';
+  });
+  socket.on('transcription_result', (result) => {
+    const at = performance.now();
+    if (!firstSeen.has(result.segment)) firstSeen.set(result.segment, { at, startMs: result.start_ms });
+    if (result.is_final) finals.push({ result, at });
+    else outcome.interims += 1;
+  });
+  socket.on('transcription_error', (error) => count(`transcription_error ${error.code}`));
+
+  try {
+    const connected = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(true));
+      socket.once('connect_error', () => resolve(false));
+    });
+    if (!connected) {
+      outcome.failure = 'CONNECT_ERROR';
+      return outcome;
+    }
+
+    const payload: StartSessionRequest = { sample_rate: audio.recording.sampleRate };
+    if (plan.interim) {
+      payload.interim_results = true;
+      if (plan.interimIntervalMs) payload.interim_interval_ms = plan.interimIntervalMs;
+    }
+    let accepted: StartSessionAccepted | undefined;
+    for (;;) {
+      const response = await request<StartSessionAccepted>(socket, ACK_TIMEOUT_MS, (s, ack) => s.emit('start_session', payload, ack));
+      if (!response) {
+        outcome.failure = 'START_TIMEOUT';
+        return outcome;
+      }
+      if (response.ok) {
+        accepted = response;
+        break;
+      }
+      if (response.error.code !== 'OVERLOADED') {
+        outcome.failure = response.error.code;
+        return outcome;
+      }
+      outcome.refusals += 1;
+      if (outcome.refusals > plan.overloadRetries) {
+        outcome.failure = 'OVERLOADED';
+        return outcome;
+      }
+      await sleep(response.error.retry_after_ms ?? 1000);
+    }
+    outcome.started = true;
+    const sessionId = accepted.session_id;
+
+    // Real time: chunk i is due i chunk-lengths after the first; a late timer shows as send lag.
+    const streamStart = performance.now();
+    let failed = false;
+    const acks: Promise<void>[] = [];
+    for (let seq = 0; seq < chunks && !failed && outcome.failure === undefined; seq++) {
+      const due = streamStart + seq * audio.chunkMs;
+      const delay = due - performance.now();
+      if (delay > 0) await sleep(delay);
+      const now = performance.now();
+      plan.sendLag.push(Math.max(0, now - due));
+      const chunk = audio.slice(plan.offsetBytes, sentBytes, sentBytes + audio.chunkBytes);
+      sentAt[seq] = now;
+      sentBytes += chunk.length;
+      acks.push(
+        request(socket, ACK_TIMEOUT_MS, (s, ack) => s.emit('audio_chunk', { session_id: sessionId, seq, chunk }, ack)).then((response) => {
+          if (response?.ok) outcome.ackedBytes += chunk.length;
+          else {
+            // A refused chunk leaves a gap the server will not fill: this speaker stops.
+            failed = true;
+            outcome.failure ??= response ? response.error.code : 'ACK_TIMEOUT';
+            count(response ? `chunk ${response.error.code}` : 'chunk ACK_TIMEOUT');
+          }
+        }),
+      );
+    }
+    await Promise.all(acks);
+    if (outcome.failure !== undefined) return outcome;
+
+    endCalledAt = performance.now();
+    const ended = await request<EndSessionAccepted>(socket, END_TIMEOUT_MS, (s, ack) => s.emit('end_session', { session_id: sessionId }, ack));
+    if (!ended?.ok) {
+      outcome.failure = ended ? ended.error.code : 'END_TIMEOUT';
+      return outcome;
+    }
+    outcome.ended = ended;
+    outcome.completed = true;
+    return outcome;
+  } finally {
+    closing = true;
+    socket.disconnect();
+    outcome.finals = finals.map(({ result, at }) => timing(result, at));
+    outcome.firstTextMs = firstTextLatencies();
+    if (outcome.ended) checkCoverage();
+  }
+
+  /** The result's end byte, and the moment the audio that completed it had reached the server's side of the wire. */
+  function timing(result: TranscriptionResult, at: number): FinalTiming {
+    const endByte = audio.bytesOf(result.end_ms);
+    const lastChunk = Math.min(chunks - 1, Math.max(0, Math.ceil(endByte / audio.chunkBytes) - 1));
+    const byEnd = endCalledAt !== undefined && endByte >= sentBytes && at > endCalledAt;
+    const from = byEnd ? Math.max(endCalledAt!, sentAt[lastChunk]!) : sentAt[lastChunk]!;
+    return {
+      segment: result.segment,
+      startMs: result.start_ms,
+      endMs: result.end_ms,
+      text: result.text,
+      serverMs: result.latency_ms,
+      clientMs: at - from,
+      byEnd,
+    };
+  }
+
+  function firstTextLatencies(): number[] {
+    const list: number[] = [];
+    for (const [segment, first] of firstSeen) {
+      const final = finals.find((f) => f.result.segment === segment)?.result;
+      const endMs = final?.end_ms ?? Infinity;
+      const byte = audio.bytesOf(Math.min(first.startMs + FIRST_TEXT_AFTER_MS, endMs));
+      const chunk = Math.min(chunks - 1, Math.max(0, Math.ceil(byte / audio.chunkBytes) - 1));
+      let reference = sentAt[chunk]!;
+      if (endCalledAt !== undefined && byte >= sentBytes) reference = Math.max(reference, endCalledAt);
+      list.push(first.at - reference);
+    }
+    return list;
+  }
+
+  /** Every accepted byte is either in a final or in audio without speech (which gets no result by design). */
+  function checkCoverage(): void {
+    const ackedMs = audio.msOf(outcome.ackedBytes);
+    outcome.uncountedMs = Math.max(0, ackedMs - outcome.ended!.duration_ms);
+    const covered = outcome.finals.map((f) => [f.startMs, f.endMs] as const).sort((a, b) => a[0] - b[0]);
+    let at = 0;
+    const gaps: [number, number][] = [];
+    for (const [start, end] of covered) {
+      if (start > at) gaps.push([at, start]);
+      at = Math.max(at, end);
+    }
+    if (outcome.ended!.duration_ms > at) gaps.push([at, outcome.ended!.duration_ms]);
+    for (const [from, to] of gaps) {
+      const pcm = audio.slice(plan.offsetBytes, audio.bytesOf(from), audio.bytesOf(to));
+      if (hasSpeech(pcm, audio.recording.sampleRate, plan.speechDbfs)) outcome.lostSpeechMs += to - from;
+    }
+  }
+}
