@@ -11,7 +11,7 @@ import { createEngine } from '../engines/index.js';
 import { createClusterMetricsSource } from '../metrics/cluster-metrics.js';
 import { createOpsServer } from '../ops/ops-server.js';
 import { createReadinessProbe } from '../ops/readiness.js';
-import { createStore } from '../server/node.js';
+import { createStore } from '../store/index.js';
 import { stopOnSignals } from '../server/signals.js';
 import { isClusterMessage, WORKER_DRAIN, WORKER_READY } from './messages.js';
 

@@ -6,12 +6,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { shareWorkerMetrics } from '../metrics/cluster-metrics.js';
 import { NAMESPACE } from '../protocol/index.js';
-import { createServingNode } from '../server/node.js';
+import { composeServer } from '../server/compose.js';
 import { stopOnSignals } from '../server/signals.js';
 import { isClusterMessage, WORKER_DRAIN, WORKER_READY } from './messages.js';
 
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
-  const node = await createServingNode(config, logger);
+  const node = await composeServer(config, logger);
   // No listen(): the primary owns PORT and passes each connection here, keeping a polling session on one worker.
   setupWorker(node.app.io);
   // The primary's /metrics sums every worker's registry.

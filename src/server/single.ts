@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import { createOpsServer } from '../ops/ops-server.js';
 import { createReadinessProbe } from '../ops/readiness.js';
 import type { Sessions } from '../sessions/sessions.js';
-import { createServingNode } from './node.js';
+import { composeServer } from './compose.js';
 import { stopOnSignals } from './signals.js';
 
 /**
@@ -19,7 +19,7 @@ export function capacityCheck(sessions: Pick<Sessions, 'overloaded'>): () => Pro
 }
 
 export async function runSingleProcess(config: Config, logger: Logger): Promise<void> {
-  const node = await createServingNode(config, logger);
+  const node = await composeServer(config, logger);
   const { app, store, engine, drain } = node;
   const port = await app.listen();
   logger.info(

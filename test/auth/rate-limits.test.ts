@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/server/compose.js';
 import { connectLimitsRedis, createAccess } from '../../src/auth/access.js';
 import { TOKEN_PATH } from '../../src/auth/token-endpoint.js';
 import { loadConfig } from '../../src/config/config.js';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App } from '../../src/server/compose.js';
 import { createAccess } from '../../src/auth/access.js';
 import { createRedisReplayGuard, type ReplayGuard } from '../../src/auth/replay-guard.js';
 import { TOKEN_PATH } from '../../src/auth/token-endpoint.js';

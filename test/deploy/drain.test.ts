@@ -9,7 +9,7 @@ import { TOKEN_PATH } from '../../src/auth/token-endpoint.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { ServerNotice, TranscriptionResult } from '../../src/protocol/index.js';
 import { DRAIN_RETRY_AFTER_MS } from '../../src/server/drain.js';
-import { createServingNode, type ServingNode } from '../../src/server/node.js';
+import { composeServer, type TranscriptionServer } from '../../src/server/compose.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
 import { until } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
@@ -100,13 +100,13 @@ describe('graceful drain on SIGTERM', () => {
 
 describe('a draining node and one-time client tokens', () => {
   const API_KEY = 'backend-key-drain';
-  const nodes: ServingNode[] = [];
+  const nodes: TranscriptionServer[] = [];
   afterEach(async () => {
     for (const node of nodes.splice(0)) await node.close();
   });
 
   /** A serving node as main.ts builds it (access with the Redis replay guard, drain gate, token endpoint). */
-  async function startNode(prefix: string): Promise<{ node: ServingNode; url: string }> {
+  async function startNode(prefix: string): Promise<{ node: TranscriptionServer; url: string }> {
     const config = loadConfig({
       REDIS_URL: inject('redisUrl'),
       REDIS_KEY_PREFIX: prefix,
@@ -117,7 +117,7 @@ describe('a draining node and one-time client tokens', () => {
       TOKEN_SECRET: 'drain-token-secret-'.padEnd(48, 'x'),
       LOG_LEVEL: 'silent',
     });
-    const node = await createServingNode(config, pino({ level: 'silent' }));
+    const node = await composeServer(config, pino({ level: 'silent' }));
     nodes.push(node);
     const port = await node.app.listen(0, '127.0.0.1');
     return { node, url: `http://127.0.0.1:${port}` };

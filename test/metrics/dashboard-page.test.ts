@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App } from '../../src/server/compose.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import { loadTestOptions, runLoadTest, type LoadTestSummary } from '../../src/loadtest/index.js';

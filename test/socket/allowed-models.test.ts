@@ -2,7 +2,7 @@
 // token's `models` narrows the list further, and no model string a client can make up ever reaches the provider.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/server/compose.js';
 import { createAccess } from '../../src/auth/access.js';
 import { TOKEN_PATH } from '../../src/auth/token-endpoint.js';
 import { loadConfig } from '../../src/config/config.js';

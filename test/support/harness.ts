@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { inject } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App } from '../../src/server/compose.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import type { ServerMetrics } from '../../src/metrics/metrics.js';

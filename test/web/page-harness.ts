@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App } from '../../src/server/compose.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import type { BufferStore } from '../../src/store/buffer-store.js';

@@ -1,26 +1,36 @@
-// The composition root: wires config, store, engine, scheduler, sessions, telemetry, metrics and transports into one
-// server that tests can build with real parts on free ports.
+// The composition root, the one place the object graph is built: composeServer() makes a process's parts from the
+// config (store, engine, telemetry, metrics, access, HTTP routes, drain) and createApp() wires them into the service
+// (scheduler, admission, limits, sessions, the Socket.IO namespace) — tests call createApp with parts of their own. The
+// process model (src/server/single.ts, src/cluster/worker.ts) only decides how many times composeServer runs.
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Server } from 'socket.io';
-import { createAccess, type Access } from './auth/access.js';
-import type { Config } from './config/config.js';
-import type { TranscriptionEngine } from './engines/engine.js';
-import { StreamLimits } from './limits/stream-limits.js';
-import { noopMetrics, type ServerMetrics } from './metrics/metrics.js';
-import { AdmissionControl } from './scheduler/admission.js';
-import { EventLoopLoad } from './limits/event-loop-load.js';
-import { sessionCapRefusal } from './limits/session-cap.js';
-import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from './scheduler/concurrency-limit.js';
-import { EngineScheduler } from './scheduler/engine-scheduler.js';
-import { modelPolicy } from './sessions/allowed-models.js';
-import { SessionRegistry } from './sessions/session-registry.js';
-import { Sessions } from './sessions/sessions.js';
-import { registerTranscriptionNamespace } from './socket/namespace.js';
-import type { BufferStore } from './store/buffer-store.js';
-import { noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
+import { connectLimitsRedis, createAccess, createReplayGuard, type Access } from '../auth/access.js';
+import type { Config } from '../config/config.js';
+import type { TranscriptionEngine } from '../engines/engine.js';
+import { StreamLimits } from '../limits/stream-limits.js';
+import { noopMetrics, type ServerMetrics } from '../metrics/metrics.js';
+import { AdmissionControl } from '../scheduler/admission.js';
+import { EventLoopLoad } from '../limits/event-loop-load.js';
+import { sessionCapRefusal } from '../limits/session-cap.js';
+import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../scheduler/concurrency-limit.js';
+import { EngineScheduler } from '../scheduler/engine-scheduler.js';
+import { modelPolicy } from '../sessions/allowed-models.js';
+import { SessionRegistry } from '../sessions/session-registry.js';
+import { Sessions } from '../sessions/sessions.js';
+import { registerTranscriptionNamespace } from '../socket/namespace.js';
+import type { BufferStore } from '../store/buffer-store.js';
+import { noopTelemetry, type Telemetry } from '../telemetry/telemetry.js';
+import { TOKEN_PATH } from '../auth/token-endpoint.js';
+import { createEngine } from '../engines/index.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.js';
+import { createStore } from '../store/index.js';
+import { createTelemetry, flushTelemetry } from '../telemetry/sentry-telemetry.js';
+import { createRequestRouter } from '../web-server/request-router.js';
+import { createPageHandler } from '../web-server/static-page.js';
+import { createDrain, createDrainGate, type Drain } from './drain.js';
 
 export interface AppDeps {
   store: BufferStore;
@@ -144,6 +154,58 @@ export function createApp(config: Config, deps: AppDeps): App {
       if (!deps.access) await access.close();
       scheduler.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
+    },
+  };
+}
+
+/** One serving process's parts, built from the config. */
+export interface TranscriptionServer {
+  app: App;
+  store: BufferStore;
+  engine: TranscriptionEngine;
+  /** This process's Prometheus registry: served on its ops server, or collected by a cluster primary. */
+  prometheus: PrometheusMetrics;
+  drain: Drain;
+  /** After the drain: closes the app, the store and the engine, and sends the last telemetry. */
+  close(): Promise<void>;
+}
+
+export async function composeServer(config: Config, logger: Logger): Promise<TranscriptionServer> {
+  const store = await createStore(config);
+  const engine = await createEngine(config, logger);
+  // Prometheus metrics on a registry of this process's own: the pipeline reports to it.
+  const prometheus = createPrometheusMetrics();
+  // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam; what
+  // the SDK drops is counted in the metrics.
+  const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });
+  // With REDIS_URL, client-token claims and the per-address limits are shared by every node and worker, so a token
+  // opens one connection in all and MAX_CONNECTIONS_PER_IP holds for the deployment.
+  const access = createAccess(config, { logger, replayGuard: await createReplayGuard(config), redis: await connectLimitsRedis(config) });
+  const httpHandler = createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, createPageHandler());
+  // The drain check comes before every other handshake check: a draining node must not redeem a one-time token.
+  const gate = createDrainGate();
+  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access: { ...access, handshake: [gate.handshake, ...access.handshake] }, httpHandler });
+  const drain = createDrain({
+    io: app.io,
+    gate,
+    graceMs: config.shutdownGraceMs,
+    stopTakingWork: () => app.sessions.startDraining(),
+    idle: () => app.sessions.settled(),
+    logger,
+  });
+  return {
+    app,
+    store,
+    engine,
+    prometheus,
+    drain,
+    async close() {
+      await app.close();
+      await access.close();
+      await store.close();
+      await engine.close?.();
+      // Transactions of the last events are still queued: send them before exiting.
+      await flushTelemetry();
     },
   };
 }
