@@ -12,7 +12,9 @@ import { createConnectionLimit, createHandshakeRateLimit } from './handshake-lim
 import { createOriginPolicy, type OriginPolicy } from './origin-policy.js';
 import { createRedisConnectionCounter } from './redis-connection-counter.js';
 import { createMemoryReplayGuard, createRedisReplayGuard, type ReplayGuard } from './replay-guard.js';
-import { createTokenEndpoint, rateLimitedTokens, type RequestHandler } from './token-endpoint.js';
+import { createTokenEndpoint, rateLimitedTokens } from './token-endpoint.js';
+import { sendError } from '../web-server/json-response.js';
+import type { RequestHandler } from '../web-server/request-router.js';
 
 export interface Access {
   /** Present when TOKEN_SECRET is set. */
@@ -30,7 +32,7 @@ type AccessConfig = Pick<Config, 'authToken' | 'production' | 'auth' | 'redisKey
 
 export interface AccessOptions {
   logger?: Logger;
-  /** Default: in memory (main.ts passes the Redis one with REDIS_URL). */
+  /** Default: in memory (the composition root passes the Redis one with REDIS_URL). */
   replayGuard?: ReplayGuard;
   /** With REDIS_URL: the per-address limits count here, across every worker and node, instead of per process. */
   redis?: Redis;
@@ -107,7 +109,5 @@ export function warnIfAnonymous(config: Pick<Config, 'production' | 'authToken' 
 
 const tokensOff: RequestHandler = (request, response) => {
   request.resume();
-  const text = JSON.stringify({ error: 'not_found', message: 'Client tokens are off on this server: set API_KEYS and TOKEN_SECRET to issue them at POST /v1/tokens' });
-  response.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
+  sendError(response, 404, 'not_found', 'Client tokens are off on this server: set API_KEYS and TOKEN_SECRET to issue them at POST /v1/tokens');
 };

@@ -8,6 +8,7 @@ import type { AddressRateLimit } from './address-rate-limit.js';
 import { createApiKeyCheck } from './api-keys.js';
 import { clientAddress } from './client-address.js';
 import { sendJson } from '../web-server/json-response.js';
+import type { RequestHandler } from '../web-server/request-router.js';
 import type { ClientTokens } from './client-tokens.js';
 
 export const TOKEN_PATH = '/v1/tokens';
@@ -27,7 +28,6 @@ function requestSchema(maxTtlS: number) {
   });
 }
 
-export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
 export function createTokenEndpoint(options: { apiKeys: readonly string[]; tokens: ClientTokens; maxTtlS: number; logger?: Logger }): RequestHandler {
   const keyMatches = createApiKeyCheck(options.apiKeys);

@@ -29,7 +29,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prom
 import { createStore } from '../store/index.js';
 import { createTelemetry, flushTelemetry } from '../telemetry/sentry-telemetry.js';
 import { createRequestRouter } from '../web-server/request-router.js';
-import { createPageHandler } from '../web-server/static-page.js';
+import { createPageHandler, pageNotFound } from '../web-server/static-page.js';
 import { createDrain, createDrainGate, type Drain } from './drain.js';
 
 export interface AppDeps {
@@ -61,11 +61,6 @@ export function transportMessageLimit(maxChunkBytes: number): number {
   return Math.max(4 * 1024 * 1024, maxChunkBytes * 4);
 }
 
-function notFound(_request: IncomingMessage, response: ServerResponse): void {
-  response.writeHead(404, { 'content-type': 'application/json' });
-  response.end(JSON.stringify({ error: 'Not found. Clients connect with Socket.IO to the /transcription namespace.' }));
-}
-
 /** The engine's concurrency: its own capacity (local decoders), a fixed cap from the settings, or adaptive. */
 export function engineConcurrency(config: Config, engine: TranscriptionEngine): ConcurrencyLimit {
   const { fixed, min, max } = config.engine.concurrency;
@@ -82,7 +77,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const telemetry = deps.telemetry ?? noopTelemetry;
   const metrics = deps.metrics ?? noopMetrics;
-  const httpServer = createServer(deps.httpHandler ?? notFound);
+  const httpServer = createServer(deps.httpHandler ?? pageNotFound);
   const access = deps.access ?? createAccess(config, { logger });
   const io = new Server(httpServer, {
     maxHttpBufferSize: transportMessageLimit(config.maxChunkBytes),

@@ -4,7 +4,8 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sendJson } from './json-response.js';
+import { sendError } from './json-response.js';
+import type { RequestHandler } from './request-router.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -35,14 +36,13 @@ const PAGE_POLICY = [
 /** dist/web next to this module once compiled (dist/web-server/static-page.js). */
 export const DEFAULT_PAGE_DIR = fileURLToPath(new URL('../web/', import.meta.url));
 
-export type PageHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
 /** An http request handler serving the files under `rootDir`, for createApp's `httpHandler`. */
-export function createPageHandler(rootDir: string = DEFAULT_PAGE_DIR): PageHandler {
+export function createPageHandler(rootDir: string = DEFAULT_PAGE_DIR): RequestHandler {
   const root = path.resolve(rootDir);
   return (request, response) => {
     serve(root, request, response).catch((error: unknown) => {
-      if (!response.headersSent) sendJson(response, 500, { error: `Could not serve the page: ${(error as Error).message}` });
+      if (!response.headersSent) sendError(response, 500, 'internal_error', `Could not serve the page: ${(error as Error).message}`);
       else response.destroy();
     });
   };
@@ -51,7 +51,7 @@ export function createPageHandler(rootDir: string = DEFAULT_PAGE_DIR): PageHandl
 async function serve(root: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     response.setHeader('allow', 'GET, HEAD');
-    sendJson(response, 405, { error: `${request.method} is not allowed here: the page is read with GET.` });
+    sendError(response, 405, 'method_not_allowed', `${request.method} is not allowed here: the page is read with GET.`);
     return;
   }
   const file = resolveFile(root, request.url ?? '/');
@@ -62,7 +62,7 @@ async function serve(root: string, request: IncomingMessage, response: ServerRes
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) {
     if (file === path.join(root, 'index.html')) {
-      sendJson(response, 404, { error: 'The demo page has not been built: run `npm run build` (it bundles src/web into dist/web).' });
+      sendError(response, 404, 'not_found', 'The demo page has not been built: run `npm run build` (it bundles src/web into dist/web).');
     } else {
       notFound(response, request.url ?? '/');
     }
@@ -117,8 +117,12 @@ function sendFile(request: IncomingMessage, response: ServerResponse, file: stri
 }
 
 function notFound(response: ServerResponse, url: string): void {
-  sendJson(response, 404, {
-    error: `Not found: ${url.split('?')[0]!.slice(0, 200)}. The demo page is at /; clients connect with Socket.IO to the /transcription namespace.`,
-  });
+  sendError(response, 404, 'not_found', `Not found: ${url.split('?')[0]!.slice(0, 200)}. The demo page is at /; clients connect with Socket.IO to the /transcription namespace.`);
 }
+
+/** The main port's one 404, for a server without the page (createApp's default handler). */
+export const pageNotFound: RequestHandler = (request, response) => {
+  request.resume();
+  notFound(response, request.url ?? '/');
+};
 

@@ -96,7 +96,7 @@ describe('createPageHandler', () => {
     const response = await get(pathname);
     expect(response.status).toBe(404);
     expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(JSON.parse(response.body).error).toMatch(/^Not found/);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'not_found', message: expect.stringMatching(/^Not found/) });
     expect(response.body).not.toContain('outside');
   });
 
@@ -104,7 +104,7 @@ describe('createPageHandler', () => {
     const response = await get('/', 'POST');
     expect(response.status).toBe(405);
     expect(response.headers.allow).toBe('GET, HEAD');
-    expect(JSON.parse(response.body).error).toContain('POST');
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'method_not_allowed', message: expect.stringContaining('POST') });
   });
 
   it('says how to build the page when it has not been built', async () => {
@@ -113,7 +113,7 @@ describe('createPageHandler', () => {
     try {
       const response = await fetch(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/`);
       expect(response.status).toBe(404);
-      expect((await response.json()).error).toContain('npm run build');
+      expect((await response.json()).message).toContain('npm run build');
     } finally {
       await new Promise((resolve) => bare.close(resolve));
     }
