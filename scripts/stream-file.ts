@@ -1,13 +1,14 @@
-// Streams a WAV file to the transcription server in timed chunks and prints each result as it arrives.
-// Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] [--speed 1]
+// Streams an audio file to the transcription server in timed chunks and prints each result as it arrives: a .wav as
+// 16-bit PCM, .opus/.ogg and .webm as their bytes (ogg_opus, webm_opus), raw G.711 .ul/.al at --rate (default 8000).
+// Usage: npx tsx scripts/stream-file.ts <file> [--rate HZ] [--url http://localhost:3000] [--chunk-ms 100] [--speed 1]
 //        [--language en] [--token T] [--session-id ID [--resume-token R]] [--interim [--interim-interval-ms MS]]
 import { parseArgs } from 'node:util';
 import { TranscriptionClient, TranscriptionClientError, describeError, type AudioChunkAccepted } from '../src/client/index.js';
-import { loadSpeechSample, SpeechSampleError } from '../src/loadtest/speech-sample.js';
-import { msToBytes } from '../src/audio/pcm.js';
+import { SpeechSampleError } from '../src/loadtest/speech-sample.js';
+import { chunkBytesOf, loadAudioFile } from '../src/loadtest/audio-file.js';
 
 const USAGE =
-  'Usage: npx tsx scripts/stream-file.ts <file.wav> [--url http://localhost:3000] [--chunk-ms 100] ' +
+  'Usage: npx tsx scripts/stream-file.ts <file.wav|.opus|.ogg|.webm|.ul|.al> [--rate HZ (G.711 files, default 8000)] [--url http://localhost:3000] [--chunk-ms 100] ' +
   '[--speed 1 (1 = real time, 0 = as fast as acks allow)] [--language en] [--token T] [--session-id ID [--resume-token R]] ' +
   '[--interim (print interim results too)] [--interim-interval-ms MS]';
 
@@ -16,6 +17,7 @@ const FAST_WINDOW = 16;
 
 interface Options {
   file: string;
+  rate: number | undefined;
   url: string;
   chunkMs: number;
   speed: number;
@@ -35,6 +37,7 @@ function parseOptions(argv: string[]): Options {
     allowPositionals: true,
     options: {
       url: { type: 'string', default: process.env.TRANSCRIPTION_URL ?? 'http://localhost:3000' },
+      rate: { type: 'string' },
       'chunk-ms': { type: 'string', default: '100' },
       speed: { type: 'string', default: '1' },
       language: { type: 'string' },
@@ -51,7 +54,9 @@ function parseOptions(argv: string[]): Options {
     process.exit(0);
   }
   const file = positionals[0];
-  if (!file || positionals.length > 1) throw new UsageError('Give exactly one WAV file.');
+  if (!file || positionals.length > 1) throw new UsageError('Give exactly one audio file.');
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  if (rate !== undefined && (!Number.isInteger(rate) || rate < 8000 || rate > 48000)) throw new UsageError('--rate must be a whole number of Hz from 8000 to 48000.');
   const chunkMs = Number(values['chunk-ms']);
   if (!Number.isFinite(chunkMs) || chunkMs < 10 || chunkMs > 10_000) throw new UsageError('--chunk-ms must be a number from 10 to 10000.');
   const speed = Number(values.speed);
@@ -64,6 +69,7 @@ function parseOptions(argv: string[]): Options {
   if (values['resume-token'] !== undefined && values['session-id'] === undefined) throw new UsageError('--resume-token goes with --session-id.');
   return {
     file,
+    rate,
     url: values.url,
     chunkMs,
     speed,
@@ -83,8 +89,10 @@ const round = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${Math.ro
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const { pcm, sampleRate, durationMs } = await loadSpeechSample(options.file);
-  const chunkBytes = Math.max(2, msToBytes(options.chunkMs, sampleRate));
+  const audio = await loadAudioFile(options.file, { rate: options.rate });
+  const { bytes, format, sampleRate, durationMs } = audio;
+  // Real time by the file's duration: each chunk is the share of the bytes that plays for --chunk-ms.
+  const chunkBytes = chunkBytesOf(audio, options.chunkMs);
 
   const client = new TranscriptionClient({ url: options.url, token: options.token, reconnect: { attempts: 8, maxDelayMs: 2000 } });
   // On a terminal the segment in progress is one line rewritten in place, then replaced by its final.
@@ -120,8 +128,10 @@ async function main(): Promise<void> {
   });
 
   try {
-    console.error(`Streaming ${options.file}: ${seconds(durationMs)} s at ${sampleRate} Hz to ${options.url} in ${options.chunkMs} ms chunks`);
+    const rateText = sampleRate === undefined ? '' : ` at ${sampleRate} Hz`;
+    console.error(`Streaming ${options.file} as ${format}: ${seconds(durationMs)} s${rateText}, ${Math.round((bytes.length * 1000) / durationMs)} B/s, to ${options.url} in ${options.chunkMs} ms chunks`);
     const started = await client.start({
+      format,
       sessionId: options.sessionId,
       resumeToken: options.resumeToken,
       sampleRate,
@@ -136,7 +146,7 @@ async function main(): Promise<void> {
     let failure: unknown;
     const inFlight: Promise<AudioChunkAccepted>[] = [];
     const wallStart = performance.now();
-    for (let offset = 0, index = 0; offset < pcm.length && failure === undefined && !interrupted; offset += chunkBytes, index++) {
+    for (let offset = 0, index = 0; offset < bytes.length && failure === undefined && !interrupted; offset += chunkBytes, index++) {
       if (options.speed > 0) {
         const due = wallStart + (index * options.chunkMs) / options.speed;
         const wait = due - performance.now();
@@ -144,7 +154,7 @@ async function main(): Promise<void> {
       } else if (inFlight.length >= FAST_WINDOW) {
         await inFlight.shift()!.catch(() => undefined);
       }
-      const sent = client.sendChunk(pcm.subarray(offset, Math.min(pcm.length, offset + chunkBytes)));
+      const sent = client.sendChunk(bytes.subarray(offset, Math.min(bytes.length, offset + chunkBytes)));
       sent.catch((error: unknown) => {
         failure ??= error;
       });

@@ -79,6 +79,7 @@ export class SessionHandshake {
     this.id = options.sessionId;
     this.resumeToken = options.sessionId === undefined ? undefined : options.resumeToken;
     this.request = definedOnly({
+      format: options.format,
       sample_rate: options.sampleRate,
       language: options.language,
       prompt: options.prompt,

@@ -3,7 +3,7 @@
 // come out in segment order.
 import { ErrorCode } from '../protocol/errors.js';
 import { NAMESPACE } from '../protocol/events.js';
-import type { AudioChunkAccepted, EndSessionAccepted, StartSessionAccepted, TranscriptionErrorEvent, TranscriptionResult } from '../protocol/index.js';
+import type { AudioChunkAccepted, AudioFormat, EndSessionAccepted, StartSessionAccepted, TranscriptionErrorEvent, TranscriptionResult } from '../protocol/index.js';
 import type { RetryPolicy } from './backoff.js';
 import { ChunkSender } from './chunk-sender.js';
 import { Connection } from './connection.js';
@@ -22,6 +22,8 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
   private readonly segments: SegmentOrder;
   private readonly pauses = new Pauses();
   private closed = false;
+  /** The running session's format: only pcm_s16le chunks must hold whole 16-bit samples. */
+  private format: AudioFormat = 'pcm_s16le';
   private endPromise: Promise<EndSessionAccepted> | undefined;
   /** Results that overtook the start_session answer: they wait until the session id is known. */
   private earlyResults: TranscriptionResult[] = [];
@@ -131,6 +133,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
     this.endPromise = undefined;
     this.segments.reset();
     this.connection.markHealthy();
+    this.format = options.format ?? 'pcm_s16le';
     this.handshake.begin(options);
     try {
       const accepted = await this.handshake.open();
@@ -145,7 +148,8 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
   }
 
   /**
-   * Queues one chunk of mono 16-bit little-endian PCM; resolves when the server has accepted it. The bytes are
+   * Queues one chunk of the session's format (mono 16-bit little-endian PCM by default; G.711 bytes; the next bytes of
+   * an Ogg or WebM Opus stream, cut anywhere); resolves when the server has accepted it. The bytes are
    * copied, so the caller may reuse its buffer.
    */
   sendChunk(pcm: Uint8Array | Int16Array | ArrayBuffer): Promise<AudioChunkAccepted> {
@@ -159,7 +163,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
       );
     }
     const bytes = copyBytes(pcm);
-    if (bytes.byteLength === 0 || bytes.byteLength % 2 !== 0) {
+    if (bytes.byteLength === 0 || (this.format === 'pcm_s16le' && bytes.byteLength % 2 !== 0)) {
       return Promise.reject(
         new TranscriptionClientError(
           ErrorCode.INVALID_AUDIO,

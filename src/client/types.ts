@@ -1,6 +1,6 @@
 // The client's public option, event and statistics shapes, kept apart so the client module holds only behaviour.
 import type { ManagerOptions, SocketOptions, io } from 'socket.io-client';
-import type { ServerNotice, StartSessionAccepted, TranscriptionResult } from '../protocol/index.js';
+import type { AudioFormat, ServerNotice, StartSessionAccepted, TranscriptionResult } from '../protocol/index.js';
 import type { TranscriptionClientError } from './errors.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
@@ -70,7 +70,15 @@ export interface TranscriptionClientOptions {
 export interface StartOptions {
   /** Resume this session if it is live on the server (or create it under this id). */
   sessionId?: string;
-  /** Hz of the mono 16-bit PCM you will send (server default 16000). */
+  /**
+   * What the chunks are (default pcm_s16le): mulaw / alaw (G.711, one byte a sample), ogg_opus / webm_opus (the
+   * consecutive bytes of one Ogg or WebM Opus stream, as opusenc or MediaRecorder write it). See docs/protocol.md.
+   */
+  format?: AudioFormat;
+  /**
+   * Hz of the PCM or G.711 you will send (server default 16000, G.711 8000); for Opus, the rate the server decodes to
+   * (default 16000).
+   */
   sampleRate?: number;
   language?: string;
   prompt?: string;

@@ -3,6 +3,7 @@
 import { DEFAULT_SAMPLE_RATE } from '../audio/pcm.js';
 import { TranscriptionClient, TranscriptionClientError } from '../client/index.js';
 import { Microphone, MicrophoneError } from './microphone.js';
+import { OpusRecorder } from './opus-recorder.js';
 import { SentAudio } from './sent-audio.js';
 import { Transcript } from './transcript.js';
 import { PageView, type Phase } from './view.js';
@@ -17,13 +18,15 @@ const SESSION_KEY = 'transcription.session';
  * `?language=en` asks the engine for a language instead of detecting it; `?interim=0` turns interim results off;
  * `#token=…` is the server's AUTH_TOKEN or a short-lived token (in the fragment, so it never reaches a server or proxy log).
  */
-function pageOptions(): { language: string | undefined; token: string | undefined; interim: boolean } {
+function pageOptions(): { language: string | undefined; token: string | undefined; interim: boolean; pcm: boolean } {
   const query = new URLSearchParams(location.search);
   const fragment = new URLSearchParams(location.hash.slice(1));
   return {
     language: query.get('language') || undefined,
     token: fragment.get('token') || undefined,
     interim: !['0', 'false', 'off', 'no'].includes((query.get('interim') ?? '').toLowerCase()),
+    // `?format=pcm` sends 16-bit PCM from the worklet even where MediaRecorder could send WebM Opus.
+    pcm: (query.get('format') ?? '').toLowerCase() === 'pcm',
   };
 }
 
@@ -49,7 +52,13 @@ class TranscriptionPage {
   private readonly options = pageOptions();
   private readonly transcript = new Transcript();
   private client: TranscriptionClient | undefined;
-  private microphone: Microphone | undefined;
+  private microphone: Microphone | OpusRecorder | undefined;
+  /** What this recording sends: webm_opus where the browser records it, else PCM. */
+  private format: 'webm_opus' | 'pcm_s16le' = 'pcm_s16le';
+  /** Bytes handed to the client this recording, and when it started: the bytes per second shown. */
+  private bytesSent = 0;
+  private recordingSince = 0;
+  private capturedOpusMs = 0;
   private sentAudio = new SentAudio();
   private phase: Phase = 'idle';
   private figuresTimer: ReturnType<typeof setInterval> | undefined;
@@ -71,15 +80,24 @@ class TranscriptionPage {
     this.transcript.clear();
     this.view.renderTranscript([]);
     this.sentAudio = new SentAudio();
+    this.bytesSent = 0;
     this.view.setStatus('Asking for the microphone…');
     const client = this.ensureClient();
+    this.format = !this.options.pcm && OpusRecorder.supported() ? 'webm_opus' : 'pcm_s16le';
     try {
       // The microphone first: if it is refused, no session is opened on the server for nothing.
-      this.microphone = await Microphone.open(
-        new URL('worklet.js', location.href).href,
-        (chunk) => this.onAudio(chunk.pcm, chunk.levelDbfs),
-        () => this.onMicrophoneLost(),
-      );
+      this.microphone =
+        this.format === 'webm_opus'
+          ? await OpusRecorder.open(
+              (bytes) => this.onOpus(bytes),
+              () => this.onMicrophoneLost(),
+            )
+          : await Microphone.open(
+              new URL('worklet.js', location.href).href,
+              (chunk) => this.onAudio(chunk.pcm, chunk.levelDbfs),
+              () => this.onMicrophoneLost(),
+            );
+      this.recordingSince = performance.now();
     } catch (error) {
       this.setPhase('failed');
       this.view.setStatus('Not recording.');
@@ -91,7 +109,7 @@ class TranscriptionPage {
     this.startFigures();
     try {
       // Audio captured before the server answers is queued by the client and numbered once the session exists.
-      const accepted = await client.start({ sampleRate: DEFAULT_SAMPLE_RATE, language: this.options.language, interimResults: this.options.interim });
+      const accepted = await client.start({ format: this.format, sampleRate: DEFAULT_SAMPLE_RATE, language: this.options.language, interimResults: this.options.interim });
       this.view.setSession(accepted.session_id);
       rememberSession(client.session);
     } catch (error) {
@@ -103,9 +121,18 @@ class TranscriptionPage {
     const client = this.client;
     if (!client || (this.phase !== 'recording' && this.phase !== 'stopping')) return;
     this.sentAudio.append(pcm);
+    this.bytesSent += pcm.byteLength;
     this.view.setLevel(levelDbfs);
     // A rejected chunk is also reported through the client's 'error' event; a failed session is handled there.
     client.sendChunk(pcm).catch(() => {});
+  }
+
+  /** The next bytes of the WebM Opus stream: sent as they are; the server decodes them. */
+  private onOpus(bytes: ArrayBuffer): void {
+    const client = this.client;
+    if (!client || (this.phase !== 'recording' && this.phase !== 'stopping')) return;
+    this.bytesSent += bytes.byteLength;
+    client.sendChunk(bytes).catch(() => {});
   }
 
   /** What was recorded until then is still worth its transcript: finish the session as if Stop had been pressed. */
@@ -128,7 +155,8 @@ class TranscriptionPage {
       this.transcript.finish(end);
       this.view.renderTranscript(this.transcript.lines);
       this.view.showSummary(end.duration_ms, end.segments);
-      this.view.offerRecording(this.sentAudio.truncated ? undefined : this.sentAudio.toWav());
+      // The Opus path keeps no copy to save.
+      this.view.offerRecording(this.sentAudio.truncated || this.sentAudio.byteLength === 0 ? undefined : this.sentAudio.toWav());
       this.setPhase('done');
       this.view.setStatus(this.transcript.text ? 'Done.' : 'Done: no speech was recognised.');
     } catch (error) {
@@ -204,7 +232,16 @@ class TranscriptionPage {
   }
 
   private renderFigures(): void {
-    this.view.renderFigures({ stats: this.client?.stats(), capturedMs: this.sentAudio.durationMs, finished: this.phase === 'done' });
+    // The Opus path keeps no PCM copy: its captured time is the recording's wall time.
+    const elapsedMs = this.recordingSince > 0 ? performance.now() - this.recordingSince : 0;
+    const capturedMs = this.format === 'webm_opus' ? (this.phase === 'recording' || this.phase === 'stopping' ? elapsedMs : this.capturedOpusMs) : this.sentAudio.durationMs;
+    if (this.format === 'webm_opus' && (this.phase === 'recording' || this.phase === 'stopping')) this.capturedOpusMs = elapsedMs;
+    this.view.renderFigures({
+      stats: this.client?.stats(),
+      capturedMs,
+      finished: this.phase === 'done',
+      sending: { format: this.format, bytesPerSecond: capturedMs > 0 ? (this.bytesSent * 1000) / capturedMs : undefined },
+    });
   }
 }
 

@@ -19,6 +19,8 @@ export interface Figures {
   capturedMs: number;
   /** The session has ended: the server holds no untranscribed audio any more. */
   finished: boolean;
+  /** What the page sends and how many bytes a second of it (undefined before any). */
+  sending?: { format: string; bytesPerSecond: number | undefined };
 }
 
 export class PageView {
@@ -40,6 +42,7 @@ export class PageView {
     buffered: element('buffered'),
     unacked: element('unacked'),
     captured: element('captured'),
+    sending: element('sending'),
     resent: element('resent'),
   };
 
@@ -106,7 +109,11 @@ export class PageView {
     wanted.at(-1)?.scrollIntoView?.({ block: 'nearest' });
   }
 
-  renderFigures({ stats, capturedMs, finished }: Figures): void {
+  renderFigures({ stats, capturedMs, finished, sending }: Figures): void {
+    const rate = sending?.bytesPerSecond;
+    this.figures.sending.textContent = sending && rate !== undefined ? `${(rate / 1000).toFixed(1)} kB/s (${sending.format === 'webm_opus' ? 'WebM Opus' : 'PCM'})` : '–';
+    this.figures.sending.dataset.format = sending?.format ?? '';
+    this.figures.sending.dataset.bytesPerSecond = rate === undefined ? '' : String(Math.round(rate));
     // Before any audio there is nothing to measure: dashes read better than a row of zeros.
     const live = stats !== undefined && (stats.sent > 0 || capturedMs > 0) ? stats : undefined;
     this.figures.p50.textContent = milliseconds(live?.p50AckMs);

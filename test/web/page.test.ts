@@ -95,7 +95,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
     it('shows the spoken words segment by segment, then the final transcript and the figures', async () => {
       const page = await browser.newPage({ viewport: VIEWPORT });
       const problems = watchProblems(page);
-      await page.goto(server.url);
+      await page.goto(`${server.url}?format=pcm`);
       expect(await page.title()).toBe('Live transcription');
       expect((await readPage(page)).phase).toBe('idle');
 
@@ -169,7 +169,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       const port = server.port;
       const page = await browser.newPage({ viewport: VIEWPORT });
       try {
-        await page.goto(server.url);
+        await page.goto(`${server.url}?format=pcm`);
         await page.click('#start');
         const startedAt = Date.now();
         await page.waitForSelector('#transcript li:not(.interim)', { timeout: 15_000 });
@@ -248,7 +248,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       const port = server.port;
       const page = await browser.newPage({ viewport: VIEWPORT });
       try {
-        await page.goto(server.url);
+        await page.goto(`${server.url}?format=pcm`);
         await page.click('#start');
         await page.waitForSelector('#transcript li:not(.interim)', { timeout: 15_000 });
         await waitForCapturedMs(page, 1800);
@@ -294,7 +294,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       const page = await browser.newPage({ viewport: VIEWPORT });
       const problems = watchProblems(page);
       try {
-        await page.goto(server.url);
+        await page.goto(`${server.url}?format=pcm`);
         await page.click('#start');
         const interimLine = await page.waitForSelector('#transcript li.interim', { timeout: 15_000 });
         const key = await interimLine.evaluate((li: HTMLLIElement & { probe?: boolean }) => {
@@ -334,7 +334,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
 
         // ?interim=0: the server is asked for none, so it uploads each segment once and the page shows no guess.
         const uploadsBefore = heard.uploads.length;
-        await page.goto(`${server.url}?interim=0`);
+        await page.goto(`${server.url}?interim=0&format=pcm`);
         await page.click('#start');
         await waitForCapturedMs(page, 3500);
         expect(await page.$('#transcript li.interim')).toBeNull();
@@ -354,7 +354,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
       const server = await startPageServer({ pageDir: page_.dir, store: createMemoryStore({ ttlS: 600 }), engine: openai(), env: { AUTH_TOKEN: 'right-token-16-chars' } });
       const page = await browser.newPage({ viewport: VIEWPORT });
       try {
-        await page.goto(`${server.url}#token=wrong-token`);
+        await page.goto(`${server.url}?format=pcm#token=wrong-token`);
         await page.click('#start');
         await page.waitForSelector('body[data-phase="failed"]', { timeout: 15_000 });
         const refused = await readPage(page);
@@ -363,7 +363,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
         expect(refused.connection).toBe('disconnected');
         await screenshot(page, 'page-token-refused');
 
-        await page.goto(`${server.url}#token=right-token-16-chars`);
+        await page.goto(`${server.url}?format=pcm#token=right-token-16-chars`);
         await page.reload();
         await page.click('#start');
         await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
@@ -413,7 +413,7 @@ describe.skipIf(skipReason !== undefined)(`the demo page in Chromium${skipReason
 
     it('explains the refusal and how to allow the microphone, and opens no session', async () => {
       const page = await browser.newPage({ viewport: VIEWPORT });
-      await page.goto(server.url);
+      await page.goto(`${server.url}?format=pcm`);
       await page.click('#start');
       await page.waitForSelector('body[data-phase="failed"]', { timeout: 10_000 });
       const state = await readPage(page);
