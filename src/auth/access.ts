@@ -1,7 +1,6 @@
 // Builds the access parts from the settings: client tokens and their replay guard, the handshake middleware, the
 // origin policy, the per-address limits and the token endpoint; the composition root wires them into the HTTP and
 // Socket.IO servers.
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { createAddressRateLimit } from './address-rate-limit.js';
@@ -13,6 +12,7 @@ import { createOriginPolicy, type OriginPolicy } from './origin-policy.js';
 import { createRedisConnectionCounter } from './redis-connection-counter.js';
 import { createMemoryReplayGuard, createRedisReplayGuard, type ReplayGuard } from './replay-guard.js';
 import { createTokenEndpoint, rateLimitedTokens } from './token-endpoint.js';
+import { connectRedis, topologyOf, type RedisClient } from '../store/redis-connection.js';
 import { sendError } from '../web-server/json-response.js';
 import type { RequestHandler } from '../web-server/request-router.js';
 
@@ -34,8 +34,8 @@ export interface AccessOptions {
   logger?: Logger;
   /** Default: in memory (the composition root passes the Redis one with REDIS_URL). */
   replayGuard?: ReplayGuard;
-  /** With REDIS_URL: the per-address limits count here, across every worker and node, instead of per process. */
-  redis?: Redis;
+  /** With Redis configured: the per-address limits count here, across every worker and node, instead of per process. */
+  redis?: RedisClient;
 }
 
 /** Synchronous; what it is given (replay guard, Redis) it closes with itself. */
@@ -78,25 +78,21 @@ export function createAccess(config: AccessConfig, options: AccessOptions = {}):
   };
 }
 
-/** With REDIS_URL, token claims live in Redis so every node refuses a token another node already accepted. */
-export async function createReplayGuard(config: Pick<Config, 'redisUrl' | 'redisKeyPrefix'>): Promise<ReplayGuard> {
-  if (!config.redisUrl) return createMemoryReplayGuard();
-  return createRedisReplayGuard({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix });
+type RedisConfig = Pick<Config, 'redisUrl'> & Partial<Pick<Config, 'redis'>>;
+
+/** With Redis configured, token claims live in Redis so every node refuses a token another node already accepted. */
+export async function createReplayGuard(config: RedisConfig & Pick<Config, 'redisKeyPrefix'>): Promise<ReplayGuard> {
+  const topology = topologyOf(config);
+  if (!topology) return createMemoryReplayGuard();
+  return createRedisReplayGuard({ topology, keyPrefix: config.redisKeyPrefix });
 }
 
-/** With REDIS_URL, a connection for the per-address limits (connections open, handshakes and token requests per minute). */
-export async function connectLimitsRedis(config: Pick<Config, 'redisUrl'>): Promise<Redis | undefined> {
-  if (!config.redisUrl) return undefined;
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    throw new Error(`Cannot connect to Redis at REDIS_URL for the per-address limits: ${(error as Error).message}`);
-  }
-  // Reconnects are ioredis's; a failed command is logged where it fails (at most once a minute), not per event here.
-  redis.on('error', () => {});
-  return redis;
+/** With Redis configured, a connection for the per-address limits (connections open, handshakes and token requests per minute). */
+export async function connectLimitsRedis(config: RedisConfig): Promise<RedisClient | undefined> {
+  const topology = topologyOf(config);
+  if (!topology) return undefined;
+  // Reconnects are ioredis's; a failed command is logged where it fails (at most once a minute), not per event.
+  return connectRedis(topology, { purpose: 'the per-address limits' });
 }
 
 /** NODE_ENV=production with ALLOW_ANONYMOUS=true: said once at start, so an open server is never a silent default. */

@@ -1,6 +1,7 @@
 // Requests per minute from one client address (POST /v1/tokens, Socket.IO handshakes), in a fixed one-minute window:
-// in Redis with REDIS_URL, so every worker and node counts together, else in this process's memory.
-import type { Redis } from 'ioredis';
+// in Redis when configured, so every worker and node counts together, else in this process's memory. One key per
+// address and window (rate-limiter-flexible's script touches that key alone), so it works on a Redis Cluster too.
+import type { RedisClient } from '../store/redis-connection.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface AddressRateLimit {
@@ -12,7 +13,7 @@ export interface AddressRateLimit {
   take(address: string): Promise<number | undefined>;
 }
 
-export function createAddressRateLimit(options: { name: string; setting: string; perMinute: number; redis?: Redis; keyPrefix: string }): AddressRateLimit {
+export function createAddressRateLimit(options: { name: string; setting: string; perMinute: number; redis?: RedisClient; keyPrefix: string }): AddressRateLimit {
   const { name, setting, perMinute, redis } = options;
   const limits = { points: perMinute, duration: 60 };
   const memory = new RateLimiterMemory({ ...limits, keyPrefix: name });

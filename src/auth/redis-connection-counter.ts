@@ -3,7 +3,7 @@
 // and a heartbeat; an acquire sums the fields of live processes only, so the connections of a process that died
 // without releasing them stop counting once its heartbeat is STALE_MS old.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis-connection.js';
 import type { Logger } from 'pino';
 import { once, type ConnectionCounter } from './connection-counter.js';
 
@@ -56,7 +56,7 @@ interface CounterCommands {
 }
 
 export interface RedisConnectionCounterOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   maxPerAddress: number;
   logger?: Logger;
@@ -72,8 +72,10 @@ export function createRedisConnectionCounter(options: RedisConnectionCounterOpti
   redis.defineCommand('connHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT });
   const commands = redis as unknown as CounterCommands;
   const processId = randomUUID();
-  const live = `${keyPrefix}connections:live`;
-  const keyOf = (address: string) => `${keyPrefix}connections:${address}`;
+  // One hash tag for the live set and every address: the acquire script reads both, so on a Redis Cluster they must
+  // share a slot (a handshake-rate load, far below one node's capacity).
+  const live = `${keyPrefix}{connections}:live`;
+  const keyOf = (address: string) => `${keyPrefix}{connections}:${address}`;
 
   let lastLog = 0;
   const failed = (error: unknown, what: string) => {

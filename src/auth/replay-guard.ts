@@ -1,6 +1,6 @@
 // Remembers which client tokens have been used until they expire, so a token opens one connection only: in Redis
-// when REDIS_URL is set (every node of a deployment sees the same claims), else in this process's memory.
-import { Redis } from 'ioredis';
+// when Redis is configured (every node of a deployment sees the same claims), else in this process's memory.
+import { connectRedis, type RedisTopology } from '../store/redis-connection.js';
 
 export interface ReplayGuard {
   /** True the first time `tokenId` is claimed before `expiresAtMs`; false for every later claim. */
@@ -32,18 +32,14 @@ export function createMemoryReplayGuard(now: () => number = Date.now): ReplayGua
   };
 }
 
-export async function createRedisReplayGuard(options: { url: string; keyPrefix: string; now?: () => number }): Promise<ReplayGuard> {
+export async function createRedisReplayGuard(options: { url?: string; topology?: RedisTopology; keyPrefix: string; now?: () => number }): Promise<ReplayGuard> {
   const now = options.now ?? Date.now;
-  const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    throw new Error(`Cannot connect to Redis at REDIS_URL for client-token replay protection: ${(error as Error).message}`);
-  }
+  const topology: RedisTopology = options.topology ?? { kind: 'single', url: options.url ?? '' };
+  const redis = await connectRedis(topology, { purpose: 'client-token replay protection' });
   return {
     async claim(tokenId, expiresAtMs) {
-      // SET NX: exactly one connection wins, whichever node it reaches; the key expires with the token.
+      // SET NX: exactly one connection wins, whichever node it reaches; the key expires with the token. One key per
+      // command, so on a Redis Cluster each token lives in its own slot.
       const ttlMs = Math.max(1, expiresAtMs - now());
       return (await redis.set(`${options.keyPrefix}token:${tokenId}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
     },

@@ -3,6 +3,7 @@
 // uses them and checks the rules between settings.
 import os from 'node:os';
 import type { DecoderSearch } from '../engines/pocketsphinx/decoder.js';
+import type { RedisTopology } from '../store/redis-connection.js';
 import { ENGINE_OUTAGE_POLICIES, LOG_LEVELS, parseSettings, retiredSettingsIn, SETTING_NAMES, type SettingGroup, SETTINGS } from './settings.js';
 
 export { DEFAULT_PERF_TEST_PER_MINUTE } from './settings.js';
@@ -34,6 +35,10 @@ export interface Config {
   authToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   redisUrl: string | undefined;
+  /** Where the Redis store lives (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); undefined = process memory. */
+  redis: RedisTopology | undefined;
+  /** Acknowledged means replicated: WAIT for this many replicas (0 = no WAIT), at most timeoutMs. */
+  redisWait: { replicas: number; timeoutMs: number };
   redisKeyPrefix: string;
   sessionTtlS: number;
   maxChunkBytes: number;
@@ -169,9 +174,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
   if (transcriber === 'openai' && !e.OPENAI_API_KEY) {
     throw new ConfigError('Invalid configuration: TRANSCRIBER=openai needs OPENAI_API_KEY (or set TRANSCRIBER=pocketsphinx)');
   }
-  if (e.WORKERS > 1 && !e.REDIS_URL) {
+  const redisChoices = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((name) => e[name] !== undefined);
+  if (redisChoices.length > 1) {
     throw new ConfigError(
-      `Invalid configuration: WORKERS=${e.WORKERS} needs REDIS_URL: worker processes share sessions through Redis (or set WORKERS=1)`,
+      `Invalid configuration: ${redisChoices.join(' and ')} are both set; set only one: REDIS_URL (one Redis), REDIS_SENTINELS (a Sentinel-watched primary) or REDIS_CLUSTER_NODES (Redis Cluster)`,
+    );
+  }
+  const redis: RedisTopology | undefined = e.REDIS_URL
+    ? { kind: 'single', url: e.REDIS_URL }
+    : e.REDIS_SENTINELS
+      ? { kind: 'sentinel', sentinels: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, ...(e.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: e.REDIS_SENTINEL_PASSWORD } : {}) }
+      : e.REDIS_CLUSTER_NODES
+        ? { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES }
+        : undefined;
+  if (e.WORKERS > 1 && !redis) {
+    throw new ConfigError(
+      `Invalid configuration: WORKERS=${e.WORKERS} needs REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES): worker processes share sessions through Redis (or set WORKERS=1)`,
     );
   }
   return {
@@ -186,6 +204,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     authToken: e.AUTH_TOKEN,
     logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL,
+    redis,
+    // Sentinel promotes a replica when the primary dies: only what reached one is safe to acknowledge.
+    redisWait: { replicas: e.REDIS_WAIT_REPLICAS ?? (redis?.kind === 'sentinel' ? 1 : 0), timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     sessionTtlS: e.SESSION_TTL_S,
     maxChunkBytes: e.MAX_CHUNK_BYTES,

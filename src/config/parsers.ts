@@ -88,3 +88,28 @@ export function textList() {
     .optional()
     .transform((v) => (v ?? '').split(',').map((item) => item.trim()).filter((item) => item !== ''));
 }
+
+/** "host:port,host:port" (REDIS_SENTINELS, REDIS_CLUSTER_NODES); unset or empty = undefined. */
+export function hostList() {
+  const parse = (raw: string) => {
+    const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const out: { host: string; port: number }[] = [];
+    for (const entry of entries) {
+      const match = /^(\[[^\]]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) return undefined;
+      out.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+    }
+    return out.length > 0 ? out : undefined;
+  };
+  return setting<{ host: string; port: number }[] | undefined>(undefined, parse, 'a comma-separated list of host:port');
+}
+
+/** A whole number, or undefined when unset (the default then depends on other settings). */
+export function optionalWholeNumber(min: number, max: number) {
+  const parse = (raw: string) => {
+    const value = Number(raw);
+    return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
+  };
+  return setting<number | undefined>(undefined, parse, `a whole number from ${min} to ${max}`);
+}

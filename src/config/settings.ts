@@ -4,7 +4,7 @@
 import type { z } from 'zod';
 import { DEFAULT_SPEECH_DBFS } from '../audio/vad.js';
 import { DECODER_SEARCH, DEFAULT_DECODER_SEARCH, type DecoderSearch } from '../engines/pocketsphinx/decoder.js';
-import { decimal, flag, oneOf, parseFlag, setting, share, text, textList, textOr, wholeNumber } from './parsers.js';
+import { decimal, flag, hostList, oneOf, optionalWholeNumber, parseFlag, setting, share, text, textList, textOr, wholeNumber } from './parsers.js';
 
 export const SETTING_GROUPS = {
   server: 'Server',
@@ -82,7 +82,7 @@ export const SETTINGS = {
   },
   WORKERS: {
     group: 'server',
-    doc: 'Worker processes sharing PORT (node:cluster, sticky sessions for HTTP long-polling); auto = one per core.\nMore than 1 needs REDIS_URL. See docs/deploy.md.',
+    doc: 'Worker processes sharing PORT (node:cluster, sticky sessions for HTTP long-polling); auto = one per core.\nMore than 1 needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES). See docs/deploy.md.',
     schema: (cores) => workerCount(cores),
   },
   SHUTDOWN_GRACE_MS: { group: 'server', doc: 'On SIGTERM: how long in-flight segments may take before clients are told to reconnect elsewhere anyway (ms).', schema: () => wholeNumber(25000, 0, 600000) },
@@ -112,9 +112,17 @@ export const SETTINGS = {
   INTERIM_INTERVAL_MS: { group: 'transcription', doc: 'Interim results (sessions that ask with interim_results: true): one every this many ms of new speech.', schema: () => wholeNumber(1500, 250, 60000) },
 
   // --- Buffering ---
-  REDIS_URL: { group: 'buffering', doc: 'Redis for session state and audio (survives reconnects and restarts); empty = process memory.', schema: () => text() },
-  REDIS_KEY_PREFIX: { group: 'buffering', doc: 'Prefix of every Redis key the server writes.', schema: () => textOr('transcription:') },
-  SESSION_TTL_S: { group: 'buffering', doc: 'Seconds an idle session (and its audio and transcript) is kept.', schema: () => wholeNumber(3600, 1) },
+  REDIS_URL: {
+    group: 'buffering',
+    doc: 'One Redis for session state and audio (survives reconnects and restarts); empty = process memory, unless one of\nthe two below is set (only one of the three may be). See docs/deploy.md for which to pick.',
+    schema: () => text(),
+  },
+  REDIS_SENTINELS: {
+    group: 'buffering',
+    doc: 'Redis Sentinel: its sentinels as host:port,host:port,...; the server follows the primary they name through failovers\n(REDIS_SENTINEL_NAME, REDIS_WAIT_REPLICAS).',
+    schema: () => hostList(),
+  },
+  REDIS_CLUSTER_NODES: { group: 'buffering', doc: 'Redis Cluster: some of its nodes as host:port,host:port,... (sessions are spread over its masters).', schema: () => hostList() },
   MAX_BUFFER_MS: { group: 'buffering', doc: 'Most untranscribed audio one session may buffer, in ms; beyond it chunks get BUFFER_FULL.', schema: () => wholeNumber(120000, 1000) },
   MAX_CHUNK_BYTES: { group: 'buffering', doc: 'Largest audio_chunk accepted, in bytes; bigger ones get CHUNK_TOO_LARGE.', schema: () => wholeNumber(64000, 2, 16 * 1024 * 1024) },
 
@@ -211,6 +219,21 @@ export const SETTINGS = {
     group: 'tuning',
     doc: 'New sessions are refused with OVERLOADED (and /readyz says 503) while this process\'s event loop was busy more\nthan this share of the last 3 s: past it acks wait, clients resend and every session on the process fails together. 1 = never.',
     schema: () => share(0.9),
+  },
+  REDIS_KEY_PREFIX: { group: 'tuning', doc: 'Prefix of every Redis key the server writes.', schema: () => textOr('transcription:') },
+  SESSION_TTL_S: { group: 'tuning', doc: 'Seconds an idle session (and its audio and transcript) is kept.', schema: () => wholeNumber(3600, 1) },
+  REDIS_SENTINEL_NAME: { group: 'tuning', doc: 'With REDIS_SENTINELS: the name the sentinels monitor the primary under.', schema: () => textOr('mymaster') },
+  REDIS_SENTINEL_PASSWORD: { group: 'tuning', doc: 'With REDIS_SENTINELS: the sentinels\' own password (requirepass in sentinel.conf); empty = none.', schema: () => text() },
+  REDIS_WAIT_REPLICAS: {
+    group: 'tuning',
+    doc: 'A chunk is acknowledged only once Redis WAIT saw its append on this many replicas (one WAIT per event-loop turn\ncovers every append of it); empty = 1 with REDIS_SENTINELS, else 0 (no WAIT).',
+    schema: () => optionalWholeNumber(0, 16),
+    shown: '',
+  },
+  REDIS_WAIT_TIMEOUT_MS: {
+    group: 'tuning',
+    doc: 'How long that WAIT may take (ms); past it the turn\'s chunks are refused with STORE_UNAVAILABLE and clients resend them.',
+    schema: () => wholeNumber(500, 1, 10_000),
   },
   SESSION_LEASE_MS: {
     group: 'tuning',

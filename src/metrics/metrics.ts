@@ -31,6 +31,10 @@ export interface ServerMetrics {
   audioTranscribed(audioSeconds: number): void;
   /** One store round trip (append, commit, read) took `seconds`. */
   storeRoundTrip(operation: string, seconds: number): void;
+  /** The Redis primary changed (a Sentinel failover, a cluster's masters changed). */
+  storeFailover(): void;
+  /** A Redis WAIT confirmed fewer replicas than REDIS_WAIT_REPLICAS in time: that turn's writes were refused. */
+  storeWaitTimeout(): void;
   /** The event loop's busy share (0–1) over the last window. */
   eventLoopUtilization(share: number): void;
   /** Sentry's transport dropped `count` items of `category` (transaction, span, error, …) for `reason` (queue_overflow, network_error, …). */
@@ -54,6 +58,8 @@ export const noopMetrics: ServerMetrics = {
   chunkAccepted: nothing,
   audioTranscribed: nothing,
   storeRoundTrip: nothing,
+  storeFailover: nothing,
+  storeWaitTimeout: nothing,
   eventLoopUtilization: nothing,
   telemetryDropped: nothing,
 };

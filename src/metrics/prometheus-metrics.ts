@@ -92,6 +92,13 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     registers,
   });
 
+  const storeFailovers = new Counter({ name: name('store_failovers_total'), help: 'Times the Redis primary changed (Sentinel failover, cluster masters changed)', registers });
+  const storeWaitTimeouts = new Counter({
+    name: name('store_wait_timeouts_total'),
+    help: 'Redis WAITs that confirmed fewer than REDIS_WAIT_REPLICAS replicas in time (their chunks were refused, retryable)',
+    registers,
+  });
+
   const eventLoopUtilization = new Gauge({
     name: name('event_loop_utilization'),
     help: 'Share of the last window the event loop was busy (0-1); new sessions are refused above MAX_EVENT_LOOP_UTILIZATION',
@@ -160,6 +167,12 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
     storeRoundTrip(operation: string, seconds: number) {
       if (valid(seconds)) storeChild(operation).observe(seconds);
+    },
+    storeFailover() {
+      storeFailovers.inc();
+    },
+    storeWaitTimeout() {
+      storeWaitTimeouts.inc();
     },
     eventLoopUtilization(share: number) {
       if (valid(share)) eventLoopUtilization.set(share);

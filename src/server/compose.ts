@@ -166,14 +166,17 @@ export interface TranscriptionServer {
 }
 
 export async function composeServer(config: Config, logger: Logger): Promise<TranscriptionServer> {
-  const store = await createStore(config);
-  const engine = await createEngine(config, logger);
-  // Prometheus metrics on a registry of this process's own: the pipeline reports to it.
+  // Prometheus metrics on a registry of this process's own: the pipeline (and the store's failovers) report to it.
   const prometheus = createPrometheusMetrics();
+  const store = await createStore(config, {
+    failover: () => prometheus.metrics.storeFailover(),
+    waitTimeout: () => prometheus.metrics.storeWaitTimeout(),
+  });
+  const engine = await createEngine(config, logger);
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam; what
   // the SDK drops is counted in the metrics.
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });
-  // With REDIS_URL, client-token claims and the per-address limits are shared by every node and worker, so a token
+  // With Redis, client-token claims and the per-address limits are shared by every node and worker, so a token
   // opens one connection in all and MAX_CONNECTIONS_PER_IP holds for the deployment.
   const access = createAccess(config, { logger, replayGuard: await createReplayGuard(config), redis: await connectLimitsRedis(config) });
   const httpHandler = createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, createPageHandler());

@@ -2,10 +2,11 @@
 // with a TTL; every write is one Lua script (or one command carrying its own expiry), so a key is never created
 // without its TTL, even if this process dies mid-operation.
 import type { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors/server-errors.js';
 import type { SessionSettings } from '../protocol/index.js';
 import type { AppendOutcome, BufferStore, CommitOutcome, SegmentFailure, SessionRecord, StoredSegment } from './buffer-store.js';
+import { createRedisClient, settingOf, type RedisClient, type RedisTopology } from './redis-connection.js';
 
 // KEYS: meta, audio, segments, kept, decoder. ARGV: ttl, settings JSON, resume token hash ('' = none).
 // Creates the session with its TTL, or refreshes the TTL of every key of an existing one (resume).
@@ -110,7 +111,7 @@ redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
 
-interface ScriptedRedis extends Redis {
+interface StoreScripts {
   openSession(meta: string, audio: string, segs: string, kept: string, decoder: string, ttl: number, settings: string, resumeHash: string): Promise<[number, unknown[]]>;
   endSession(meta: string, audio: string, kept: string, decoder: string): Promise<unknown[] | null>;
   claimSession(meta: string, lease: string, leaseMs: number): Promise<number>;
@@ -118,13 +119,29 @@ interface ScriptedRedis extends Redis {
   appendChunk(meta: string, audio: string, decoder: string, seq: string, chunk: Buffer, max: number, ttl: number, fence: string, continuation: Uint8Array | string): Promise<unknown[]>;
   commitSegment(meta: string, audio: string, segs: string, kept: string, decoder: string, start: number, end: number, text: string, ttl: number, fence: string, failure: string): Promise<unknown[]>;
 }
+type ScriptedRedis = RedisClient & StoreScripts;
+
+/** What the store reports about its Redis, for metrics. */
+export interface RedisStoreEvents {
+  /** The primary changed (Sentinel promoted a replica; a cluster's masters changed). */
+  failover?(): void;
+  /** A WAIT returned fewer replicas than REDIS_WAIT_REPLICAS: the turn's appends were refused. */
+  waitTimeout?(): void;
+}
 
 export interface RedisStoreOptions {
-  url: string;
+  /** One Redis server (the tests' and benchmarks' form); or `topology`. */
+  url?: string;
+  topology?: RedisTopology;
   keyPrefix: string;
   ttlS: number;
   /** Milliseconds a command may take before it fails with STORE_UNAVAILABLE. */
   commandTimeoutMs?: number;
+  /** Acknowledged means replicated: a write counts only once WAIT saw it on this many replicas (0 = no WAIT). */
+  waitReplicas?: number;
+  /** How long that WAIT may take before the writes are refused (retryable). */
+  waitTimeoutMs?: number;
+  events?: RedisStoreEvents;
 }
 
 function toRecord(id: string, flat: unknown[]): SessionRecord {
@@ -143,36 +160,63 @@ function toRecord(id: string, flat: unknown[]): SessionRecord {
 }
 
 /**
- * Corks the connection's socket until the end of this event-loop turn: the appends of every socket read in one poll
- * phase leave in one write instead of one system call each (measured: BENCHMARKS.md, "Redis: one write a turn").
+ * The end of this event-loop turn, for the writes made in it. Corks the connection's socket until then, so the appends
+ * of every socket read in one poll phase leave in one write instead of one system call each (measured: BENCHMARKS.md,
+ * "Redis: one write a turn"); with `wait`, ends the turn with ONE WAIT behind them on the same connection, which covers
+ * every write of the turn (WAIT counts the replicas that reached this connection's last write). Resolves with the
+ * replicas that confirmed (Infinity without WAIT).
  */
-function corkForThisTurn(redis: Redis): () => void {
-  let corked = false;
+function turnBoundary(redis: RedisClient, wait: { replicas: number; timeoutMs: number } | undefined): () => Promise<number> {
+  let turn: Promise<number> | undefined;
   return () => {
-    const stream = (redis as unknown as { stream?: Writable }).stream;
-    if (corked || !stream || redis.status !== 'ready') return;
-    corked = true;
-    stream.cork();
-    setImmediate(() => {
-      corked = false;
-      stream.uncork();
+    if (turn) return turn;
+    // A Cluster writes to several nodes' sockets: not corked, and its WAIT goes to every master.
+    const stream = redis instanceof Redis && redis.status === 'ready' ? (redis as unknown as { stream?: Writable }).stream : undefined;
+    stream?.cork();
+    turn = new Promise<number>((resolve) => {
+      setImmediate(() => {
+        turn = undefined;
+        let replicated: Promise<number> = Promise.resolve(Infinity);
+        if (wait) {
+          const targets = redis instanceof Cluster ? redis.nodes('master') : [redis];
+          replicated = Promise.all(targets.map((node) => node.wait(wait.replicas, wait.timeoutMs))).then((counts) => Math.min(...counts));
+        }
+        stream?.uncork();
+        resolve(replicated);
+      });
     });
+    return turn;
   };
 }
 
-/** Connects to Redis; rejects with a message naming REDIS_URL when it cannot. */
+/** Counts a changed primary: the Sentinel-chosen address on each (re)connect, a cluster's masters on each slot refresh. */
+function watchFailovers(redis: RedisClient, failover: () => void): void {
+  let known: string | undefined;
+  const seen = (now: string | undefined) => {
+    if (!now) return;
+    if (known !== undefined && now !== known) failover();
+    known = now;
+  };
+  if (redis instanceof Cluster) {
+    redis.on('refresh', () => seen(redis.nodes('master').map((node) => `${node.options.host}:${node.options.port}`).sort().join(',')));
+  } else {
+    redis.on('ready', () => {
+      const stream = (redis as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+      seen(stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : undefined);
+    });
+  }
+}
+
+/** Connects to Redis; rejects with a message naming the setting (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES) when it cannot. */
 export async function createRedisStore(options: RedisStoreOptions): Promise<BufferStore> {
-  const { keyPrefix, ttlS } = options;
-  const redis = new Redis(options.url, {
-    lazyConnect: true,
-    // Fail fast while Redis is away instead of queueing: the client gets STORE_UNAVAILABLE and retries.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs ?? 2000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    // Not enableAutoPipelining: measured, it cost more than it saved (each socket's chunk arrives in its own
-    // tick, so there is rarely a second command to batch with); see BENCHMARKS.md.
-  }) as ScriptedRedis;
+  const { keyPrefix, ttlS, waitReplicas = 0, waitTimeoutMs = 500 } = options;
+  const topology = options.topology ?? (options.url ? { kind: 'single' as const, url: options.url } : undefined);
+  if (!topology) throw new Error('createRedisStore needs a url or a topology');
+  const wait = waitReplicas > 0 ? { replicas: waitReplicas, timeoutMs: waitTimeoutMs } : undefined;
+  // Not enableAutoPipelining: measured, it cost more than it saved (each socket's chunk arrives in its own tick, so
+  // there is rarely a second command to batch with); see BENCHMARKS.md. A WAIT blocks the connection up to its own
+  // time-out, so commands get that much longer.
+  const redis = createRedisClient(topology, { failFast: { commandTimeoutMs: Math.max(options.commandTimeoutMs ?? 2000, waitTimeoutMs + 1000) } }) as ScriptedRedis;
   redis.defineCommand('openSession', { numberOfKeys: 5, lua: OPEN });
   redis.defineCommand('endSession', { numberOfKeys: 4, lua: END });
   redis.defineCommand('appendChunk', { numberOfKeys: 3, lua: APPEND });
@@ -181,12 +225,26 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
   redis.defineCommand('renewLease', { numberOfKeys: 2, lua: RENEW });
   // ioredis reports connection loss through this event; commands report it to their callers.
   redis.on('error', () => {});
-  const coalesceWrites = corkForThisTurn(redis);
+  if (options.events?.failover) watchFailovers(redis, options.events.failover);
+  const endOfTurn = turnBoundary(redis, wait);
   try {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
-    throw new Error(`Cannot connect to Redis at REDIS_URL: ${(error as Error).message}`);
+    throw new Error(`Cannot connect to Redis at ${settingOf(topology)}: ${(error as Error).message}`);
+  }
+
+  /** With WAIT on: `write`'s result once the turn's WAIT confirmed it on enough replicas; else refused, retryable. */
+  async function replicated<T>(write: () => Promise<T>): Promise<T> {
+    // The turn first: the socket is corked before this write goes out.
+    const turn = endOfTurn();
+    if (!wait) return write();
+    const [result, replicas] = await Promise.all([write(), turn]);
+    if (replicas < wait.replicas) {
+      options.events?.waitTimeout?.();
+      throw new Error(`WAIT saw ${replicas} of ${wait.replicas} replicas within ${wait.timeoutMs} ms (not acknowledged: it might not survive a failover)`);
+    }
+    return result;
   }
 
   const keys = (id: string) => {
@@ -210,7 +268,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     openSession(id, settings, resumeTokenHash) {
       return guarded('open the session', async () => {
         const k = keys(id);
-        const [created, flat] = await redis.openSession(k.meta, k.audio, k.segs, k.kept, k.decoder, ttlS, JSON.stringify(settings), resumeTokenHash ?? '');
+        const [created, flat] = await replicated(() => redis.openSession(k.meta, k.audio, k.segs, k.kept, k.decoder, ttlS, JSON.stringify(settings), resumeTokenHash ?? ''));
         return { record: toRecord(id, flat), created: Number(created) === 1 };
       });
     },
@@ -225,10 +283,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     append(id, seq, chunk, maxBufferedBytes, decoder) {
       return guarded('buffer the chunk', async (): Promise<AppendOutcome> => {
         const k = keys(id);
-        coalesceWrites();
         const fence = decoder?.fence === undefined ? '' : String(decoder.fence);
         const continuation = decoder ? Buffer.from(decoder.continuation.buffer, decoder.continuation.byteOffset, decoder.continuation.byteLength) : '';
-        const r = await redis.appendChunk(k.meta, k.audio, k.decoder, seq === undefined ? '' : String(seq), chunk, maxBufferedBytes, ttlS, fence, continuation);
+        // A duplicate is acknowledged too: it waits for the same WAIT (this connection's later writes cover the first copy's).
+        const r = await replicated(() => redis.appendChunk(k.meta, k.audio, k.decoder, seq === undefined ? '' : String(seq), chunk, maxBufferedBytes, ttlS, fence, continuation));
         const n = (i: number) => Number(r[i]);
         switch (String(r[0])) {
           case 'appended':
@@ -313,7 +371,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     endSession(id) {
       return guarded('end the session', async () => {
         const k = keys(id);
-        const flat = await redis.endSession(k.meta, k.audio, k.kept, k.decoder);
+        const flat = await replicated(() => redis.endSession(k.meta, k.audio, k.kept, k.decoder));
         return flat?.length ? toRecord(id, flat) : undefined;
       });
     },
