@@ -1,5 +1,5 @@
 // The one client of the /transcription protocol (Node and browser): a small facade over three parts, as
-// socket.io-client splits Manager from Socket: the connection, the session handshake and the chunk sender; results
+// socket.io-client splits Manager from Socket: the connection, the session lifecycle (start, resume, end) and the chunk sender; results
 // come out in segment order.
 import { ErrorCode } from '../protocol/errors.js';
 import { NAMESPACE } from '../protocol/events.js';
@@ -11,13 +11,13 @@ import { TypedEmitter } from './emitter.js';
 import { ClientErrorCode, TranscriptionClientError } from './errors.js';
 import { asClientError } from './refusals.js';
 import { SegmentOrder } from './segment-order.js';
-import { SessionHandshake } from './session-handshake.js';
+import { SessionLifecycle } from './session-lifecycle.js';
 import type { ClientStats, ConnectionState, SessionInfo, StartOptions, TranscriptionClientEvents, TranscriptionClientOptions } from './types.js';
 import { Pauses } from './waiters.js';
 
 export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents> {
   private readonly connection: Connection;
-  private readonly handshake: SessionHandshake;
+  private readonly lifecycle: SessionLifecycle;
   private readonly sender: ChunkSender;
   private readonly segments: SegmentOrder;
   private readonly pauses = new Pauses();
@@ -48,31 +48,31 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
       { ...options, endpoint: base.endsWith(NAMESPACE) ? base : base + NAMESPACE, reconnect },
       {
         state: (state) => this.emit('state', state),
-        connected: () => this.handshake.onConnected(),
+        connected: () => this.lifecycle.onConnected(),
         disconnected: () => {
-          this.handshake.onDisconnected();
+          this.lifecycle.onDisconnected();
           this.sender.supersede();
         },
-        lost: (error) => this.handshake.fail(error),
+        lost: (error) => this.lifecycle.fail(error),
         result: (result) => this.onResult(result),
         transcriptionError: (event) => this.onTranscriptionError(event),
         notice: (notice) => this.emit('notice', notice),
-        wanted: () => this.handshake.running,
-        sessionId: () => this.handshake.info.id,
+        wanted: () => this.lifecycle.running,
+        sessionId: () => this.lifecycle.info.id,
       },
     );
     this.sender = new ChunkSender(
       this.connection,
       { ackTimeoutMs: options.ackTimeoutMs ?? 5000, maxInFlight: Math.max(1, options.maxInFlight ?? 32), retry },
       {
-        target: () => this.handshake.chunkTarget,
-        sessionId: () => this.handshake.info.id,
+        target: () => this.lifecycle.chunkTarget,
+        sessionId: () => this.lifecycle.info.id,
         ack: (ack) => this.emit('ack', ack),
         error: (error) => this.emit('error', error),
-        fail: (error) => this.handshake.fail(error),
+        fail: (error) => this.lifecycle.fail(error),
       },
     );
-    this.handshake = new SessionHandshake(
+    this.lifecycle = new SessionLifecycle(
       this.connection,
       this.sender,
       this.pauses,
@@ -112,7 +112,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
 
   /** The current session: its id once the server has accepted it, and the resume token to keep with that id. */
   get session(): SessionInfo {
-    return this.handshake.info;
+    return this.lifecycle.info;
   }
 
   /** Connects (or waits for the running reconnection); rejects with CONNECT_REFUSED, DISCONNECTED or CLOSED. */
@@ -126,7 +126,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
    */
   async start(options: StartOptions = {}): Promise<StartSessionAccepted> {
     if (this.closed) throw this.closedError();
-    if (this.handshake.running) {
+    if (this.lifecycle.running) {
       throw new TranscriptionClientError(ClientErrorCode.SESSION_ACTIVE, 'A session is already running: end() it before starting another.');
     }
     this.earlyResults = [];
@@ -134,15 +134,15 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
     this.segments.reset();
     this.connection.markHealthy();
     this.format = options.format ?? 'pcm_s16le';
-    this.handshake.begin(options);
+    this.lifecycle.begin(options);
     try {
-      const accepted = await this.handshake.open();
+      const accepted = await this.lifecycle.open();
       // Only a session that is ending can open without an answer, and this one is just starting.
       if (!accepted) throw new TranscriptionClientError(ErrorCode.SESSION_ENDED, 'The session has already ended.');
       return accepted;
     } catch (error) {
-      const failure = asClientError(error, this.handshake.info.id);
-      this.handshake.fail(failure, false);
+      const failure = asClientError(error, this.lifecycle.info.id);
+      this.lifecycle.fail(failure, false);
       throw failure;
     }
   }
@@ -155,10 +155,10 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
   sendChunk(pcm: Uint8Array | Int16Array | ArrayBuffer): Promise<AudioChunkAccepted> {
     const refusal = this.refusal();
     if (refusal) return Promise.reject(refusal);
-    if (this.handshake.phase === 'ending') {
+    if (this.lifecycle.phase === 'ending') {
       return Promise.reject(
         new TranscriptionClientError(ErrorCode.SESSION_ENDED, 'end() was called: no more audio can be sent in this session.', {
-          sessionId: this.handshake.info.id,
+          sessionId: this.lifecycle.info.id,
         }),
       );
     }
@@ -181,15 +181,15 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
     if (this.endPromise) return this.endPromise;
     const refusal = this.refusal('No session is running.');
     if (refusal) return Promise.reject(refusal);
-    this.endPromise = this.handshake.finish().then(
+    this.endPromise = this.lifecycle.finish().then(
       (accepted) => {
         this.endPromise = undefined;
         return accepted;
       },
       (error: unknown) => {
         this.endPromise = undefined;
-        const failure = asClientError(error, this.handshake.info.id);
-        this.handshake.fail(failure, false);
+        const failure = asClientError(error, this.lifecycle.info.id);
+        this.lifecycle.fail(failure, false);
         throw failure;
       },
     );
@@ -205,7 +205,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
     if (this.closed) return;
     const error = this.closedError();
     this.closed = true;
-    this.handshake.fail(error, false);
+    this.lifecycle.fail(error, false);
     this.pauses.cancelAll(error);
     this.segments.reset();
     this.connection.close(error);
@@ -214,15 +214,15 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
   /** Why audio or end() cannot be taken now, if they cannot. */
   private refusal(noSession = 'Call start() before sending audio.'): TranscriptionClientError | undefined {
     if (this.closed) return this.closedError();
-    const failed = this.handshake.failed;
+    const failed = this.lifecycle.failed;
     if (failed) return failed;
-    const phase = this.handshake.phase;
+    const phase = this.lifecycle.phase;
     if (phase === 'none' || phase === 'ended') return new TranscriptionClientError(ClientErrorCode.NO_SESSION, noSession);
     return undefined;
   }
 
   private onResult(result: TranscriptionResult): void {
-    const { phase, id } = this.handshake.info;
+    const { phase, id } = this.lifecycle.info;
     if (phase === 'starting' && id === undefined) {
       this.earlyResults.push(result);
       return;
@@ -232,7 +232,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
   }
 
   private onTranscriptionError(event: TranscriptionErrorEvent): void {
-    if (event.session_id !== this.handshake.info.id) return;
+    if (event.session_id !== this.lifecycle.info.id) return;
     this.emit(
       'error',
       new TranscriptionClientError(event.code, event.message, {
@@ -247,7 +247,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
   }
 
   private closedError(): TranscriptionClientError {
-    return new TranscriptionClientError(ClientErrorCode.CLOSED, 'The client was closed.', { retryable: false, sessionId: this.handshake.info.id });
+    return new TranscriptionClientError(ClientErrorCode.CLOSED, 'The client was closed.', { retryable: false, sessionId: this.lifecycle.info.id });
   }
 }
 

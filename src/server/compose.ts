@@ -106,10 +106,10 @@ export function createApp(config: Config, deps: AppDeps): App {
   });
   const streamLimits = new StreamLimits({ ...config.limits, forgetAfterMs: config.sessionTtlS * 1000 });
   // A new session waits while this process is full (its cap, its CPU) or the engine is.
-  const sessionAdmission = {
+  const capacity = {
     refusal: (active: number) => sessionCapRefusal(active, config.maxSessionsPerProcess) ?? eventLoopLoad.refusal() ?? admission.refusal(active),
   };
-  const sessions = new Sessions({ store: deps.store, registry, admission: sessionAdmission, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs }, streamLimits });
+  const sessions = new Sessions({ store: deps.store, registry, capacity, telemetry, metrics, limits: { maxBufferMs: config.maxBufferMs, leaseMs: config.sessionLeaseMs }, streamLimits });
   streamLimits.startIdleSweep((id) => {
     sessions.endIdle(id, config.limits.sessionIdleTimeoutMs).catch((error: unknown) => logger.error({ session_id: id, err: error }, 'could not end an idle session'));
   });

@@ -71,8 +71,9 @@ export class SessionRuntime {
   /** The number the next result with text will carry (finals and the interims before them). */
   private nextSegment: number;
   private previousText = '';
-  private draining: Promise<void> | undefined;
-  /** The error that stopped the last drain; the failed segment stays queued and is retried. */
+  /** The pass over the segment queue now running, if any: the next pass waits for it. */
+  private queueRun: Promise<void> | undefined;
+  /** The error that stopped the last pass over the queue; the failed segment stays queued and is retried. */
   private lastFailure: Error | undefined;
   /** Interims: bytes between two of them (0 = off), where the last one ended, one in flight, cuts so far. */
   private readonly interimBytes: number;
@@ -109,7 +110,7 @@ export class SessionRuntime {
 
   /** Nothing queued or being transcribed. */
   get idle(): boolean {
-    return this.draining === undefined && this.queue.length === 0 && !this.interimRunning;
+    return this.queueRun === undefined && this.queue.length === 0 && !this.interimRunning;
   }
 
   get isEnding(): boolean {
@@ -195,19 +196,19 @@ export class SessionRuntime {
       this.interimFrom = cutEnds[cutEnds.length - 1]!;
       this.deps.telemetry.segmentCut(this.id);
     }
-    return this.drain();
+    return this.runQueue();
   }
 
-  /** Runs the queue head to tail, one segment at a time; a new drain waits for the running one. */
-  private drain(): Promise<void> {
-    const previous = this.draining ?? Promise.resolve();
+  /** Runs the queue head to tail, one segment at a time; a new pass waits for the running one. */
+  private runQueue(): Promise<void> {
+    const previous = this.queueRun ?? Promise.resolve();
     const run = previous.then(() => this.processQueue());
     const tracked = run.finally(() => {
-      if (this.draining !== tracked) return;
-      this.draining = undefined;
+      if (this.queueRun !== tracked) return;
+      this.queueRun = undefined;
       this.notifyIfIdle();
     });
-    this.draining = tracked;
+    this.queueRun = tracked;
     return tracked;
   }
 
@@ -298,7 +299,7 @@ export class SessionRuntime {
   /** Transcribes the growing segment so far, when due, a slot is free and nothing of this session is in flight. */
   private maybeInterim(endByte: number, trace: EventTrace): Promise<void> | undefined {
     if (endByte - this.interimFrom < this.interimBytes) return undefined;
-    if (this.interimRunning || this.ending || this.draining !== undefined || this.queue.length > 0) return undefined;
+    if (this.interimRunning || this.ending || this.queueRun !== undefined || this.queue.length > 0) return undefined;
     const { store, scheduler, segmentation, metrics } = this.deps;
     if (!scheduler.askInterimRoom()) return undefined;
     const start = this.committedBytes;

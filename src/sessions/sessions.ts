@@ -37,8 +37,8 @@ export interface SessionLimits {
 export interface SessionsDeps {
   store: BufferStore;
   registry: SessionRegistry;
-  /** Whether a new session may start now (the engine's admission and this process's load). */
-  admission: Pick<AdmissionControl, 'refusal'>;
+  /** Whether this process can take a new session now: its session cap, its event loop and the engine's admission. */
+  capacity: Pick<AdmissionControl, 'refusal'>;
   telemetry: Telemetry;
   metrics: ServerMetrics;
   limits: SessionLimits;
@@ -131,7 +131,7 @@ export class Sessions {
    * hold the session needs its resume token; without it the session is "unknown", exactly like one that does not exist.
    */
   async open(request: OpenRequest, sink: ResultSink, trace: EventTrace): Promise<OpenOutcome> {
-    const { store, registry, admission, metrics, streamLimits } = this.deps;
+    const { store, registry, capacity, metrics, streamLimits } = this.deps;
     const id = request.sessionId ?? randomUUID();
     trace.setSession(id);
     const heldHere = request.sessionId !== undefined && this.owns(id, sink);
@@ -154,7 +154,7 @@ export class Sessions {
     // New sessions are what overload and drain turn away; a live session resuming keeps going.
     if (isNew) {
       if (this.draining) throw new DrainingError('this server is shutting down; reconnect and start the session on another one');
-      const overload = admission.refusal(registry.size);
+      const overload = capacity.refusal(registry.size);
       if (overload) throw overload;
     }
     const resume = isNew ? newResumeToken() : undefined;
@@ -429,7 +429,7 @@ export class Sessions {
 
   /** Why new sessions are refused now (the engine is behind), for readiness; undefined when they are welcome. */
   overloaded(): Error | undefined {
-    return this.deps.admission.refusal(this.deps.registry.size);
+    return this.deps.capacity.refusal(this.deps.registry.size);
   }
 
   /** Stop taking new sessions (shutdown); running ones go on. */

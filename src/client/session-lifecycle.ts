@@ -26,7 +26,7 @@ export interface SessionSettings {
   retry: RetryPolicy;
 }
 
-export class SessionHandshake {
+export class SessionLifecycle {
   private phase_: SessionPhase = 'none';
   private id: string | undefined;
   private resumeToken: string | undefined;
