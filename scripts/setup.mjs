@@ -14,6 +14,7 @@ const NEEDS = {
   ],
   test: [
     { check: 'redis-server', pkg: 'redis-server', why: 'the Redis store tests' },
+    { check: 'redis-sentinel', pkg: 'redis-sentinel', why: 'the Redis Sentinel failover test' },
     { check: 'pocketsphinx_batch', pkg: 'pocketsphinx', why: 'offline engine tests' },
     { check: '/usr/share/pocketsphinx/model/en-us', pkg: 'pocketsphinx-en-us', why: 'offline engine tests' },
     { check: 'chromium', pkg: 'chromium', why: 'browser tests of the demo page' },

@@ -333,7 +333,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
       return guarded('commit the segment', async (): Promise<CommitOutcome> => {
         const k = keys(id);
         const failed = failure ? JSON.stringify(failure) : '';
-        const r = await redis.commitSegment(k.meta, k.audio, k.segs, k.kept, k.decoder, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence), failed);
+        // Replicated before its result is sent: a result the client saw is never renumbered by a failover.
+        const r = await replicated(() => redis.commitSegment(k.meta, k.audio, k.segs, k.kept, k.decoder, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence), failed));
         const status = String(r[0]);
         if (status === 'unknown') return { status: 'unknown' };
         if (status === 'fenced') return { status: 'fenced' };

@@ -19,6 +19,8 @@ export interface SessionRun {
   /** Chunks sent more than once (after a resume). */
   resent: number;
   end: { ok: boolean; text?: string; segments?: number; duration_ms?: number; error?: unknown } | undefined;
+  /** Every start_session's next_seq, with how many chunks the server had acknowledged before it. */
+  opens: { nextSeq: number; acknowledged: number }[];
 }
 
 export interface SessionOptions {
@@ -39,7 +41,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runResilientSession(options: SessionOptions): Promise<SessionRun> {
   const { url, chunks, sampleRate = 16000, paceMs = 20, timeoutMs = 120_000 } = options;
-  const run: SessionRun = { sessionId: undefined, results: new Map(), notices: [], connections: 0, drainingRefusals: 0, resent: 0, end: undefined };
+  const run: SessionRun = { sessionId: undefined, results: new Map(), notices: [], connections: 0, drainingRefusals: 0, resent: 0, end: undefined, opens: [] };
+  let acknowledged = 0;
   const deadline = Date.now() + timeoutMs;
   let resumeToken: string | undefined;
   const sentOnce = new Set<number>();
@@ -84,7 +87,8 @@ export async function runResilientSession(options: SessionOptions): Promise<Sess
     const ack = await call('start_session', payload);
     if (!ack) return undefined;
     if (!ack.ok) {
-      if (ack.error?.code === 'SERVER_DRAINING') {
+      // Draining, or the store between primaries: the client library waits and tries again.
+      if (ack.error?.code === 'SERVER_DRAINING' || ack.error?.retryable) {
         await sleep(ack.error.retry_after_ms ?? 200);
         return undefined;
       }
@@ -92,6 +96,7 @@ export async function runResilientSession(options: SessionOptions): Promise<Sess
     }
     run.sessionId = ack.session_id;
     resumeToken ??= ack.resume_token;
+    run.opens.push({ nextSeq: ack.next_seq as number, acknowledged });
     return ack.next_seq as number;
   }
 
@@ -105,6 +110,7 @@ export async function runResilientSession(options: SessionOptions): Promise<Sess
       sentOnce.add(seq);
       const ack = await call('audio_chunk', { session_id: run.sessionId, seq, chunk: chunks[seq] });
       if (ack?.ok) {
+        acknowledged = Math.max(acknowledged, seq + 1);
         options.onAck?.(seq);
         seq += 1;
         const pause = options.pace?.() ?? paceMs;
