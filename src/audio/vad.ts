@@ -77,3 +77,18 @@ export function levelDbfs(samples: Int16Array): number {
   const rms = Math.sqrt(sumOfSquares(samples, 0, samples.length) / samples.length) / FULL_SCALE;
   return rms === 0 ? -Infinity : 20 * Math.log10(rms);
 }
+
+/** Byte offsets in `pcm` of the first speech frame's start and the last one's end; undefined when none is speech. */
+export function speechBounds(pcm: Uint8Array, sampleRate: number, speechDbfs: number): { from: number; to: number } | undefined {
+  let at = 0;
+  let from: number | undefined;
+  let to = 0;
+  forEachFrame(pcm, sampleRate, speechDbfs, (isSpeech, frameBytes) => {
+    if (isSpeech) {
+      from ??= at;
+      to = at + frameBytes;
+    }
+    at += frameBytes;
+  });
+  return from === undefined ? undefined : { from, to };
+}

@@ -19,6 +19,8 @@ export interface TokenGrant {
   model?: string;
   /** Sessions may use only these of the server's ALLOWED_MODELS. */
   models?: string[];
+  /** Keyterms every session of the connection gets ahead of its own. */
+  keyterms?: string[];
 }
 
 export interface IssueOptions {
@@ -28,6 +30,7 @@ export interface IssueOptions {
   language?: string;
   model?: string;
   models?: string[];
+  keyterms?: string[];
 }
 
 export interface IssuedToken {
@@ -85,6 +88,7 @@ export function createClientTokens(options: { secrets: string[]; replayGuard: Re
       if (issue.language !== undefined) claims.language = issue.language;
       if (issue.model !== undefined) claims.model = issue.model;
       if (issue.models !== undefined) claims.models = issue.models;
+      if (issue.keyterms !== undefined) claims.keyterms = issue.keyterms;
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: ALGORITHM, kid: signingKid })
         .setJti(randomBytes(16).toString('base64url'))
@@ -131,5 +135,7 @@ function grantFrom(tokenId: string, payload: JWTPayload): TokenGrant {
   if (typeof payload.language === 'string') grant.language = payload.language;
   if (typeof payload.model === 'string') grant.model = payload.model;
   if (Array.isArray(payload.models)) grant.models = payload.models.filter((model): model is string => typeof model === 'string');
+  // Signed by this server from a checked request: bounded already.
+  if (Array.isArray(payload.keyterms)) grant.keyterms = payload.keyterms.filter((term): term is string => typeof term === 'string');
   return grant;
 }

@@ -25,6 +25,8 @@ function requestSchema(maxTtlS: number) {
     model: startSessionSchema.shape.model,
     /** Narrows the server's ALLOWED_MODELS for this token's sessions. */
     models: z.array(startSessionSchema.shape.model.unwrap()).min(1).max(20).optional(),
+    /** Keyterms every session of the connection gets (start_session's bounds). */
+    keyterms: startSessionSchema.shape.keyterms,
   });
 }
 
@@ -71,6 +73,7 @@ export function createTokenEndpoint(options: { apiKeys: readonly string[]; token
       language: p.language,
       model: p.model,
       models: p.models,
+      keyterms: p.keyterms,
     });
     send(response, 200, issued);
   }

@@ -9,10 +9,32 @@ export interface SegmentAudio {
   prompt?: string;
   /** Model requested by the session; engines that have one model ignore it. */
   model?: string;
+  /** The session asked for word timings: an engine that can give them does (it may cost latency). */
+  wordTimestamps?: boolean;
 }
+
+/** One recognised word, in ms from the start of the segment's audio. */
+export interface EngineWord {
+  word: string;
+  startMs: number;
+  endMs: number;
+  /** 0..1 where the engine gives one. */
+  confidence?: number;
+}
+
+/** Why an engine's output was thrown away as not speech (the hallucination gate). */
+export type DropReason = 'no_speech' | 'repetition';
 
 export interface EngineResult {
   text: string;
+  /** The engine's own word timings, when asked for and it has them; in order, inside the segment. */
+  words?: EngineWord[];
+  /** ISO 639-1 code the engine reported for this segment. */
+  language?: string;
+  /** The engine that produced this result, when not the configured one (a fallback's). */
+  engine?: string;
+  /** Parts of the engine's output dropped as non-speech, one reason each. */
+  dropped?: DropReason[];
 }
 
 export interface TranscriptionEngine {

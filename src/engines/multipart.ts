@@ -17,11 +17,14 @@ export interface MultipartBody {
   body: Buffer;
 }
 
-export function multipartBody(fields: Record<string, string>, file: MultipartFile): MultipartBody {
+/** A field given several values (e.g. `timestamp_granularities[]`) is sent once per value, in order. */
+export function multipartBody(fields: Record<string, string | readonly string[]>, file: MultipartFile): MultipartBody {
   const boundary = `----segment${randomBytes(12).toString('hex')}`;
   let head = '';
-  for (const [name, value] of Object.entries(fields)) {
-    head += `--${boundary}\r\nContent-Disposition: form-data; name="${escaped(name)}"\r\n\r\n${value}\r\n`;
+  for (const [name, values] of Object.entries(fields)) {
+    for (const value of typeof values === 'string' ? [values] : values) {
+      head += `--${boundary}\r\nContent-Disposition: form-data; name="${escaped(name)}"\r\n\r\n${value}\r\n`;
+    }
   }
   head +=
     `--${boundary}\r\nContent-Disposition: form-data; name="${escaped(file.name)}"; filename="${escaped(file.filename)}"\r\n` +

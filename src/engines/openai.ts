@@ -5,6 +5,7 @@ import { EngineError, type EngineResult, type SegmentAudio, type TranscriptionEn
 import { pcmProblem, wavHeader } from '../audio/wav.js';
 import { multipartBody } from './multipart.js';
 import { createNodeHttpFetch } from './node-http-fetch.js';
+import { gateVerbose, type VerboseTranscription } from './hallucination-gate.js';
 
 export interface OpenAIEngineOptions {
   apiKey: string;
@@ -52,15 +53,19 @@ export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionE
     if (problem) throw new EngineError(problem, { retryable: false });
     if (pcm.length === 0) return { text: '' };
     const requestedModel = segment.model ?? model;
-    const fields: Record<string, string> = { model: requestedModel, response_format: 'json' };
+    const verbose = answersVerboseJson(requestedModel);
+    const fields: Record<string, string | string[]> = { model: requestedModel, response_format: verbose ? 'verbose_json' : 'json' };
     if (segment.language) fields.language = toIsoLanguage(segment.language);
     if (segment.prompt) fields.prompt = segment.prompt;
+    // Word timings cost the provider latency: asked for only when the session wants them. Naming 'word' alone would
+    // drop the segments, which the hallucination gate reads.
+    if (verbose && segment.wordTimestamps) fields['timestamp_granularities[]'] = ['word', 'segment'];
     // The body built here, not through the SDK's File and FormData: one copy of the segment instead of three. The SDK
     // still sends it (auth, retries with Retry-After, time-outs, its error classes).
     const upload = multipartBody(fields, { name: 'file', filename: 'segment.wav', contentType: 'audio/wav', parts: [wavHeader(pcm.length, sampleRate), pcm] });
-    let result: { text?: unknown };
+    let result: VerboseTranscription;
     try {
-      result = await client.post<{ text?: unknown }>('/audio/transcriptions', { body: upload.body, headers: { 'content-type': upload.contentType } });
+      result = await client.post<VerboseTranscription>('/audio/transcriptions', { body: upload.body, headers: { 'content-type': upload.contentType } });
     } catch (error) {
       if (isAudioTooShort(error)) {
         // Whisper refuses audio under 0.1 s; such a sliver (e.g. the tail of a stream) holds no words.
@@ -75,7 +80,7 @@ export function createOpenAIEngine(options: OpenAIEngineOptions): TranscriptionE
         reason: 'the transcription provider answered without text',
       });
     }
-    return { text: result.text.trim() };
+    return gateVerbose(result);
   }
 
   /**
@@ -259,6 +264,14 @@ function describeEndpoint(baseURL: string): string {
   } catch {
     return 'the configured OPENAI_BASE_URL';
   }
+}
+
+/**
+ * Whether `model` answers verbose_json (segments with no_speech_prob, words): whisper-1 and the open Whisper servers
+ * do; OpenAI's gpt-4o transcription models answer json or text only (their results' words are interpolated).
+ */
+export function answersVerboseJson(model: string): boolean {
+  return !/^gpt-4o/i.test(model);
 }
 
 /** Whisper takes ISO-639-1 codes: a session's "en-US" becomes "en". */

@@ -14,6 +14,8 @@ export interface ConnectionAllowance {
   model?: string;
   /** The token narrows the models its sessions may name (within ALLOWED_MODELS). */
   models?: readonly string[];
+  /** The token's keyterms, ahead of each session's own. */
+  keyterms?: readonly string[];
   /** audio_chunk events received and not yet answered by the store; above maxInFlight they are refused unread. */
   inFlight: number;
   maxInFlight: number;
@@ -32,5 +34,6 @@ export function allowanceFor(grant: ConnectionGrant, server: { maxSessionsPerCon
   if (token?.language !== undefined) allowance.language = token.language;
   if (token?.model !== undefined) allowance.model = token.model;
   if (token?.models !== undefined) allowance.models = token.models;
+  if (token?.keyterms !== undefined) allowance.keyterms = token.keyterms;
   return allowance;
 }

@@ -37,6 +37,10 @@ export interface ServerMetrics {
   storeWaitTimeout(): void;
   /** The event loop's busy share (0–1) over the last window. */
   eventLoopUtilization(share: number): void;
+  /** An engine result (a verbose_json segment) was dropped as not speech: `no_speech` or `repetition`. */
+  transcriptionDropped(reason: string): void;
+  /** The primary engine's circuit breaker changed state (only with ENGINE_FALLBACK). */
+  engineBreakerState(state: 'closed' | 'open' | 'half_open'): void;
   /** Sentry's transport dropped `count` items of `category` (transaction, span, error, …) for `reason` (queue_overflow, network_error, …). */
   telemetryDropped(reason: string, category: string, count: number): void;
 }
@@ -62,4 +66,6 @@ export const noopMetrics: ServerMetrics = {
   storeWaitTimeout: nothing,
   eventLoopUtilization: nothing,
   telemetryDropped: nothing,
+  transcriptionDropped: nothing,
+  engineBreakerState: nothing,
 };

@@ -112,6 +112,18 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     registers,
   });
 
+  const transcriptionDropped = new Counter({
+    name: name('transcription_dropped_total'),
+    help: 'Engine output dropped as not speech (Whisper no_speech_prob/avg_logprob, or compression_ratio for repetition loops), by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const breakerState = new Gauge({
+    name: name('engine_breaker_state'),
+    help: "The primary engine's circuit breaker with ENGINE_FALLBACK: 0 closed, 1 half-open (probing), 2 open (segments go to the fallback)",
+    registers,
+  });
+
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   // Labelled children resolved once per label value: the per-chunk path then skips prom-client's label hashing.
@@ -179,6 +191,12 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
     telemetryDropped(reason: string, category: string, count: number) {
       if (valid(count)) telemetryDropped.labels(reason, category).inc(count);
+    },
+    transcriptionDropped(reason: string) {
+      transcriptionDropped.labels(reason).inc();
+    },
+    engineBreakerState(state) {
+      breakerState.set(state === 'closed' ? 0 : state === 'half_open' ? 1 : 2);
     },
   };
   return { metrics, registry };

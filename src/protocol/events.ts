@@ -67,6 +67,31 @@ export interface TranscriptionResult {
   latency_ms: number;
   /** Sent again to a client that resumed the session; it may already have this segment. */
   replayed?: true;
+  /** Sessions started with word_timestamps: each word with its times in session audio time, in order. */
+  words?: WordTiming[];
+  /** The engine gave no word times (e.g. gpt-4o-transcribe): `words` are spread over the segment's speech by length. */
+  words_interpolated?: true;
+  /** ISO 639-1 code of the segment's language, when the engine reports one. */
+  language?: string;
+  /** The engine that produced the text: "openai", "pocketsphinx", or the fallback's name. */
+  engine?: string;
+  /** Finals only: true when a pause ended the segment (or the stream ended), false when the length cap cut it. */
+  speech_final?: boolean;
+}
+
+export interface WordTiming {
+  word: string;
+  start_ms: number;
+  end_ms: number;
+  /** 0..1, where the engine gives one. */
+  confidence?: number;
+}
+
+/** Sessions started with utterance_end_ms: that much non-speech followed speech. */
+export interface UtteranceEnd {
+  session_id: string;
+  /** Where the speech ended, in session audio time (ms). */
+  end_ms: number;
 }
 
 export interface TranscriptionErrorEvent extends ProtocolErrorBody {
@@ -94,6 +119,7 @@ export interface ServerNotice {
 export interface ServerToClientEvents {
   transcription_result: (result: TranscriptionResult) => void;
   transcription_error: (error: TranscriptionErrorEvent) => void;
+  utterance_end: (event: UtteranceEnd) => void;
   server_notice: (notice: ServerNotice) => void;
 }
 

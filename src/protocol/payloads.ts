@@ -12,6 +12,23 @@ export const sessionIdSchema = z
   .max(SESSION_ID_MAX)
   .regex(SESSION_ID_PATTERN, 'session_id may hold only letters, digits and . _ : -');
 
+export const UTTERANCE_END_MIN_MS = 500;
+export const UTTERANCE_END_MAX_MS = 10_000;
+export const KEYTERMS_MAX = 50;
+export const KEYTERM_MAX_CHARS = 50;
+
+/** Keyterms, bounded: they travel in every engine request of the session. */
+export const keytermsSchema = z
+  .array(
+    z
+      .string({ error: 'keyterms must be strings' })
+      .trim()
+      .min(1, 'keyterms may not be empty')
+      .max(KEYTERM_MAX_CHARS, `keyterms must each be at most ${KEYTERM_MAX_CHARS} characters`),
+    { error: 'keyterms must be an array of strings' },
+  )
+  .max(KEYTERMS_MAX, `keyterms may hold at most ${KEYTERMS_MAX} terms`);
+
 export const startSessionSchema = z.strictObject({
   session_id: sessionIdSchema.optional(),
   format: z.string().optional(),
@@ -27,6 +44,17 @@ export const startSessionSchema = z.strictObject({
   resume_token: z.string().min(1).max(200).optional(),
   interim_results: z.boolean().optional(),
   interim_interval_ms: z.number().int('interim_interval_ms must be a whole number').optional(),
+  /** Finals (and interims) carry `words` with their times. */
+  word_timestamps: z.boolean({ error: 'word_timestamps must be true or false' }).optional(),
+  /** utterance_end once this much non-speech (ms) follows speech; absent = none. */
+  utterance_end_ms: z
+    .number()
+    .int('utterance_end_ms must be a whole number')
+    .min(UTTERANCE_END_MIN_MS, `utterance_end_ms must be at least ${UTTERANCE_END_MIN_MS}`)
+    .max(UTTERANCE_END_MAX_MS, `utterance_end_ms must be at most ${UTTERANCE_END_MAX_MS}`)
+    .optional(),
+  /** Words and names to favour (the engine's prompt). */
+  keyterms: keytermsSchema.optional(),
 });
 
 /** Binary audio as any client library sends it; the server always sees a Buffer or a view. */
@@ -87,6 +115,12 @@ export interface SessionSettings {
   model?: string;
   /** Interim results every this many ms of new speech; absent = off. */
   interim_interval_ms?: number;
+  /** Results carry word timings. */
+  word_timestamps?: boolean;
+  /** utterance_end after this much non-speech (ms); absent = off. */
+  utterance_end_ms?: number;
+  /** Terms put ahead of the engine's prompt. */
+  keyterms?: string[];
 }
 
 export const SAMPLE_RATE_RANGE = { min: MIN_SAMPLE_RATE, max: MAX_SAMPLE_RATE } as const;

@@ -9,6 +9,12 @@ export interface SegmentationSettings {
   speechDbfs: number;
 }
 
+/** Where a segment ends, and whether a pause (or the end of the stream) ended it rather than the length cap. */
+export interface SegmentCut {
+  endByte: number;
+  speechFinal: boolean;
+}
+
 export class Segmenter {
   private readonly maxBytes: number;
   private readonly minBytes: number;
@@ -34,12 +40,17 @@ export class Segmenter {
    * where segments end (usually none, several only when one chunk spans more than SEGMENT_MAX_MS).
    */
   feed(chunk: Uint8Array, endByte: number): number[] {
-    const cuts: number[] = [];
+    return this.cut(chunk, endByte).map((c) => c.endByte);
+  }
+
+  /** feed(), each cut saying why it was made. */
+  cut(chunk: Uint8Array, endByte: number): SegmentCut[] {
+    const cuts: SegmentCut[] = [];
     const chunkStart = endByte - chunk.length;
     // Length cap: cut exactly at SEGMENT_MAX_MS so no segment is longer.
     while (endByte - this.segmentStart >= this.maxBytes) {
       this.segmentStart += this.maxBytes;
-      cuts.push(this.segmentStart);
+      cuts.push({ endByte: this.segmentStart, speechFinal: false });
       this.silenceRun = 0;
     }
     const analysed = chunk.subarray(Math.max(0, this.segmentStart - chunkStart));
@@ -50,17 +61,22 @@ export class Segmenter {
     if (endByte - this.segmentStart >= this.minBytes && this.silenceRun >= this.silenceBytes && endByte > this.segmentStart) {
       this.segmentStart = endByte;
       this.silenceRun = 0;
-      cuts.push(endByte);
+      cuts.push({ endByte, speechFinal: true });
     }
     return cuts;
   }
 
   /** Cuts everything up to `endByte` (end of session), in pieces no longer than SEGMENT_MAX_MS. */
   flush(endByte: number): number[] {
-    const cuts: number[] = [];
+    return this.flushCuts(endByte).map((c) => c.endByte);
+  }
+
+  /** flush(), each cut saying why: the last ends the stream (speech final), the ones before are the length cap's. */
+  flushCuts(endByte: number): SegmentCut[] {
+    const cuts: SegmentCut[] = [];
     while (endByte > this.segmentStart) {
       this.segmentStart = Math.min(endByte, this.segmentStart + this.maxBytes);
-      cuts.push(this.segmentStart);
+      cuts.push({ endByte: this.segmentStart, speechFinal: this.segmentStart === endByte });
     }
     this.silenceRun = 0;
     return cuts;

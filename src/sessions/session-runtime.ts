@@ -4,22 +4,27 @@
 // Longer than most modules: finals, interims and the lease all read and move the same per-session offsets (committed
 // bytes, next segment number, cuts so far); split apart they would pass that state back and forth.
 import type { Logger } from 'pino';
-import type { SegmentAudio, TranscriptionEngine } from '../engines/engine.js';
+import type { EngineResult, SegmentAudio, TranscriptionEngine } from '../engines/engine.js';
+import { buildPrompt } from '../engines/prompt.js';
 import { EngineError, SegmentRejectedError, UnknownSessionError } from '../errors/server-errors.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
-import { bytesToMs, ErrorCode, msToBytes, type SessionSettings, type TranscriptionResult } from '../protocol/index.js';
+import { bytesToMs, ErrorCode, msToBytes, type SessionSettings, type TranscriptionResult, type UtteranceEnd } from '../protocol/index.js';
 import type { AdmissionControl } from '../scheduler/admission.js';
 import type { EngineScheduler } from '../scheduler/engine-scheduler.js';
 import type { BufferStore, SegmentFailure, StoredSegment } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
-import { Segmenter, type SegmentationSettings } from './segmenter.js';
-import { hasSpeech } from '../audio/vad.js';
+import { Segmenter, type SegmentationSettings, type SegmentCut } from './segmenter.js';
+import { hasSpeech, speechBounds } from '../audio/vad.js';
+import { UtteranceEndDetector } from './utterance-end.js';
+import { interpolateWords, sessionWords } from './word-timings.js';
 import type { SessionDecoder } from './session-decoder.js';
 
 /** Where a session's results go: the connection it is attached to now, if any. */
 export interface ResultSink {
   result(result: TranscriptionResult): void;
+  /** Sessions started with utterance_end_ms: that much non-speech followed speech. */
+  utteranceEnd?(event: UtteranceEnd): void;
   /** A segment could not be transcribed; `error` is a server error of the catalogue (mapped to the wire by the socket layer). */
   error(sessionId: string, error: unknown): void;
 }
@@ -51,10 +56,17 @@ class SessionTakenOverError extends Error {
 
 interface Cut {
   endByte: number;
+  /** A pause or the end of the stream cut it (not the length cap). */
+  speechFinal: boolean;
   /** performance.now() when the segment was cut, for latency_ms and queue fairness. */
   cutAt: number;
   /** The event that cut it: its spans hold the transcription. */
   trace: EventTrace;
+  /**
+   * The engine's answer for this segment from `start`, kept until it is committed: a commit that fails (a store stall)
+   * is retried with this answer, never by sending the same audio to the engine again.
+   */
+  answered?: { start: number; text: string; refused?: EngineError; result?: EngineResult; timings?: Pick<TranscriptionResult, 'words' | 'words_interpolated'> };
 }
 
 /** Rounds to microseconds: times are exact from sample counts, without float noise. */
@@ -80,6 +92,7 @@ export class SessionRuntime {
   private interimFrom: number;
   private interimRunning = false;
   private cutCount = 0;
+  private readonly utteranceEnds: UtteranceEndDetector | undefined;
   /** The fencing token of this process's claim on the session (undefined: never claimed, commits unfenced). */
   private fence: number | undefined;
   /** Formats other than pcm_s16le: the stream's decoder here, set when the session is opened on this process. */
@@ -96,6 +109,7 @@ export class SessionRuntime {
     this.segmenter = new Segmenter(deps.segmentation, settings.sample_rate, position.committedBytes);
     this.interimBytes = settings.interim_interval_ms ? msToBytes(settings.interim_interval_ms, settings.sample_rate) : 0;
     this.interimFrom = position.committedBytes;
+    if (settings.utterance_end_ms) this.utteranceEnds = new UtteranceEndDetector(settings.utterance_end_ms, settings.sample_rate, deps.segmentation.speechDbfs);
   }
 
   /** This process now owns the session with fencing token `fence`: its commits carry it. */
@@ -163,7 +177,10 @@ export class SessionRuntime {
    * segment's transcription, or an interim), so the caller's event span stays open for it; otherwise undefined.
    */
   accept(chunk: Uint8Array, endByte: number, trace: EventTrace): Promise<void> | undefined {
-    const cuts = this.segmenter.feed(chunk, endByte);
+    if (this.utteranceEnds) {
+      for (const endMs of this.utteranceEnds.feed(chunk, endByte)) this.sink?.utteranceEnd?.({ session_id: this.id, end_ms: endMs });
+    }
+    const cuts = this.segmenter.cut(chunk, endByte);
     if (cuts.length > 0) return this.enqueue(cuts, trace);
     if (this.interimBytes > 0) return this.maybeInterim(endByte, trace);
     return undefined;
@@ -171,7 +188,7 @@ export class SessionRuntime {
 
   /** Cuts all remaining audio (end of session) and waits for every segment; throws when one fails. */
   async finish(receivedBytes: number, trace: EventTrace): Promise<void> {
-    await this.enqueue(this.segmenter.flush(receivedBytes), trace);
+    await this.enqueue(this.segmenter.flushCuts(receivedBytes), trace);
     if (this.lastFailure) throw this.lastFailure;
   }
 
@@ -188,12 +205,12 @@ export class SessionRuntime {
     };
   }
 
-  private enqueue(cutEnds: number[], trace: EventTrace): Promise<void> {
+  private enqueue(cuts: SegmentCut[], trace: EventTrace): Promise<void> {
     const cutAt = performance.now();
-    for (const endByte of cutEnds) this.queue.push({ endByte, cutAt, trace });
-    if (cutEnds.length > 0) {
+    for (const { endByte, speechFinal } of cuts) this.queue.push({ endByte, speechFinal, cutAt, trace });
+    if (cuts.length > 0) {
       this.cutCount++;
-      this.interimFrom = cutEnds[cutEnds.length - 1]!;
+      this.interimFrom = cuts[cuts.length - 1]!.endByte;
       this.deps.telemetry.segmentCut(this.id);
     }
     return this.runQueue();
@@ -243,10 +260,17 @@ export class SessionRuntime {
     if (end <= start) return;
     const rate = this.settings.sample_rate;
     let refused: EngineError | undefined;
+    let result: EngineResult | undefined;
+    let timings: Pick<TranscriptionResult, 'words' | 'words_interpolated'> | undefined;
     const stored = await eventSpans.transcribe(cut.trace, 'final', this.spanAttributes(start, end), async (span) => {
-      const pcm = await eventSpans.readSegment(cut.trace, end - start, store.kind, () => store.readAudio(this.id, start, end));
-      let text = '';
-      if (hasSpeech(pcm, rate, segmentation.speechDbfs)) {
+      // Only the commit of this answer failed before: commit it again, under the current fence.
+      const answered = cut.answered?.start === start ? cut.answered : undefined;
+      const pcm = answered ? Buffer.alloc(0) : await eventSpans.readSegment(cut.trace, end - start, store.kind, () => store.readAudio(this.id, start, end));
+      let text = answered?.text ?? '';
+      if (answered) {
+        ({ refused, result, timings } = answered);
+        span.setAttributes({ 'segment.commit_retry': true });
+      } else if (hasSpeech(pcm, rate, segmentation.speechDbfs)) {
         // One round trip per segment renews the lease, and a session resumed elsewhere is never sent from here.
         if (this.fence !== undefined && !(await store.renewLease(this.id, this.fence, this.deps.leaseMs))) throw new SessionTakenOverError(this.id);
         this.deps.admission.segmentCut(this.id);
@@ -256,11 +280,14 @@ export class SessionRuntime {
         // attempts are its siblings), each engine attempt once started its consumer span.
         const publishedAt = await eventSpans.publish(cut.trace, messageId, pcm.length, () => performance.now());
         try {
-          text = await this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
+          result = await this.deps.scheduler.runFinal(this.id, cut.cutAt, (attempt) => {
             span.setAttributes({ 'segment.queue_ms': Math.round(attempt.queueMs), 'segment.retries': attempt.retry });
             const receive = { receiveLatencyMs: performance.now() - publishedAt, retry: attempt.retry };
             return eventSpans.process(cut.trace, messageId, pcm.length, receive, () => this.runEngine(cut.trace, request));
           });
+          text = result.text;
+          this.recordEngineOutcome(result, span);
+          if (text && this.settings.word_timestamps) timings = this.wordsOf(result, pcm, start, end);
           metrics.audioTranscribed(bytesToMs(end - start, rate) / 1000);
         } catch (error) {
           // Refused for good (the provider's 4xx, a local engine's permanent failure): retrying cannot help, and
@@ -269,6 +296,7 @@ export class SessionRuntime {
           refused = error;
         }
       }
+      if (!answered) cut.answered = { start, text, refused, result, timings };
       const failure: SegmentFailure | undefined = refused ? { code: ErrorCode.ENGINE_REJECTED, reason: refused.reason } : undefined;
       const commitStarted = performance.now();
       const fence = this.fence;
@@ -292,8 +320,38 @@ export class SessionRuntime {
       this.previousText = stored.text;
       const latencyMs = performance.now() - cut.cutAt;
       metrics.resultEmitted('final', latencyMs / 1000);
-      this.sink?.result(this.toResult(stored, Math.round(latencyMs)));
+      this.sink?.result({ ...this.toResult(stored, Math.round(latencyMs)), ...this.extrasOf(result, timings), speech_final: cut.speechFinal });
     }
+  }
+
+  /** What a final or interim carries beyond its text: the engine that made it, its language, word timings. */
+  private extrasOf(result: EngineResult | undefined, timings: Pick<TranscriptionResult, 'words' | 'words_interpolated'> | undefined): Partial<TranscriptionResult> {
+    return {
+      engine: result?.engine ?? this.deps.engine.name,
+      ...(result?.language ? { language: result.language } : {}),
+      ...timings,
+    };
+  }
+
+  /** Word timings in session time: the engine's, else interpolated over the segment's speech (and marked so). */
+  private wordsOf(result: EngineResult, pcm: Buffer, start: number, end: number): Pick<TranscriptionResult, 'words' | 'words_interpolated'> {
+    const rate = this.settings.sample_rate;
+    const startMs = exactMs(start, rate);
+    if (result.words && result.words.length > 0) return { words: sessionWords(result.words, startMs, exactMs(end, rate)) };
+    const speech = speechBounds(pcm, rate, this.deps.segmentation.speechDbfs) ?? { from: 0, to: pcm.length };
+    return { words: interpolateWords(result.text, exactMs(start + speech.from, rate), exactMs(start + speech.to, rate)), words_interpolated: true };
+  }
+
+  /** Output the engine dropped as not speech is counted (metrics and the ai span); the engine used goes on the span. */
+  private recordEngineOutcome(result: EngineResult, span: { setAttributes(attributes: Record<string, string | number | boolean | undefined>): void }): void {
+    const dropped = result.dropped ?? [];
+    for (const reason of dropped) this.deps.metrics.transcriptionDropped(reason);
+    span.setAttributes({
+      'engine.used': result.engine ?? this.deps.engine.name,
+      ...(dropped.length > 0
+        ? { 'transcription.dropped': dropped.length, 'transcription.dropped_reasons': [...new Set(dropped)].join(',') }
+        : {}),
+    });
   }
 
   /** Transcribes the growing segment so far, when due, a slot is free and nothing of this session is in flight. */
@@ -318,7 +376,8 @@ export class SessionRuntime {
         span.setAttributes({ 'interim.skipped': 'engine busy' });
         return;
       }
-      const text = await running;
+      const result = await running;
+      const text = result.text;
       // A cut since the request started makes this interim stale: its final is on its way.
       if (generation !== this.cutCount || this.ending || !text) {
         span.setAttributes({ 'interim.dropped': true });
@@ -328,7 +387,9 @@ export class SessionRuntime {
       metrics.resultEmitted('interim', latencyMs / 1000);
       span.setAttributes({ 'segment.index': this.nextSegment, 'result.text_length': text.length });
       const rate = this.settings.sample_rate;
+      const timings = this.settings.word_timestamps ? this.wordsOf(result, pcm, start, endByte) : undefined;
       this.sink?.result({
+        ...this.extrasOf(result, timings),
         session_id: this.id,
         segment: this.nextSegment,
         text,
@@ -354,17 +415,18 @@ export class SessionRuntime {
       pcm,
       sampleRate: this.settings.sample_rate,
       language: this.settings.language,
-      prompt: this.settings.prompt ?? (this.previousText || undefined),
+      prompt: buildPrompt(this.settings.keyterms, this.settings.prompt ?? (this.previousText || undefined)),
       model: this.settings.model,
+      ...(this.settings.word_timestamps ? { wordTimestamps: true } : {}),
     };
   }
 
   /** One engine attempt as the scheduler starts it; a local engine's run gets a span of its own. */
-  private async runEngine(trace: EventTrace, request: SegmentAudio): Promise<string> {
+  private async runEngine(trace: EventTrace, request: SegmentAudio): Promise<EngineResult> {
     const { engine } = this.deps;
     const run = () => engine.transcribe(request);
     const result = engine.tracesOwnRequests ? await run() : await eventSpans.engineRun(trace, engine.name, run);
-    return result.text.trim();
+    return { ...result, text: result.text.trim() };
   }
 
   private spanAttributes(start: number, end: number) {

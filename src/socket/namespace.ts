@@ -41,6 +41,7 @@ export function registerTranscriptionNamespace(io: Server, context: HandlerConte
     };
     const sink: ResultSink = {
       result: (result) => socket.emit('transcription_result', result),
+      utteranceEnd: (event) => socket.emit('utterance_end', event),
       error: (sessionId, error) => socket.emit('transcription_error', { session_id: sessionId, ...toWireError(error) }),
     };
     // What this connection may hold: the server's limits, lowered by its client token's.

@@ -7,6 +7,7 @@ import {
   DEFAULT_SAMPLE_RATE,
   isAudioFormat,
   ErrorCode,
+  KEYTERMS_MAX,
   MAX_SAMPLE_RATE,
   MIN_SAMPLE_RATE,
   ProtocolError,
@@ -24,7 +25,7 @@ const G711_SAMPLE_RATE = 8000;
 function settingsFrom(
   payload: unknown,
   context: Pick<HandlerContext, 'interim' | 'models'>,
-  pinned: { language?: string; model?: string; models?: readonly string[] },
+  pinned: { language?: string; model?: string; models?: readonly string[]; keyterms?: readonly string[] },
 ): { sessionId: string | undefined; resumeToken: string | undefined; settings: SessionSettings } {
   const { interim } = context;
   const parsed = startSessionSchema.safeParse(payload ?? {});
@@ -63,6 +64,14 @@ function settingsFrom(
   if (p.prompt) settings.prompt = p.prompt;
   if (model) settings.model = model;
   if (p.interim_results) settings.interim_interval_ms = intervalMs;
+  if (p.word_timestamps) settings.word_timestamps = true;
+  if (p.utterance_end_ms !== undefined) settings.utterance_end_ms = p.utterance_end_ms;
+  // A token's keyterms come first; the session's own follow, within the same bound.
+  const keyterms = [...new Set([...(pinned.keyterms ?? []), ...(p.keyterms ?? [])])];
+  if (keyterms.length > KEYTERMS_MAX) {
+    throw new ProtocolError(ErrorCode.INVALID_PAYLOAD, `start_session: keyterms may hold at most ${KEYTERMS_MAX} terms with the token's own, got ${keyterms.length}`);
+  }
+  if (keyterms.length > 0) settings.keyterms = keyterms;
   return { sessionId: p.session_id, resumeToken: p.resume_token, settings };
 }
 

@@ -58,7 +58,8 @@ describe('openai engine', () => {
     const upload = stub.uploads[0]!;
     expect(upload.sampleRate).toBe(16000);
     expect(upload.pcm.equals(hello.pcm)).toBe(true);
-    expect(upload.responseFormat).toBe('json');
+    // whisper-1 answers verbose_json: the hallucination gate reads its segments.
+    expect(upload.responseFormat).toBe('verbose_json');
     expect(upload.authorization).toBe(`Bearer ${API_KEY}`);
   });
 
@@ -79,7 +80,7 @@ describe('openai engine', () => {
     await engine.transcribe({ pcm, sampleRate: 16000, model: 'gpt-4o-transcribe', language: 'en-US', prompt });
 
     expect(stub.uploads.map((u) => [u.model, u.language, u.prompt, u.responseFormat])).toEqual([
-      ['whisper-1', undefined, undefined, 'json'],
+      ['whisper-1', undefined, undefined, 'verbose_json'],
       ['gpt-4o-transcribe', 'en', prompt, 'json'],
     ]);
     expect(stub.uploads[1]!.pcm.equals(pcm)).toBe(true);
@@ -95,7 +96,7 @@ describe('openai engine', () => {
     const { stub, engine } = await setup({
       respond: (_upload, index) => (index === 0 ? { status: 500, text: 'boom' } : { text: 'second try' }),
     });
-    await expect(engine.transcribe({ pcm: hello.pcm, sampleRate: 16000 })).resolves.toEqual({ text: 'second try' });
+    await expect(engine.transcribe({ pcm: hello.pcm, sampleRate: 16000 })).resolves.toEqual({ text: 'second try', language: 'en' });
     expect(transcriptionAttempts(stub)).toBe(2);
     // The retry re-sends the same audio.
     expect(stub.uploads[1]!.pcm.equals(stub.uploads[0]!.pcm)).toBe(true);
@@ -114,7 +115,7 @@ describe('openai engine', () => {
     const { stub, engine } = await setup({
       respond: (_u, index) => (index === 0 ? { status: 429, text: 'slow down' } : { text: 'after the limit' }),
     });
-    await expect(engine.transcribe({ pcm: hello.pcm, sampleRate: 16000 })).resolves.toEqual({ text: 'after the limit' });
+    await expect(engine.transcribe({ pcm: hello.pcm, sampleRate: 16000 })).resolves.toEqual({ text: 'after the limit', language: 'en' });
     expect(transcriptionAttempts(stub)).toBe(2);
   });
 

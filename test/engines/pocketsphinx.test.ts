@@ -9,6 +9,7 @@ import { EngineError, EngineUnavailableError } from '../../src/engines/engine.js
 import { createEngine } from '../../src/engines/index.js';
 import { atDecoderLevel, createPocketsphinxEngine, type PocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { assertPocketsphinxInstalled } from '../../src/engines/pocketsphinx/install.js';
+import { parseSegmentation } from '../../src/engines/pocketsphinx/decoder.js';
 import { resamplePcm16 } from '../../src/audio/resample.js';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 
@@ -58,8 +59,8 @@ function segmentFiles(tmpDir: string): string[] {
 }
 
 /**
- * An executable shell script standing in for pocketsphinx_batch: it finds -ctl, -hyp and -cepdir among its
- * arguments, then runs `body` with $ctl, $hyp and $dir set ($args: all of them).
+ * An executable shell script standing in for pocketsphinx_batch: it finds -ctl, -hypseg and -cepdir among its
+ * arguments, then runs `body` with $ctl, $hyp (the segmentation pipe) and $dir set ($args: all of them).
  */
 function fakeDecoder(name: string, body: string): string {
   const file = path.join(scratch, name);
@@ -67,7 +68,7 @@ function fakeDecoder(name: string, body: string): string {
     file,
     `#!/bin/sh
 args="$*"
-while [ $# -gt 0 ]; do case "$1" in -ctl) ctl=$2;; -hyp) hyp=$2;; -cepdir) dir=$2;; esac; shift; done
+while [ $# -gt 0 ]; do case "$1" in -ctl) ctl=$2;; -hypseg) hyp=$2;; -cepdir) dir=$2;; esac; shift; done
 ${body}
 `,
   );
@@ -75,9 +76,9 @@ ${body}
   return file;
 }
 
-/** Answers each segment with its size, the way pocketsphinx_batch writes a hypothesis line. */
+/** Answers each segment with its size, the way pocketsphinx_batch writes a segmentation (-hypseg) line. */
 const ECHO_LOOP = `exec 3>"$hyp"
-while read -r id; do echo "  heard $(wc -c < "$dir/$id.raw") bytes  ($id -123)" >&3; done < "$ctl"`;
+while read -r id; do echo "$id S 0 T -9 A -8 L -1 0 -5 0 <s> 3 -5 -1 heard 20 -5 -1 $(wc -c < "$dir/$id.raw") 31 -5 -1 bytes 40 -5 0 </s> 45" >&3; done < "$ctl"`;
 
 describe('pocketsphinx engine with the real recogniser', { timeout: 120_000 }, () => {
   let engine: PocketsphinxEngine;
@@ -115,6 +116,39 @@ describe('pocketsphinx engine with the real recogniser', { timeout: 120_000 }, (
     // Nothing of the previous segment carries over: the same audio gives the same text.
     expect(third).toEqual(first);
     expect(segmentFiles(tmpDir)).toEqual([]);
+  });
+
+  it('gives its own word times when asked: the words of the text, in order, inside the audio, pauses between them', async () => {
+    const plain = await engine.transcribe({ pcm: withPauses.pcm, sampleRate: withPauses.sampleRate });
+    expect(plain.words).toBeUndefined();
+    const timed = await engine.transcribe({ pcm: withPauses.pcm, sampleRate: withPauses.sampleRate, wordTimestamps: true });
+    const words = timed.words!;
+    expect(timed.text).toBe(plain.text);
+    expect(words.map((w) => w.word).join(' ')).toBe(timed.text);
+    const audioMs = (withPauses.pcm.length / 2 / withPauses.sampleRate) * 1000;
+    for (const [i, word] of words.entries()) {
+      expect(word.endMs).toBeGreaterThan(word.startMs);
+      expect(word.endMs).toBeLessThanOrEqual(audioMs);
+      if (i > 0) expect(word.startMs).toBeGreaterThanOrEqual(words[i - 1]!.endMs);
+    }
+    // The fixture's pauses (~0.6 s of silence) show as gaps between "morning" and "i", and between "tomorrow" and "see".
+    const gapAfter = (index: number) => words[index + 1]!.startMs - words[index]!.endMs;
+    const morning = words.findIndex((w) => w.word === 'morning');
+    expect(words[morning + 1]!.word).toBe('i');
+    expect(gapAfter(morning)).toBeGreaterThanOrEqual(400);
+    // Where speech starts: the fixture's first word is not at 0 (leading silence), and the last ends before the audio does.
+    expect(words[0]!.startMs).toBeGreaterThan(0);
+  });
+
+  it('reads pocketsphinx\'s segmentation line: fillers out, pronunciation marks off, 10 ms frames', () => {
+    expect(parseSegmentation('0 -1 0 <s> 15 -9 -2 oh 40 -4 -5 <sil> 50 -9 -4 we\'re(3) 70 -7 -2 [NOISE] 79 -1 0 </s> 90')).toEqual({
+      text: "oh we're",
+      words: [
+        { word: 'oh', startMs: 150, endMs: 400 },
+        { word: "we're", startMs: 500, endMs: 700 },
+      ],
+    });
+    expect(parseSegmentation('0')).toEqual({ text: '', words: [] });
   });
 
   it('resamples 48 kHz and 8 kHz sessions to the model rate', async () => {
@@ -200,11 +234,11 @@ describe('pocketsphinx engine plumbing', () => {
 
   it('hands the decoder the segment as 16 kHz PCM at the decoder level, reads back its hypothesis line, and deletes the file', async () => {
     const copy = path.join(scratch, 'seen.raw');
-    const command = fakeDecoder('copying', `exec 3>"$hyp"\nwhile read -r id; do cp "$dir/$id.raw" "${copy}"; echo "first words second words ($id -1)" >&3; done < "$ctl"`);
+    const command = fakeDecoder('copying', `exec 3>"$hyp"\nwhile read -r id; do cp "$dir/$id.raw" "${copy}"; echo "$id S 0 T -1 A -1 L 0 0 -1 0 <s> 5 -1 0 first 10 -1 0 <sil> 12 -1 0 words(2) 20 -1 0 second 30 -1 0 [NOISE] 33 -1 0 words 40 -1 0 </s> 44" >&3; done < "$ctl"`);
     const tmpDir = freshDir();
     const engine = createPocketsphinxEngine({ command, decoders: 1, tmpDir });
     const pcm = resamplePcm16(hello.pcm, 16000, 8000);
-    await expect(engine.transcribe({ pcm, sampleRate: 8000 })).resolves.toEqual({ text: 'first words second words' });
+    await expect(engine.transcribe({ pcm, sampleRate: 8000 })).resolves.toEqual({ text: 'first words second words', language: 'en' });
     expect(readFileSync(copy).equals(atDecoderLevel(resamplePcm16(pcm, 8000, 16000)))).toBe(true);
     expect(segmentFiles(tmpDir)).toEqual([]);
     await engine.close();
@@ -219,7 +253,7 @@ describe('pocketsphinx engine plumbing', () => {
       try {
         await engine.transcribe({ pcm: Buffer.alloc(2000), sampleRate: 16000 });
         // The search settings follow the control and hypothesis pipes (whose paths differ per decoder).
-        return readFileSync(argsFile, 'utf8').trim().replace(/^.* -hyp \S+ ?/, '');
+        return readFileSync(argsFile, 'utf8').trim().replace(/^.* -hypseg \S+ ?/, '');
       } finally {
         await engine.close();
       }
@@ -248,7 +282,7 @@ describe('pocketsphinx engine plumbing', () => {
       `echo run >> "${runs}-once"\nif [ $(wc -l < "${runs}-once") -eq 1 ]; then read -r id < "$ctl"; exit 3; fi\n${ECHO_LOOP}`,
     );
     const once = createPocketsphinxEngine({ command: crashOnce, decoders: 1, tmpDir: freshDir() });
-    await expect(once.transcribe({ pcm: Buffer.alloc(3200), sampleRate: 16000 })).resolves.toEqual({ text: 'heard 3200 bytes' });
+    await expect(once.transcribe({ pcm: Buffer.alloc(3200), sampleRate: 16000 })).resolves.toEqual({ text: 'heard 3200 bytes', language: 'en' });
     await once.close();
 
     const crashAlways = fakeDecoder(
@@ -275,7 +309,7 @@ describe('pocketsphinx engine plumbing', () => {
     expect(error).toBeInstanceOf(EngineError);
     expect((error as EngineError).retryable).toBe(true);
     expect((error as EngineError).message).toMatch(/longer than 300 ms/);
-    await expect(engine.transcribe({ pcm: Buffer.alloc(3200), sampleRate: 16000 })).resolves.toEqual({ text: 'heard 3200 bytes' });
+    await expect(engine.transcribe({ pcm: Buffer.alloc(3200), sampleRate: 16000 })).resolves.toEqual({ text: 'heard 3200 bytes', language: 'en' });
     const [pid] = await engine.decoderPids();
     await engine.close();
     expect(isRunning(pid!)).toBe(false);

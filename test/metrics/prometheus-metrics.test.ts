@@ -142,6 +142,16 @@ describe('createPrometheusMetrics', () => {
         },
         {
           "labels": [],
+          "name": "transcription_store_failovers_total",
+          "type": "counter",
+        },
+        {
+          "labels": [],
+          "name": "transcription_store_wait_timeouts_total",
+          "type": "counter",
+        },
+        {
+          "labels": [],
           "name": "transcription_event_loop_utilization",
           "type": "gauge",
         },
@@ -149,6 +159,16 @@ describe('createPrometheusMetrics', () => {
           "labels": [],
           "name": "transcription_telemetry_dropped_total",
           "type": "counter",
+        },
+        {
+          "labels": [],
+          "name": "transcription_transcription_dropped_total",
+          "type": "counter",
+        },
+        {
+          "labels": [],
+          "name": "transcription_engine_breaker_state",
+          "type": "gauge",
         },
       ]
     `);
@@ -167,6 +187,9 @@ describe('createPrometheusMetrics', () => {
     for (let i = 0; i < 7; i++) metrics.chunkAccepted(0.1);
     metrics.audioTranscribed(2.5);
     metrics.audioTranscribed(0.5);
+    metrics.transcriptionDropped('no_speech');
+    metrics.transcriptionDropped('no_speech');
+    metrics.transcriptionDropped('repetition');
     metrics.sessionStarted(false);
     metrics.sessionStarted(false);
     metrics.sessionStarted(true);
@@ -190,6 +213,8 @@ describe('createPrometheusMetrics', () => {
     expect(await value(registry, 'transcription_chunks_total')).toBe(7);
     expect(await value(registry, 'transcription_audio_received_seconds_total')).toBeCloseTo(0.7, 9);
     expect(await value(registry, 'transcription_audio_transcribed_seconds_total')).toBe(3);
+    expect(await value(registry, 'transcription_transcription_dropped_total', { reason: 'no_speech' })).toBe(2);
+    expect(await value(registry, 'transcription_transcription_dropped_total', { reason: 'repetition' })).toBe(1);
     expect(await value(registry, 'transcription_sessions_started_total')).toBe(2);
     expect(await value(registry, 'transcription_sessions_resumed_total')).toBe(1);
     expect(await value(registry, 'transcription_sessions_ended_total')).toBe(1);

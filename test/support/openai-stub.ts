@@ -12,6 +12,8 @@ export interface StubUpload {
   language: string | undefined;
   prompt: string | undefined;
   responseFormat: string | undefined;
+  /** Every `timestamp_granularities[]` value sent. */
+  timestampGranularities: string[];
   /** The Authorization header as sent, e.g. "Bearer sk-test". */
   authorization: string | undefined;
   /** The status the stub answered with (filled in once `respond` has decided). */
@@ -29,7 +31,14 @@ export interface StubAnswer {
   delayMs?: number;
   /** OpenAI error `param` for error answers, e.g. "model". */
   param?: string;
+  /** verbose_json: the speech segment's compression_ratio (above 2.4 Whisper calls it a repetition loop). Default 1.3. */
+  compressionRatio?: number;
+  /** verbose_json: the language reported. Default "english". */
+  language?: string;
 }
+
+/** What the stub answers for noise, as Whisper does: an invented sentence marked as probably not speech. */
+export const STUB_HALLUCINATION = 'Thank you for watching.';
 
 export interface StubRequest {
   method: string;
@@ -117,6 +126,7 @@ export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<
         language: text(form.get('language')),
         prompt: text(form.get('prompt')),
         responseFormat: text(form.get('response_format')),
+        timestampGranularities: form.getAll('timestamp_granularities[]').filter((v): v is string => typeof v === 'string'),
         authorization: req.headers.authorization,
         status: 200,
       };
@@ -130,6 +140,7 @@ export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<
       upload.status = status;
       const message = answer.text ?? `segment ${index}`;
       if (status >= 400) return { status, body: errorBody(message, answer.code ?? null, answer.param ?? null), delayMs: answer.delayMs };
+      if (upload.responseFormat === 'verbose_json') return { status, body: verboseAnswer(upload, message, answer), delayMs: answer.delayMs };
       return { status, body: upload.responseFormat === 'text' ? message : { text: message }, delayMs: answer.delayMs };
     }
     return { status: 404, body: errorBody(`no route ${req.method} ${path} on the stub`, 'unknown_url') };
@@ -168,6 +179,86 @@ export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<
         server.close(() => resolve());
       }),
   };
+}
+
+/** The stub's reading of 100 ms windows: quiet, broadband noise (many zero crossings) or speech (anything else). */
+type WindowKind = 'quiet' | 'noise' | 'speech';
+const WINDOW_S = 0.1;
+
+function classify(pcm: Buffer, sampleRate: number): WindowKind[] {
+  const size = Math.round(sampleRate * WINDOW_S);
+  const kinds: WindowKind[] = [];
+  for (let from = 0; from < pcm.length >> 1; from += size) {
+    const to = Math.min(pcm.length >> 1, from + size);
+    let squares = 0;
+    let crossings = 0;
+    let previous = 0;
+    for (let i = from; i < to; i++) {
+      const sample = pcm.readInt16LE(i * 2);
+      squares += sample * sample;
+      if (i > from && (sample >= 0) !== (previous >= 0)) crossings++;
+      previous = sample;
+    }
+    const rms = Math.sqrt(squares / Math.max(1, to - from));
+    kinds.push(rms < 300 ? 'quiet' : crossings / Math.max(1, to - from) > 0.3 ? 'noise' : 'speech');
+  }
+  // A fricative ("s", "f") crosses zero as often as noise, but not for 300 ms on end.
+  for (let i = 0; i < kinds.length; i++) {
+    if (kinds[i] !== 'noise' || kinds[i - 1] === 'noise') continue;
+    let end = i;
+    while (kinds[end] === 'noise') end++;
+    if (end - i < 3) kinds.fill('speech', i, end);
+  }
+  return kinds;
+}
+
+/**
+ * verbose_json as Whisper answers it: the speech (from its first to its last speech window) as one segment with
+ * `message`, each stretch of noise as a segment holding the hallucination with a high no_speech_prob; words spread
+ * evenly over each segment when `timestamp_granularities[]=word` was sent.
+ */
+function verboseAnswer(upload: StubUpload, message: string, answer: StubAnswer) {
+  const kinds = classify(upload.pcm, upload.sampleRate);
+  const spans: Array<{ start: number; end: number; text: string; noise: boolean }> = [];
+  const speech = kinds.flatMap((kind, i) => (kind === 'speech' ? [i] : []));
+  if (speech.length > 0) spans.push({ start: speech[0]! * WINDOW_S, end: (speech[speech.length - 1]! + 1) * WINDOW_S, text: message, noise: false });
+  for (let i = 0; i < kinds.length; i++) {
+    if (kinds[i] !== 'noise' || kinds[i - 1] === 'noise') continue;
+    let end = i;
+    while (kinds[end] === 'noise') end++;
+    const span = { start: i * WINDOW_S, end: end * WINDOW_S };
+    // Noise inside the speech's stretch is part of it.
+    if (!spans.some((s) => !s.noise && span.start >= s.start && span.end <= s.end)) spans.push({ ...span, text: STUB_HALLUCINATION, noise: true });
+  }
+  spans.sort((a, b) => a.start - b.start);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const segments = spans.map((span, id) => ({
+    id,
+    seek: 0,
+    start: round(span.start),
+    end: round(span.end),
+    text: ` ${span.text}`,
+    tokens: span.text.split(/\s+/).map((_, i) => 50364 + i),
+    temperature: 0,
+    avg_logprob: span.noise ? -1.35 : -0.25,
+    compression_ratio: span.noise ? 0.9 : (answer.compressionRatio ?? 1.3),
+    no_speech_prob: span.noise ? 0.92 : 0.02,
+  }));
+  const body: Record<string, unknown> = {
+    task: 'transcribe',
+    language: answer.language ?? 'english',
+    duration: round((upload.pcm.length / 2) / upload.sampleRate),
+    text: spans.map((s) => s.text).join(' '),
+    segments,
+  };
+  if (upload.timestampGranularities.includes('word')) {
+    body.words = spans.flatMap((span) => {
+      const words = span.text.split(/\s+/).filter(Boolean);
+      const step = (span.end - span.start) / words.length;
+      return words.map((word, i) => ({ word, start: round(span.start + i * step), end: round(span.start + (i + 1) * step) }));
+    });
+  }
+  return body;
 }
 
 function errorBody(message: string, code: string | null, param: string | null = null) {

@@ -10,8 +10,42 @@ import { EngineError } from '../engine.js';
 import { INSTALL_HINT, POCKETSPHINX_MODEL, POCKETSPHINX_SAMPLE_RATE } from './install.js';
 
 const STDERR_TAIL_BYTES = 4096;
-/** One hypothesis line per utterance: "<words> (<utterance id> <score>)"; the words may be empty. */
-const HYPOTHESIS = /^(.*) \((\S+) (-?\d+)\)$/;
+/**
+ * One segmentation line per utterance (-hypseg): "<utterance id> S <n> T <n> A <n> L <n>" then, per word, its first
+ * frame, acoustic and language scores and the word, and at the end the frame after the last; no words for silence.
+ */
+const HYPSEG = /^(\S+) S -?\d+ T -?\d+ A -?\d+ L -?\d+((?: \S+)*)$/;
+/** The decoder's frame rate (-frate, default 100 a second). */
+const FRAME_MS = 10;
+
+/** A word as pocketsphinx aligned it, in ms from the start of the segment. */
+export interface DecodedWord {
+  word: string;
+  startMs: number;
+  endMs: number;
+}
+
+export interface Decoded {
+  text: string;
+  words: DecodedWord[];
+}
+
+/**
+ * The words of a -hypseg line's tail, fillers (<s>, </s>, <sil>, [NOISE]) left out and alternative pronunciations'
+ * marks ("we're(3)") removed: the same words, in order, as the plain hypothesis (-hyp) holds.
+ */
+export function parseSegmentation(tail: string): Decoded {
+  const fields = tail.trim().split(/\s+/).filter(Boolean);
+  const words: DecodedWord[] = [];
+  for (let i = 0; i + 3 < fields.length; i += 4) {
+    const startFrame = Number(fields[i]);
+    const word = fields[i + 3]!;
+    const endFrame = Number(fields[i + 4] ?? startFrame);
+    if (/^[<[]/.test(word)) continue;
+    words.push({ word: word.replace(/\(\d+\)$/, ''), startMs: startFrame * FRAME_MS, endMs: endFrame * FRAME_MS });
+  }
+  return { text: words.map((w) => w.word).join(' '), words };
+}
 
 /** The process ended (crash, kill, OOM killer) before answering: the segment may succeed on a new decoder. */
 export class DecoderGoneError extends EngineError {
@@ -57,7 +91,7 @@ export const DECODER_SEARCH_ARGS: readonly string[] = DECODER_SEARCH[DEFAULT_DEC
 
 interface Request {
   id: string;
-  settle(error: EngineError | undefined, text?: string): void;
+  settle(error: EngineError | undefined, decoded?: Decoded): void;
 }
 
 /**
@@ -134,7 +168,7 @@ export class Decoder {
     const args = [
       ...['-hmm', POCKETSPHINX_MODEL.hmm, '-lm', POCKETSPHINX_MODEL.lm, '-dict', POCKETSPHINX_MODEL.dict],
       ...['-samprate', String(POCKETSPHINX_SAMPLE_RATE), '-adcin', 'yes', '-cepdir', dir, '-cepext', '.raw'],
-      ...['-ctl', controlPath, '-hyp', hypothesesPath],
+      ...['-ctl', controlPath, '-hypseg', hypothesesPath],
       ...searchArgs,
     ];
     // Its own process group, so stop() also ends whatever a wrapper script (POCKETSPHINX_COMMAND) started.
@@ -154,7 +188,7 @@ export class Decoder {
   }
 
   /** Decodes one segment of 16 kHz mono s16le PCM; a decoder takes one segment at a time. */
-  async decode(pcm: Buffer, timeoutMs: number): Promise<string> {
+  async decode(pcm: Buffer, timeoutMs: number): Promise<Decoded> {
     if (this.failure) throw this.failure;
     if (this.current) throw new Error('pocketsphinx decoder is busy: the pool gives it one segment at a time');
     const id = `segment-${++this.count}`;
@@ -166,7 +200,7 @@ export class Decoder {
       throw new EngineError(`cannot write the segment to ${this.dir}: ${(error as Error).message}`, { cause: error });
     }
     try {
-      return await new Promise<string>((resolve, reject) => {
+      return await new Promise<Decoded>((resolve, reject) => {
         if (this.failure) return reject(this.failure);
         const timer = setTimeout(() => {
           this.fail(new EngineError(`pocketsphinx took longer than ${timeoutMs} ms on a segment and was restarted`));
@@ -174,11 +208,11 @@ export class Decoder {
         }, timeoutMs);
         this.current = {
           id,
-          settle: (error, text) => {
+          settle: (error, decoded) => {
             clearTimeout(timer);
             this.current = undefined;
             if (error) reject(error);
-            else resolve(text ?? '');
+            else resolve(decoded ?? { text: '', words: [] });
           },
         };
         this.control.write(`${id}\n`).catch((error: unknown) => {
@@ -223,9 +257,9 @@ export class Decoder {
     const lines = (this.hypLine + chunk).split('\n');
     this.hypLine = lines.pop()!;
     for (const line of lines) {
-      const match = HYPOTHESIS.exec(line);
+      const match = HYPSEG.exec(line);
       const current = this.current;
-      if (match && current && current.id === match[2]) current.settle(undefined, match[1]!.trim());
+      if (match && current && current.id === match[1]) current.settle(undefined, parseSegmentation(match[2]!));
       else this.logger?.warn({ command: this.command, line: line.slice(0, 200) }, 'unexpected pocketsphinx hypothesis line');
     }
   }

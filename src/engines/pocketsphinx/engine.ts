@@ -57,12 +57,15 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): Po
     if (segment.pcm.length === 0) return { text: '' };
     const pcm = atDecoderLevel(resamplePcm16(segment.pcm, segment.sampleRate, POCKETSPHINX_SAMPLE_RATE));
     const started = Date.now();
-    const text = await pool.decode(pcm);
+    const { text, words } = await pool.decode(pcm);
     logger?.debug(
       { audioMs: Math.round((pcm.length / 2 / POCKETSPHINX_SAMPLE_RATE) * 1000), elapsedMs: Date.now() - started },
       'pocketsphinx transcribed segment',
     );
-    return { text };
+    // The en-us model knows one language; its word times are its own alignment (10 ms frames).
+    const result: EngineResult = { text, language: 'en' };
+    if (segment.wordTimestamps) result.words = words.map((w) => ({ word: w.word, startMs: w.startMs, endMs: w.endMs }));
+    return result;
   }
 
   return {

@@ -1,7 +1,7 @@
 // A fixed number of long-lived decoders; segments wait for a free one in arrival order.
 import type { Logger } from 'pino';
 import { EngineError } from '../engine.js';
-import { DecoderGoneError, type Decoder } from './decoder.js';
+import { DecoderGoneError, type Decoded, type Decoder } from './decoder.js';
 
 export interface DecoderPoolOptions {
   /** How many decoders (processes) run at once. */
@@ -36,7 +36,7 @@ export class DecoderPool {
   }
 
   /** Decodes one segment on the next free decoder; a decoder that dies under it is replaced and the segment tried once more. */
-  async decode(pcm: Buffer): Promise<string> {
+  async decode(pcm: Buffer): Promise<Decoded> {
     const slot = await this.acquire();
     try {
       try {
@@ -67,7 +67,7 @@ export class DecoderPool {
     await Promise.all(this.slots.map((slot) => this.stopSlot(slot)));
   }
 
-  private async decodeOn(slot: Slot, pcm: Buffer): Promise<string> {
+  private async decodeOn(slot: Slot, pcm: Buffer): Promise<Decoded> {
     let decoder = await slot.decoder?.catch(() => undefined);
     if (!decoder?.alive) {
       await this.stopSlot(slot);
