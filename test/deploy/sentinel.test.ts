@@ -4,29 +4,14 @@
 // completes: no resume reports a next_seq below what the server acknowledged, results have no gap, and the engine got
 // exact slices of each session's audio.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { chunksOf } from '../support/audio.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
 import { redisCli, startRedisProcess, startSentinelSet, until, type RedisProcess, type SentinelSet } from '../support/redis-topologies.js';
-import { ROOT, spawnServer, type SpawnedServer } from '../support/spawn-server.js';
+import { spawnServer, type SpawnedServer } from '../support/spawn-server.js';
 import { uploadedAudioMatches } from './processes.js';
 import { coverage, runResilientSession } from './resilient-session.js';
-
-const speech = decodeWavToPcm16(readFileSync(path.join(ROOT, 'test/fixtures/hello-with-pauses.wav'))).pcm;
-
-/** The spoken fixture with seeded ±1 LSB dither: each session's bytes are its own, and no frame is digital silence. */
-export function sessionAudio(seed: number): Buffer {
-  const pcm = Buffer.alloc(speech.length);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < speech.length; i += 2) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    pcm.writeInt16LE(Math.max(-32768, Math.min(32767, speech.readInt16LE(i) + ((state >>> 30) % 3) - 1)), i);
-  }
-  return pcm;
-}
+import { sessionAudio } from './spoken-audio.js';
 
 let sentinel: SentinelSet | undefined;
 let stub: OpenAIStub | undefined;
