@@ -36,14 +36,16 @@ export interface AccessOptions {
   replayGuard?: ReplayGuard;
   /** With Redis configured: the per-address limits count here, across every worker and node, instead of per process. */
   redis?: RedisClient;
+  /** The clock client tokens are issued, verified and claimed by (default Date.now); tests pass their own. */
+  now?: () => number;
 }
 
 /** Synchronous; what it is given (replay guard, Redis) it closes with itself. */
 export function createAccess(config: AccessConfig, options: AccessOptions = {}): Access {
   const { auth } = config;
-  const { logger, redis } = options;
-  const replayGuard = options.replayGuard ?? createMemoryReplayGuard();
-  const clientTokens = auth.tokenSecrets.length > 0 ? createClientTokens({ secrets: auth.tokenSecrets, replayGuard }) : undefined;
+  const { logger, redis, now = Date.now } = options;
+  const replayGuard = options.replayGuard ?? createMemoryReplayGuard(now);
+  const clientTokens = auth.tokenSecrets.length > 0 ? createClientTokens({ secrets: auth.tokenSecrets, replayGuard, now }) : undefined;
   const connections = redis
     ? createRedisConnectionCounter({ redis, keyPrefix: config.redisKeyPrefix, maxPerAddress: auth.maxConnectionsPerIp, logger })
     : createConnectionCounter(auth.maxConnectionsPerIp);

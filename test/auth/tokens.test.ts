@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createApp, type App } from '../../src/server/compose.js';
-import { createAccess } from '../../src/auth/access.js';
+import { createAccess, type Access } from '../../src/auth/access.js';
 import { createRedisReplayGuard, type ReplayGuard } from '../../src/auth/replay-guard.js';
 import { TOKEN_PATH } from '../../src/auth/token-endpoint.js';
 import { TranscriptionClient } from '../../src/client/index.js';
@@ -14,6 +14,7 @@ import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createRequestRouter } from '../../src/web-server/request-router.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
+import { until } from '../support/harness.js';
 import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
 
 const API_KEY = 'backend-key-1';
@@ -24,12 +25,13 @@ afterEach(async () => {
 });
 
 let stub: OpenAIStub;
+const accessOf = new Map<string, Access>();
 
-/** The real app with its token endpoint routed on the same port, as main.ts wires it. */
-async function startNode(env: Record<string, string> = {}, replayGuard?: ReplayGuard) {
+/** The real app with its token endpoint routed on the same port, as main.ts wires it; `now` is its tokens' clock. */
+async function startNode(env: Record<string, string> = {}, replayGuard?: ReplayGuard, now?: () => number) {
   stub ??= await startOpenAIStub({ respond: () => ({ text: 'token holder' }) });
   const config = loadConfig({ TRANSCRIBER: 'pocketsphinx', LOG_LEVEL: 'silent', MAX_EVENT_LOOP_UTILIZATION: '1', API_KEYS: `${API_KEY},backend-key-2`, TOKEN_SECRET: SECRET, ...env });
-  const access = createAccess(config, replayGuard ? { replayGuard } : {});
+  const access = createAccess(config, { ...(replayGuard ? { replayGuard } : {}), ...(now ? { now } : {}) });
   const store = createMemoryStore({ ttlS: 60 });
   const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
   const app: App = createApp(config, { store, engine, access, httpHandler: createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, (_q, r) => r.end()) });
@@ -39,7 +41,9 @@ async function startNode(env: Record<string, string> = {}, replayGuard?: ReplayG
     await access.close();
     await store.close();
   });
-  return `http://127.0.0.1:${port}`;
+  const url = `http://127.0.0.1:${port}`;
+  accessOf.set(url, access);
+  return url;
 }
 
 async function mint(url: string, body: Record<string, unknown> = {}): Promise<string> {
@@ -84,13 +88,19 @@ describe('client tokens, end to end', () => {
   });
 
   it('a used token is TOKEN_REPLAYED; expired, tampered, forged and missing tokens say which', async () => {
-    const url = await startNode();
+    // The node's tokens run on a clock the test moves: minted on a whole second, a 1 s token still connects 999 ms
+    // later and is refused as expired at 1000 ms.
+    let clock = 1_700_000_000_000;
+    const url = await startNode({}, undefined, () => clock);
     const token = await mint(url);
     expect(await tryConnect(url, token)).toBe('connected');
     expect(await tryConnect(url, token)).toMatchObject({ code: 'TOKEN_REPLAYED', message: expect.stringMatching(/fresh token/) });
 
     const shortLived = await mint(url, { expires_in_s: 1 });
-    await new Promise((r) => setTimeout(r, 2100));
+    const stillFresh = await mint(url, { expires_in_s: 1 });
+    clock += 999;
+    expect(await tryConnect(url, stillFresh)).toBe('connected');
+    clock += 1;
     expect(await tryConnect(url, shortLived)).toMatchObject({ code: 'TOKEN_EXPIRED', message: expect.stringMatching(/expired.*POST \/v1\/tokens/) });
 
     const [header, payload, signature] = (await mint(url)).split('.') as [string, string, string];
@@ -157,7 +167,8 @@ describe('client tokens, end to end', () => {
     expect(await tryConnect(url, 'trusted-service-token')).toBe('connected');
     expect(await tryConnect(url, 'trusted-service-token')).toMatchObject({ code: 'TOO_MANY_CONNECTIONS', message: expect.stringMatching(/MAX_CONNECTIONS_PER_IP/) });
     first.disconnect();
-    await new Promise((r) => setTimeout(r, 100));
+    // The server releases the address's slot when it sees the close.
+    await until(async () => (await accessOf.get(url)!.connections.count('127.0.0.1')) < 2, 'the closed connection released');
     expect(await tryConnect(url, 'trusted-service-token')).toBe('connected');
   });
 });

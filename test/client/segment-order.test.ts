@@ -1,6 +1,6 @@
 // SegmentOrder on its own: finals once each in segment order, interims of the current segment replacing each other,
 // and interims that come too late (after their final) dropped.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SegmentOrder } from '../../src/client/index.js';
 import type { TranscriptionResult } from '../../src/protocol/index.js';
 
@@ -64,16 +64,24 @@ describe('SegmentOrder with interim results', () => {
     expect(log).toEqual(['F1', 'I2:two']);
   });
 
-  it('skips a gap that never fills, then carries on with the interims of the segment it reached', async () => {
-    const { order, log } = recorder(50);
-    order.push(final(0));
-    order.push(interim(2, 'two so far'));
-    order.push(final(2));
-    order.push(interim(3, 'three so far'));
-    expect(log).toEqual(['F0']);
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(log).toEqual(['F0', 'F2', 'I3:three so far']);
-    expect(order.nextSegment).toBe(3);
+  it('skips a gap that never fills, then carries on with the interims of the segment it reached', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { order, log } = recorder(50);
+      order.push(final(0));
+      order.push(interim(2, 'two so far'));
+      order.push(final(2));
+      order.push(interim(3, 'three so far'));
+      expect(log).toEqual(['F0']);
+      // Not a moment before the gap time-out, then at once.
+      vi.advanceTimersByTime(49);
+      expect(log).toEqual(['F0']);
+      vi.advanceTimersByTime(1);
+      expect(log).toEqual(['F0', 'F2', 'I3:three so far']);
+      expect(order.nextSegment).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('treats results without is_final: false as finals (servers without interims), and drops interims without a listener', () => {

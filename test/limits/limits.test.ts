@@ -1,6 +1,6 @@
 // The limits on a real server: RATE_LIMITED before any store write (a store wrapper counts appends), audio per
 // session, sessions per connection, chunks in flight per connection, and idle sessions ended.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import type { BufferStore } from '../../src/store/buffer-store.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
@@ -24,6 +24,7 @@ let stub: OpenAIStub | undefined;
 let server: TestServer | undefined;
 const clients: TestClient[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of clients.splice(0)) c.close();
   await server?.close();
   await stub?.close();
@@ -127,11 +128,19 @@ describe('limits', () => {
   });
 
   it('a session without a chunk for SESSION_IDLE_TIMEOUT_MS is ended: its audio transcribed, its owner told, its summary kept', async () => {
+    // The idle clock and its sweep are the test's (Socket.IO's own timers are setTimeouts, left real): the wall time
+    // a busy machine takes between two chunks cannot count as idleness.
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
     const client = await start({ SESSION_IDLE_TIMEOUT_MS: '800' }, countingStore());
+    const endIdle = vi.spyOn(server!.app.sessions, 'endIdle');
     const { session_id: id } = await client.call('start_session', {});
-    // All at once, so a slow machine cannot leave a gap of the time-out between two of them.
     const acks = await Promise.all(chunksOf(loudPcm(1500), 100).map((chunk, seq) => send(client, id, chunk, seq)));
     expect(acks.every((a) => a.ok)).toBe(true);
+    // Not a moment before the time-out (the sweep runs every 200 ms), then at once.
+    vi.advanceTimersByTime(799);
+    expect(endIdle).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(endIdle).toHaveBeenCalledWith(id, 800);
     await until(() => client.errors.some((e) => e.session_id === id), 'the idle notice', 10_000);
     const notice = client.errors.find((e) => e.session_id === id)!;
     expect(notice).toMatchObject({ code: 'SESSION_ENDED', retryable: false, message: expect.stringMatching(/SESSION_IDLE_TIMEOUT_MS/) });
@@ -141,12 +150,17 @@ describe('limits', () => {
   });
 
   it('a session that keeps streaming is not idle', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
     const client = await start({ SESSION_IDLE_TIMEOUT_MS: '1000' }, countingStore());
+    const endIdle = vi.spyOn(server!.app.sessions, 'endIdle');
     const { session_id: id } = await client.call('start_session', {});
+    // A chunk 999 ms after the last, ten times: ten times the time-out in all, never the time-out between two chunks,
+    // with the sweep (every 250 ms) looking in between.
     for (let seq = 0; seq < 10; seq++) {
       expect((await send(client, id, loudPcm(100), seq)).ok).toBe(true);
-      await new Promise((r) => setTimeout(r, 100));
+      vi.advanceTimersByTime(999);
     }
+    expect(endIdle).not.toHaveBeenCalled();
     expect(client.errors).toEqual([]);
     expect(await client.call('end_session', { session_id: id })).toMatchObject({ ok: true, duration_ms: 1000 });
   });

@@ -1,5 +1,5 @@
 // The per-session and per-connection limits on their own, on a fake clock.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { allowanceFor } from '../../src/limits/connection-allowance.js';
 import { StreamLimits } from '../../src/limits/stream-limits.js';
 import { TokenBucket } from '../../src/limits/token-bucket.js';
@@ -117,16 +117,25 @@ describe('allowanceFor', () => {
 });
 
 describe('StreamLimits without an idle time-out', () => {
-  it('forgets sessions silent for longer than the store keeps them, without reporting them idle', async () => {
+  it('forgets sessions silent for longer than the store keeps them, without reporting them idle', () => {
     let clock = 0;
     const l = new StreamLimits({ audioRateLimit: 10, audioBurstMs: 1000, maxSessionMs: 0, sessionIdleTimeoutMs: 0, forgetAfterMs: 4000 }, () => clock);
     l.track('gone', { receivedMs: 0 });
     const idle: string[] = [];
-    l.startIdleSweep((id) => idle.push(id));
-    clock = 5000;
-    await new Promise((r) => setTimeout(r, 1100));
-    l.stopIdleSweep();
-    expect(l.has('gone')).toBe(false);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      l.startIdleSweep((id) => idle.push(id));
+      clock = 5000;
+      // The sweep runs every max(1 s, forgetAfterMs / 4): not before the first one, then gone.
+      vi.advanceTimersByTime(999);
+      expect(l.has('gone')).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(l.has('gone')).toBe(false);
+      l.stopIdleSweep();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(idle).toEqual([]);
   });
 });

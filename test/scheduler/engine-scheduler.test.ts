@@ -6,6 +6,7 @@ import { EngineError } from '../../src/errors/server-errors.js';
 import { noopMetrics } from '../../src/metrics/metrics.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../../src/scheduler/concurrency-limit.js';
 import { EngineScheduler } from '../../src/scheduler/engine-scheduler.js';
+import { until } from '../support/harness.js';
 
 /** An engine whose requests finish only when the test says so. */
 function controllableEngine() {
@@ -231,7 +232,7 @@ describe('engine scheduler', () => {
     const failing = s.runFinal('s1', 0, engine.request('r'));
     await tick();
     engine.fail(new EngineError('boom', { status: 500, retryAfterMs: 0 }));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => engine.started.length === 2, 'the retry to start');
     engine.fail(new EngineError('boom again', { status: 500, retryAfterMs: 0 }));
     await expect(failing).rejects.toThrow('boom again');
     expect(engine.started).toEqual(['r', 'r']);

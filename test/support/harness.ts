@@ -81,10 +81,10 @@ export async function connect(url: string, auth: Record<string, string> = {}): P
   };
 }
 
-/** Waits until `predicate` holds, polling; fails with `what` after `timeoutMs`. */
-export async function until(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+/** Waits until `predicate` holds (or resolves true), polling; fails with `what` after `timeoutMs`. */
+export async function until(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
