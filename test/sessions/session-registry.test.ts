@@ -6,7 +6,7 @@ import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { SessionRuntime } from '../../src/sessions/session-runtime.js';
 import { chunksOf, loudPcm, silentPcm } from '../support/audio.js';
 import { connect, startServer, until, type TestServer } from '../support/harness.js';
-import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
+import { gate, startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
 import { sendChunks, startSession } from '../support/pipeline.js';
 
 let stub: OpenAIStub | undefined;
@@ -19,8 +19,8 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-async function serverWithSlowEngine(delayMs: number) {
-  stub = await startOpenAIStub({ respond: () => ({ delayMs }) });
+async function serverWithSlowEngine(delayMs: number, hold?: Promise<void>) {
+  stub = await startOpenAIStub({ respond: () => ({ delayMs, ...(hold ? { hold } : {}) }) });
   const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
   server = await startServer({ store: 'memory', engine, env: { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500' } });
   return server;
@@ -28,7 +28,9 @@ async function serverWithSlowEngine(delayMs: number) {
 
 describe('session registry', () => {
   it('releases a runtime that was still transcribing when its socket left, once the transcription is done', async () => {
-    const { app, url } = await serverWithSlowEngine(800);
+    // The engine answers when the test lets it: the transcription is still running for as long as the test looks.
+    const engine = gate();
+    const { app, url } = await serverWithSlowEngine(0, engine.held);
     const client = await connect(url);
     const opened = await client.call('start_session', {});
     const sessionId = opened.session_id as string;
@@ -37,6 +39,7 @@ describe('session registry', () => {
     client.close();
     await until(() => !app.registry.find(sessionId)?.attachedTo, 'the disconnect');
     expect(app.registry.size).toBe(1); // still transcribing: kept
+    engine.open();
     await until(() => app.registry.size === 0, 'the runtime to be released after its transcription');
     // The store keeps the session: it resumes with its result.
     const again = await connect(url);

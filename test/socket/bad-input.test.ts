@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
-import { connect, startServer, type TestClient, type TestServer } from '../support/harness.js';
-import { startOpenAIStub } from '../support/openai-stub.js';
+import { connect, startServer, until, type TestClient, type TestServer } from '../support/harness.js';
+import { gate, startOpenAIStub } from '../support/openai-stub.js';
 import { sendChunks, startSession, streamWhole } from '../support/pipeline.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -117,7 +117,9 @@ describe('a burst of malformed events from one client', () => {
 
 describe('back-pressure', () => {
   it('refuses with BUFFER_FULL when a session buffers MAX_BUFFER_MS awaiting a slow engine; the client resends later and nothing is lost', async () => {
-    const stub = await startOpenAIStub({ respond: () => ({ delayMs: 1500 }) });
+    // The engine answers nothing until the buffer has filled: slow for exactly as long as the test needs it to be.
+    const engine = gate();
+    const stub = await startOpenAIStub({ respond: () => ({ hold: engine.held }) });
     const server = await startServer({
       store: 'memory',
       engine: engineFor(stub),
@@ -129,16 +131,23 @@ describe('back-pressure', () => {
       const chunks = chunksOf(audio, 100);
       const sessionId = await startSession(client);
       let fullSeen = 0;
+      let firstFullAt: number | undefined;
       for (let seq = 0; seq < chunks.length; ) {
         const ack = await client.call('audio_chunk', { session_id: sessionId, seq, chunk: chunks[seq] });
         if (ack.ok) seq += 1;
         else {
           expect(ack.error).toMatchObject({ code: 'BUFFER_FULL', retryable: true });
           fullSeen += 1;
-          await new Promise((r) => setTimeout(r, 200));
+          firstFullAt ??= seq;
+          // The client resends once a segment has been transcribed (what frees the buffer), not after a guessed delay.
+          const results = client.results.length;
+          engine.open();
+          await until(() => client.results.length > results, 'a transcribed segment to free the buffer', 10_000);
         }
       }
       expect(fullSeen).toBeGreaterThan(0);
+      // Refused only once MAX_BUFFER_MS (2 s) of audio waited for the engine.
+      expect(firstFullAt).toBe(20);
       const end = await client.call('end_session', { session_id: sessionId });
       expect(end).toMatchObject({ ok: true, duration_ms: 4000 });
       expect(Buffer.concat(stub.uploads.map((u) => u.pcm)).equals(audio)).toBe(true);

@@ -1,12 +1,12 @@
 // Interim results end to end with the real server and a real OpenAI-compatible HTTP stub: interims of a growing
 // segment share the number of the final that replaces them, finals are the same with and without interims, and
 // interims are shed — never queued — when the engine is busy.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import type { TranscriptionResult } from '../../src/protocol/index.js';
 import { chunksOf, loudPcm, silentPcm } from '../support/audio.js';
 import { connect, startServer, type TestClient, type TestServer } from '../support/harness.js';
-import { startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
+import { gate, startOpenAIStub, type OpenAIStub } from '../support/openai-stub.js';
 import { startSession } from '../support/pipeline.js';
 
 /** The stub answers with the audio's length, so the same audio always gets the same text. */
@@ -19,14 +19,19 @@ const engineOf = (stub: OpenAIStub) =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Streams `pcm` in 100 ms chunks, one every `everyMs` of wall time; returns end_session's ack. */
-async function stream(client: TestClient, sessionId: string, pcm: Buffer, everyMs: number) {
+/** Sends `pcm` in 100 ms chunks, one every `everyMs` of wall time, each after its ack. */
+async function send(client: TestClient, sessionId: string, pcm: Buffer, everyMs: number) {
   const chunks = chunksOf(pcm, 100);
   for (let seq = 0; seq < chunks.length; seq++) {
     const ack = await client.call('audio_chunk', { session_id: sessionId, seq, chunk: chunks[seq] });
     expect(ack.ok).toBe(true);
     await sleep(everyMs);
   }
+}
+
+/** Streams `pcm` as `send` does; returns end_session's ack. */
+async function stream(client: TestClient, sessionId: string, pcm: Buffer, everyMs: number) {
+  await send(client, sessionId, pcm, everyMs);
   return client.call('end_session', { session_id: sessionId });
 }
 
@@ -115,13 +120,21 @@ describe('interim results', () => {
 
 describe('interim results under a saturated engine', () => {
   it('are shed, not queued, while the engine is busy: every final still arrives', async () => {
-    const stub = await stubByLength(1500);
+    // The engine is busy for as long as the test says: it answers nothing until all the audio is in.
+    const engine = gate();
+    const stub = await startOpenAIStub({ respond: (upload) => ({ text: `heard ${upload.pcm.length} bytes`, hold: engine.held }) });
     // One request at a time: while a final runs, no interim may start.
     const server = await startServer({ store: 'memory', engine: engineOf(stub), env: { SEGMENT_MAX_MS: '2000', SEGMENT_MIN_MS: '500', ENGINE_CONCURRENCY: '1' } });
+    const asked = vi.spyOn(server.app.scheduler, 'askInterimRoom');
     const clients = await Promise.all([connect(server.url), connect(server.url), connect(server.url)]);
     try {
       const sessions = await Promise.all(clients.map((c) => startSession(c, { interim_results: true, interim_interval_ms: 500 })));
-      const ends = await Promise.all(clients.map((c, i) => stream(c, sessions[i]!, loudPcm(6000, 16000, 10 + i), 10)));
+      await Promise.all(clients.map((c, i) => send(c, sessions[i]!, loudPcm(6000, 16000, 10 + i), 10)));
+      // Interims came due while the engine was busy and were turned away: the engine holds its one request, no more.
+      expect(asked.mock.results.filter((r) => r.value === false).length).toBeGreaterThan(0);
+      expect(stub.uploads).toHaveLength(1);
+      engine.open();
+      const ends = await Promise.all(clients.map((c, i) => c.call('end_session', { session_id: sessions[i]! })));
       const interimUploads = stub.uploads.filter((u) => u.pcm.length % 64000 !== 0 || u.pcm.length === 0);
       for (const [i, client] of clients.entries()) {
         expect(ends[i]).toMatchObject({ ok: true, segments: 3, duration_ms: 6000 });

@@ -29,6 +29,8 @@ export interface StubAnswer {
   code?: string;
   /** Wait this long before answering (to trip client timeouts). */
   delayMs?: number;
+  /** Answer only once this settles (after `delayMs`, if both): a test holds the engine busy until it lets go. */
+  hold?: Promise<unknown>;
   /** OpenAI error `param` for error answers, e.g. "model". */
   param?: string;
   /** verbose_json: the speech segment's compression_ratio (above 2.4 Whisper calls it a repetition loop). Default 1.3. */
@@ -96,6 +98,7 @@ export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<
     status: number;
     body: unknown;
     delayMs?: number;
+    hold?: Promise<unknown>;
   }
 
   async function handle(req: http.IncomingMessage, path: string, raw: Buffer): Promise<Reply> {
@@ -139,9 +142,10 @@ export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<
       const status = answer.status ?? 200;
       upload.status = status;
       const message = answer.text ?? `segment ${index}`;
-      if (status >= 400) return { status, body: errorBody(message, answer.code ?? null, answer.param ?? null), delayMs: answer.delayMs };
-      if (upload.responseFormat === 'verbose_json') return { status, body: verboseAnswer(upload, message, answer), delayMs: answer.delayMs };
-      return { status, body: upload.responseFormat === 'text' ? message : { text: message }, delayMs: answer.delayMs };
+      const { delayMs, hold } = answer;
+      if (status >= 400) return { status, body: errorBody(message, answer.code ?? null, answer.param ?? null), delayMs, hold };
+      if (upload.responseFormat === 'verbose_json') return { status, body: verboseAnswer(upload, message, answer), delayMs, hold };
+      return { status, body: upload.responseFormat === 'text' ? message : { text: message }, delayMs, hold };
     }
     return { status: 404, body: errorBody(`no route ${req.method} ${path} on the stub`, 'unknown_url') };
   }
@@ -155,11 +159,12 @@ export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<
       res.writeHead(reply.status, { 'content-type': isText ? 'text/plain' : 'application/json' });
       res.end(isText ? (reply.body as string) : JSON.stringify(reply.body));
     };
+    const held = reply.hold ? () => void reply.hold!.then(write, write) : write;
     if (reply.delayMs && reply.delayMs > 0) {
-      const timer = setTimeout(write, reply.delayMs);
+      const timer = setTimeout(held, reply.delayMs);
       res.on('close', () => clearTimeout(timer));
     } else {
-      write();
+      held();
     }
   }
 
@@ -306,4 +311,11 @@ function parseWav(bytes: Buffer): { pcm: Buffer; sampleRate: number } | string {
     offset = body + size + (size % 2); // chunks are word-aligned
   }
   return 'no data chunk';
+}
+
+/** A promise the test settles when it chooses: pass `held` as a StubAnswer's `hold`, call `open()` to let the answers go. */
+export function gate(): { held: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const held = new Promise<void>((resolve) => (open = resolve));
+  return { held, open };
 }
