@@ -323,13 +323,18 @@ describe('a burst of sampled events (SENTRY_TRACES_SAMPLE_RATE=1)', () => {
           c.close();
         }),
       );
-      // Let the transport drain, then stop: the shutdown flush sends the client report of what was dropped.
+      // Let the transport drain (every sampled transaction in, or none more for 1.5 s), then stop: the shutdown flush
+      // sends the client report of what was dropped.
       let last = -1;
+      let quietSince = Date.now();
       for (;;) {
         const count = (await sink.received()).transactions.length;
-        if (count === last || count >= SAMPLED) break;
-        last = count;
-        await new Promise((r) => setTimeout(r, 1500));
+        if (count >= SAMPLED) break;
+        if (count !== last) {
+          last = count;
+          quietSince = Date.now();
+        } else if (Date.now() - quietSince >= 1500) break;
+        await new Promise((r) => setTimeout(r, 100));
       }
       await server.stop();
       return { received: await sink.received(), stdout: server.stdout };
