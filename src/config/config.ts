@@ -55,6 +55,9 @@ export interface Config {
     concurrency: { fixed: number | undefined; min: number; max: number };
     maxRetries: number;
     timeoutMs: number;
+    /** A second engine behind a circuit breaker on the first (ENGINE_FALLBACK); absent = none. */
+    fallback?: { kind: 'pocketsphinx' } | { kind: 'openai'; baseUrl: string; apiKey: string; model: string };
+    breaker: { failures: number; coolDownMs: number };
     /** The OpenAI-compatible endpoint (TRANSCRIBER=openai). */
     openai: { apiKey: string | undefined; baseUrl: string | undefined };
     pocketsphinx: {
@@ -192,6 +195,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
       `Invalid configuration: WORKERS=${e.WORKERS} needs REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES): worker processes share sessions through Redis (or set WORKERS=1)`,
     );
   }
+  if (e.ENGINE_FALLBACK === 'openai' && !e.ENGINE_FALLBACK_URL) {
+    throw new ConfigError('Invalid configuration: ENGINE_FALLBACK=openai needs ENGINE_FALLBACK_URL (and ENGINE_FALLBACK_API_KEY)');
+  }
+  const fallback: Config['engine']['fallback'] =
+    e.ENGINE_FALLBACK === 'pocketsphinx'
+      ? { kind: 'pocketsphinx' }
+      : e.ENGINE_FALLBACK === 'openai'
+        ? { kind: 'openai', baseUrl: e.ENGINE_FALLBACK_URL!, apiKey: e.ENGINE_FALLBACK_API_KEY ?? '', model: e.ENGINE_FALLBACK_MODEL }
+        : undefined;
   return {
     host: e.HOST,
     workers: e.WORKERS,
@@ -220,6 +232,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
       maxRetries: e.ENGINE_MAX_RETRIES,
       timeoutMs: e.ENGINE_TIMEOUT_MS,
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
+      ...(fallback ? { fallback } : {}),
+      breaker: { failures: e.ENGINE_BREAKER_FAILURES, coolDownMs: e.ENGINE_BREAKER_COOLDOWN_MS },
       pocketsphinx: {
         command: e.POCKETSPHINX_COMMAND,
         // Unset: the cores shared among the worker processes, not one full set per worker.

@@ -34,6 +34,7 @@ export interface SettingSpec {
 export const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const ENGINE_OUTAGE_POLICIES = ['report', 'fail'] as const;
+export const ENGINE_FALLBACKS = ['none', 'pocketsphinx', 'openai'] as const;
 /** pocketsphinx search settings: the decoder's own names, so a setting added there is accepted here. */
 const POCKETSPHINX_SEARCHES = Object.keys(DECODER_SEARCH) as [DecoderSearch, ...DecoderSearch[]];
 
@@ -209,6 +210,16 @@ export const SETTINGS = {
   // --- Tuning ---
   ENGINE_TIMEOUT_MS: { group: 'tuning', doc: 'Time one engine request may take (ms).', schema: () => wholeNumber(60000, 100) },
   ENGINE_MAX_RETRIES: { group: 'tuning', doc: 'Retries of a 429/5xx/timeout answer (after its Retry-After, else with backoff) before a segment fails with ENGINE_ERROR.', schema: () => wholeNumber(3, 0, 10) },
+  ENGINE_FALLBACK: {
+    group: 'tuning',
+    doc: 'A second engine for when the first keeps failing (5xx, time-outs): none | pocketsphinx | openai (ENGINE_FALLBACK_URL).\nA segment whose request fails so goes to it; after ENGINE_BREAKER_FAILURES in a row the first is skipped until a probe succeeds.',
+    schema: () => oneOf(ENGINE_FALLBACKS, 'none'),
+  },
+  ENGINE_FALLBACK_URL: { group: 'tuning', doc: 'ENGINE_FALLBACK=openai: base URL of the second OpenAI-compatible server (e.g. http://whisper.internal:8000/v1).', schema: () => text() },
+  ENGINE_FALLBACK_API_KEY: { group: 'tuning', doc: 'ENGINE_FALLBACK=openai: its key.', schema: () => text() },
+  ENGINE_FALLBACK_MODEL: { group: 'tuning', doc: 'ENGINE_FALLBACK=openai: the model it transcribes with.', schema: () => textOr('whisper-1') },
+  ENGINE_BREAKER_FAILURES: { group: 'tuning', doc: 'With ENGINE_FALLBACK: outages of the first engine in a row that open its circuit breaker.', schema: () => wholeNumber(3, 1, 1000) },
+  ENGINE_BREAKER_COOLDOWN_MS: { group: 'tuning', doc: 'With ENGINE_FALLBACK: how long an open breaker sends every segment to the fallback before one probes the first (ms).', schema: () => wholeNumber(30_000, 100, 3_600_000) },
   POCKETSPHINX_SEARCH: {
     group: 'tuning',
     doc: 'pocketsphinx search: accurate (~0.75× the CPU of its defaults, no word lost) | fast (~0.8× that, a few words in 100 lost).',

@@ -54,6 +54,8 @@ export interface TranscriptionEngine {
   /** Resolves when the engine can serve (readiness); rejects naming what is wrong. */
   check(): Promise<void>;
   close?(): Promise<void>;
+  /** With a fallback engine: the primary's circuit breaker (readiness warns while it is not closed). */
+  breakerState?(): 'closed' | 'open' | 'half_open';
 }
 
 export { EngineError, EngineUnavailableError } from '../errors/server-errors.js';

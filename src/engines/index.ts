@@ -4,11 +4,13 @@ import type { Config } from '../config/config.js';
 import { EngineUnavailableError, type TranscriptionEngine } from './engine.js';
 import { createOpenAIEngine } from './openai.js';
 import { createPocketsphinxEngine } from './pocketsphinx/engine.js';
+import { withFallback } from './fallback.js';
 import { assertPocketsphinxInstalled } from './pocketsphinx/install.js';
 
 export { EngineError, EngineUnavailableError } from './engine.js';
 export type { EngineResult, SegmentAudio, TranscriptionEngine } from './engine.js';
 export { createOpenAIEngine, type OpenAIEngineOptions } from './openai.js';
+export { withFallback, type FallbackEngine } from './fallback.js';
 export { createPocketsphinxEngine, type PocketsphinxEngine, type PocketsphinxEngineOptions } from './pocketsphinx/engine.js';
 export { assertPocketsphinxInstalled, POCKETSPHINX_MODEL_DIR, POCKETSPHINX_SAMPLE_RATE } from './pocketsphinx/install.js';
 
@@ -18,6 +20,17 @@ export { assertPocketsphinxInstalled, POCKETSPHINX_MODEL_DIR, POCKETSPHINX_SAMPL
  * blip at boot should not stop the server; readiness calls `engine.check()`.
  */
 export async function createEngine({ engine }: Pick<Config, 'engine'>, logger?: Logger): Promise<TranscriptionEngine> {
+  const primary = await createPrimary({ engine }, logger);
+  const fallback = engine.fallback;
+  if (!fallback) return primary;
+  const second =
+    fallback.kind === 'pocketsphinx'
+      ? await createPrimary({ engine: { ...engine, transcriber: 'pocketsphinx' } }, logger)
+      : createOpenAIEngine({ apiKey: fallback.apiKey, baseUrl: fallback.baseUrl, model: fallback.model, maxRetries: 0, timeoutMs: engine.timeoutMs, logger });
+  return withFallback(primary, second, engine.breaker, logger);
+}
+
+async function createPrimary({ engine }: Pick<Config, 'engine'>, logger?: Logger): Promise<TranscriptionEngine> {
   const { model, timeoutMs, pocketsphinx } = engine;
   switch (engine.transcriber) {
     case 'openai': {

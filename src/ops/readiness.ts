@@ -109,6 +109,12 @@ export function createReadinessProbe(store: BufferStore, engine: TranscriptionEn
       if (name === 'engine' && result.outage && engineOutage === 'report') warnings.push(name);
       else failed.push(name);
     });
+    // Segments go to the fallback engine meanwhile: worth a look, not a reason to leave rotation.
+    const breaker = engine.breakerState?.();
+    if (breaker && breaker !== 'closed') {
+      warnings.push('engine_breaker');
+      checks.engine_breaker = { ok: false, duration_ms: 0, error: `the primary engine's circuit breaker is ${breaker.replace('_', '-')}: segments go to the fallback engine`, outage: true };
+    }
     return { status: failed.length === 0 ? 'ready' : 'not_ready', failed, warnings, checks };
   };
 }

@@ -24,7 +24,7 @@ import { registerTranscriptionNamespace } from '../socket/namespace.js';
 import type { BufferStore } from '../store/buffer-store.js';
 import { noopTelemetry, type Telemetry } from '../telemetry/telemetry.js';
 import { TOKEN_PATH } from '../auth/token-endpoint.js';
-import { createEngine } from '../engines/index.js';
+import { createEngine, type FallbackEngine } from '../engines/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { createStore } from '../store/index.js';
 import { createTelemetry, flushTelemetry } from '../telemetry/sentry-telemetry.js';
@@ -173,6 +173,7 @@ export async function composeServer(config: Config, logger: Logger): Promise<Tra
     waitTimeout: () => prometheus.metrics.storeWaitTimeout(),
   });
   const engine = await createEngine(config, logger);
+  (engine as Partial<FallbackEngine>).watchBreaker?.((state) => prometheus.metrics.engineBreakerState(state));
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam; what
   // the SDK drops is counted in the metrics.
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });

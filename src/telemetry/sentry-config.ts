@@ -43,7 +43,7 @@ export class SentryConfigError extends Error {
 }
 
 /** Environment variables whose values are secrets the server holds; none may reach Sentry. */
-const SECRET_VARIABLES = ['OPENAI_API_KEY', 'AUTH_TOKEN', 'OPS_TOKEN', 'SENTRY_SAMPLING_SECRET', 'REDIS_SENTINEL_PASSWORD'] as const;
+const SECRET_VARIABLES = ['OPENAI_API_KEY', 'AUTH_TOKEN', 'OPS_TOKEN', 'SENTRY_SAMPLING_SECRET', 'REDIS_SENTINEL_PASSWORD', 'ENGINE_FALLBACK_API_KEY'] as const;
 /** Comma-separated lists of secrets (several at once, for rotation): each entry is a secret of its own. */
 const SECRET_LISTS = ['API_KEYS', 'TOKEN_SECRET'] as const;
 
