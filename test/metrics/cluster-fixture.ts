@@ -28,8 +28,12 @@ if (cluster.isPrimary) {
       const response = await fetch(`${base}/metrics`);
       const text = await response.text();
       const families = await source.getMetricsAsJSON();
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const dashboard = await (await fetch(`${base}/dashboard/data`)).json();
+      // The dashboard samples every 100 ms: read it once it holds a sample (or after 10 s, for the test to fail on).
+      let dashboard: { sessionsActive?: (number | null)[] } = {};
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        dashboard = (await (await fetch(`${base}/dashboard/data`)).json()) as typeof dashboard;
+        if (typeof dashboard.sessionsActive?.at(-1) === 'number') break;
+      }
       await ops.close();
       for (const w of workers) w.kill();
       // Exit once written: fetch's pooled keep-alive sockets would hold the primary open for a while.

@@ -6,7 +6,7 @@ import { createReadinessProbe } from '../../src/ops/readiness.js';
 import { capacityCheck } from '../../src/server/single.js';
 import { chunksOf, loudPcm } from '../support/audio.js';
 import { connect, startServer, until } from '../support/harness.js';
-import { startOpenAIStub, type OpenAIStubOptions } from '../support/openai-stub.js';
+import { gate, startOpenAIStub, type OpenAIStubOptions } from '../support/openai-stub.js';
 import { sendChunks, startSession } from '../support/pipeline.js';
 
 /** A memory-store server with `env` whose Whisper engine talks to an OpenAI stub, for one describe block. */
@@ -29,10 +29,12 @@ function serverWithStub(env: Record<string, string>, stubOptions?: OpenAIStubOpt
 }
 
 describe('OVERLOADED', () => {
-  // One request at a time, results due within 1 s: a queue of two segments is already too long.
+  // One request at a time, results due within 1 s: a queue of two segments is already too long. The first answer
+  // takes 600 ms (the engine's pace); the rest wait until the test has seen the refusal, then come at once.
+  const engineBehind = gate();
   const setup = serverWithStub(
     { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', ENGINE_CONCURRENCY: '1', MAX_RESULT_DELAY_MS: '1000' },
-    { respond: () => ({ delayMs: 600 }) },
+    { respond: (_upload, index) => (index === 0 ? { delayMs: 600 } : { hold: engineBehind.held }) },
   );
 
   it('refuses a new session with a retry delay while the engine is behind; running sessions complete; then admits again', async () => {
@@ -60,6 +62,7 @@ describe('OVERLOADED', () => {
       // A live session is not new work: it may resume (here, on the same connection) while the engine is behind.
       expect(await running.call('start_session', { session_id: sessionId })).toMatchObject({ ok: true, resumed: true });
 
+      engineBehind.open();
       const end = await running.call('end_session', { session_id: sessionId });
       expect(end).toMatchObject({ ok: true, segments: 5, duration_ms: 5000 });
       expect(Buffer.concat(stub.uploads.map((u) => u.pcm)).equals(audio)).toBe(true);
