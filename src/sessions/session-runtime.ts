@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { EngineResult, SegmentAudio, TranscriptionEngine } from '../engines/engine.js';
 import { buildPrompt } from '../engines/prompt.js';
-import { EngineError, SegmentRejectedError, UnknownSessionError } from '../errors/server-errors.js';
+import { EngineError, SegmentRejectedError, UnknownSessionError, StoreUnavailableError } from '../errors/server-errors.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import { bytesToMs, ErrorCode, msToBytes, type SessionSettings, type TranscriptionResult, type UtteranceEnd } from '../protocol/index.js';
 import type { AdmissionControl } from '../scheduler/admission.js';
@@ -85,6 +85,8 @@ export class SessionRuntime {
   private previousText = '';
   /** The pass over the segment queue now running, if any: the next pass waits for it. */
   private queueRun: Promise<void> | undefined;
+  /** Until when a refused lease or commit may be this process's own late claim (see claimInDoubt()); 0 = not in doubt. */
+  private ownClaimInDoubtUntil = 0;
   /** The error that stopped the last pass over the queue; the failed segment stays queued and is retried. */
   private lastFailure: Error | undefined;
   /** Interims: bytes between two of them (0 = off), where the last one ended, one in flight, cuts so far. */
@@ -115,6 +117,23 @@ export class SessionRuntime {
   /** This process now owns the session with fencing token `fence`: its commits carry it. */
   claimed(fence: number | undefined): void {
     this.fence = fence;
+    this.ownClaimInDoubtUntil = 0;
+  }
+
+  /**
+   * This process asked the store for the session and got no answer (a stall): the claim may still land, and then
+   * the session looks taken over by someone else when it is this process's own. Until the next claim settles it, a
+   * refused renewal or commit keeps the segment and its answer here rather than dropping them as taken over. For
+   * one lease at most: by then a claim that has not settled is someone else's, and the fencing said so truly.
+   */
+  claimInDoubt(): void {
+    this.ownClaimInDoubtUntil = performance.now() + this.deps.leaseMs;
+  }
+
+  /** A refused lease or commit: another node's takeover, unless this process's own claim may be the newer one. */
+  private lostClaim(): Error {
+    if (performance.now() >= this.ownClaimInDoubtUntil) return new SessionTakenOverError(this.id);
+    return new StoreUnavailableError(`session ${this.id}: this process's own claim is in doubt after a store stall; the segment waits for the resume to settle it`);
   }
 
   /** The fencing token of this process's claim: decoded appends carry it (src/store: DecoderWrite). */
@@ -272,7 +291,7 @@ export class SessionRuntime {
         span.setAttributes({ 'segment.commit_retry': true });
       } else if (hasSpeech(pcm, rate, segmentation.speechDbfs)) {
         // One round trip per segment renews the lease, and a session resumed elsewhere is never sent from here.
-        if (this.fence !== undefined && !(await store.renewLease(this.id, this.fence, this.deps.leaseMs))) throw new SessionTakenOverError(this.id);
+        if (this.fence !== undefined && !(await store.renewLease(this.id, this.fence, this.deps.leaseMs))) throw this.lostClaim();
         this.deps.admission.segmentCut(this.id);
         const request = this.request(pcm);
         const messageId = `${this.id}:${start}`;
@@ -304,7 +323,7 @@ export class SessionRuntime {
       // This process claimed the session again (the client resumed here) while the commit was on its way.
       if (outcome.status === 'fenced' && this.fence !== fence) outcome = await store.commitSegment(this.id, start, end, text, this.fence, failure);
       metrics.storeRoundTrip('commit', (performance.now() - commitStarted) / 1000);
-      if (outcome.status === 'fenced') throw new SessionTakenOverError(this.id);
+      if (outcome.status === 'fenced') throw this.lostClaim();
       if (outcome.status === 'unknown') throw new UnknownSessionError(this.id, 'expired', `session ${this.id} expired while its audio was being transcribed`);
       this.committedBytes = outcome.record.committedBytes;
       this.nextSegment = outcome.record.segments;

@@ -163,7 +163,11 @@ export class Sessions {
     if (resume && !created && record.resumeTokenHash !== resume.hash) throw new UnknownSessionError(id, 'not-found');
     if (record.ended) throw new SessionEndedError(id, false);
     // One node serves a session at a time: this claim takes it over from any other, whose late commits now fail.
-    const fence = await store.claimSession(id, this.deps.limits.leaseMs);
+    const fence = await store.claimSession(id, this.deps.limits.leaseMs).catch((error: unknown) => {
+      // Unanswered, the claim may still land: the runtime here must not take its own claim for another node's.
+      registry.find(id)?.claimInDoubt();
+      throw error;
+    });
     const runtime = registry.attach(record, sink);
     runtime.claimed(fence);
     if (needsDecoder(record.settings.format) && !runtime.decoder) {
