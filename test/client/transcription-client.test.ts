@@ -3,9 +3,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ClientErrorCode,
+  SegmentOrder,
   TranscriptionClient,
   TranscriptionClientError,
   describeError,
@@ -350,14 +351,31 @@ describe('TranscriptionClient reliability rules', () => {
     const client = newClient(server.url, { segmentGapTimeoutMs: 1000 });
     const delivered: number[] = [];
     client.on('result', (r) => delivered.push(r.segment));
-    await client.start();
-
-    await until(() => delivered.length >= 3, 'segments 0 to 2');
-    await sleep(100);
-    // 3 is missing: 4 and 6 wait for it rather than being delivered early.
-    expect(delivered).toEqual([0, 1, 2]);
-    await until(() => delivered.length === 5, 'the gap timeout to release 4 and 6', 5000);
-    expect(delivered).toEqual([0, 1, 2, 4, 6]);
+    // What reached the client's SegmentOrder, delivered or held.
+    const pushed = vi.spyOn(SegmentOrder.prototype, 'push');
+    const arrived = (segment: number) => pushed.mock.calls.some(([r]) => r.segment === segment);
+    // The gap timer and the server's late send run on the test's clock; the sockets' I/O stays real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      await client.start();
+      await until(() => delivered.length >= 3 && arrived(4), 'segments 0 to 2, and 4');
+      vi.advanceTimersByTime(50);
+      await until(() => arrived(6), 'segment 6, sent 50 ms later');
+      // 3 is missing: 4 and 6 wait for it rather than being delivered early, until the gap time-out from 4's arrival;
+      // then 5 is missing, and 6 waits one more time-out.
+      expect(delivered).toEqual([0, 1, 2]);
+      vi.advanceTimersByTime(949);
+      expect(delivered).toEqual([0, 1, 2]);
+      vi.advanceTimersByTime(1);
+      expect(delivered).toEqual([0, 1, 2, 4]);
+      vi.advanceTimersByTime(999);
+      expect(delivered).toEqual([0, 1, 2, 4]);
+      vi.advanceTimersByTime(1);
+      expect(delivered).toEqual([0, 1, 2, 4, 6]);
+    } finally {
+      vi.useRealTimers();
+      pushed.mockRestore();
+    }
   });
 
   it('resends a chunk whose ack never came once the ack timeout passes', async () => {
