@@ -52,7 +52,10 @@ const NO_PERSISTENCE = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no
 
 /** A redis-server with `args` (its --port among them) and no persistence, resolved once it accepts connections. */
 export async function startRedisProcess(args: string[], port: number): Promise<RedisProcess> {
-  return startProcess('redis-server', [...args, ...NO_PERSISTENCE], port, tmpdir(), /Ready to accept connections/);
+  // Its own dir: a replica's full sync writes dump.rdb where it runs.
+  const dir = mkdtempSync(path.join(tmpdir(), 'redis-'));
+  const redis = await startProcess('redis-server', [...args, ...NO_PERSISTENCE], port, dir, /Ready to accept connections/);
+  return { ...redis, kill: () => redis.kill().then(() => rmSync(dir, { recursive: true, force: true })) };
 }
 
 export async function redisCli(port: number, ...args: string[]): Promise<string> {
