@@ -9,6 +9,7 @@ import type {
   ServerToClientEvents,
   TranscriptionErrorEvent,
   TranscriptionResult,
+  UtteranceEnd,
 } from '../protocol/index.js';
 import { backoffDelay, retryAfterDelay, type BackoffOptions } from './backoff.js';
 import { ClientErrorCode, TranscriptionClientError } from './errors.js';
@@ -29,6 +30,8 @@ export interface ConnectionHooks {
   lost(error: TranscriptionClientError): void;
   result(result: TranscriptionResult): void;
   transcriptionError(event: TranscriptionErrorEvent): void;
+  /** Sessions started with utteranceEndMs: the speaker stopped. */
+  utteranceEnd?(event: UtteranceEnd): void;
   notice(notice: ServerNotice): void;
   /** True while a session runs: only then is a server-side close answered by reconnecting. */
   wanted(): boolean;
@@ -155,6 +158,7 @@ export class Connection {
     socket.on('connect_error', (error) => this.onConnectError(error));
     socket.on('transcription_result', (result) => this.hooks.result(result));
     socket.on('transcription_error', (event) => this.hooks.transcriptionError(event));
+    socket.on('utterance_end', (event) => this.hooks.utteranceEnd?.(event));
     socket.on('server_notice', (notice) => this.onNotice(notice));
     socket.io.on('reconnect_attempt', () => this.setState('reconnecting'));
     socket.io.on('reconnect_failed', () => {

@@ -86,6 +86,9 @@ export class SessionLifecycle {
       model: options.model,
       interim_results: options.interimResults,
       interim_interval_ms: options.interimResults ? options.interimIntervalMs : undefined,
+      word_timestamps: options.wordTimestamps,
+      utterance_end_ms: options.utteranceEndMs,
+      keyterms: options.keyterms,
     });
   }
 

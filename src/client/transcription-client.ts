@@ -56,6 +56,7 @@ export class TranscriptionClient extends TypedEmitter<TranscriptionClientEvents>
         lost: (error) => this.lifecycle.fail(error),
         result: (result) => this.onResult(result),
         transcriptionError: (event) => this.onTranscriptionError(event),
+        utteranceEnd: (event) => this.emit('utteranceEnd', event),
         notice: (notice) => this.emit('notice', notice),
         wanted: () => this.lifecycle.running,
         sessionId: () => this.lifecycle.info.id,

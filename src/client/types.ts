@@ -1,6 +1,6 @@
 // The client's public option, event and statistics shapes, kept apart so the client module holds only behaviour.
 import type { ManagerOptions, SocketOptions, io } from 'socket.io-client';
-import type { AudioFormat, ServerNotice, StartSessionAccepted, TranscriptionResult } from '../protocol/index.js';
+import type { AudioFormat, ServerNotice, StartSessionAccepted, TranscriptionResult, UtteranceEnd } from '../protocol/index.js';
 import type { TranscriptionClientError } from './errors.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
@@ -92,6 +92,12 @@ export interface StartOptions {
   interimResults?: boolean;
   /** How often an interim comes, in ms of new speech (the server's default when left out). */
   interimIntervalMs?: number;
+  /** Finals carry `words` with their times. */
+  wordTimestamps?: boolean;
+  /** Emit 'utteranceEnd' once this much non-speech (ms, at least 500) follows speech. */
+  utteranceEndMs?: number;
+  /** Words and names to favour (at most 50, each at most 50 characters). */
+  keyterms?: string[];
 }
 
 /** The current session as the client knows it. */
@@ -124,6 +130,8 @@ export interface TranscriptionClientEvents {
   result: TranscriptionResult;
   /** Interim results of the segment in progress (`is_final: false`): each replaces the last, until that segment's 'result'. */
   interim: TranscriptionResult;
+  /** Sessions started with utteranceEndMs: the speaker stopped; `end_ms` is where the speech ended (audio time). */
+  utteranceEnd: UtteranceEnd;
   /** The server announced it is going away (SERVER_DRAINING): the client reconnects after `retry_after_ms` and resumes. */
   notice: ServerNotice;
   error: TranscriptionClientError;

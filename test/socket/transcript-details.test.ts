@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
+import { TranscriptionClient } from '../../src/client/index.js';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { noopMetrics, type ServerMetrics } from '../../src/metrics/metrics.js';
 import type { UtteranceEnd } from '../../src/protocol/index.js';
@@ -117,6 +118,21 @@ describe('utterance_end', () => {
     });
     await client.call('end_session', { session_id: sessionId });
     expect(events).toHaveLength(3);
+  });
+
+  it('the client library emits utteranceEnd, and passes word_timestamps and keyterms', async () => {
+    const { server, stub } = await setup();
+    const client = new TranscriptionClient({ url: server.url, socketOptions: { transports: ['websocket'] }, reconnect: { attempts: 0 } });
+    cleanups.push(() => client.close());
+    const ends: UtteranceEnd[] = [];
+    client.on('utteranceEnd', (event) => ends.push(event));
+    await client.start({ utteranceEndMs: 800, wordTimestamps: true, keyterms: ['Zanzibar'] });
+    for (const chunk of chunksOf(Buffer.concat([hello, silentPcm(1200)]), 100)) await client.sendChunk(chunk);
+    await until(() => ends.length === 1, 'utteranceEnd');
+    await client.end();
+    expect(Math.abs(ends[0]!.end_ms - soundEndMs(hello))).toBeLessThanOrEqual(700);
+    expect(stub.uploads[0]!.prompt).toBe('Zanzibar.');
+    expect(stub.uploads[0]!.timestampGranularities).toContain('word');
   });
 
   it('a pause shorter than utterance_end_ms sends none', async () => {
