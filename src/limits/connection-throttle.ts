@@ -25,14 +25,14 @@ const CLOSE_GRACE_MS = 1000;
 export function floodingNotice(pauses: number): ServerNotice {
   return {
     code: 'FLOODING',
-    message: `this connection kept sending audio_chunk past RATE_LIMITED (paused ${pauses} times); it is closed. Wait for each chunk's ack and for retry_after_ms before resending`,
+    message: `this connection kept sending past refused events (RATE_LIMITED, SEQ_GAP, …; paused ${pauses} times); it is closed. Wait for each event's ack, and for retry_after_ms, before sending more`,
     retry_after_ms: FLOOD_CALM_MS,
   };
 }
 
 export interface ConnectionThrottle {
   readonly guard: FloodGuard;
-  /** After every audio_chunk ack: the retry hint when it was RATE_LIMITED. */
+  /** After every ack: the refusal's retry hint (0 without one), or undefined when the event was accepted. */
   answered(retryAfterMs: number | undefined): void;
 }
 
@@ -54,7 +54,7 @@ export function throttleConnection(
       resume: () => reads.resume('flood'),
       inFlight,
       disconnect: (pauses) => {
-        logger.warn({ socket_id: socket.id, address: socket.handshake.address, pauses }, 'closing a connection that kept sending past RATE_LIMITED');
+        logger.warn({ socket_id: socket.id, address: socket.handshake.address, pauses }, 'closing a connection that kept sending past refused events');
         // Not another byte of the flood is read: the notice goes out, the connection is dropped.
         reads.pause('flood');
         reads.terminateAfter(CLOSE_GRACE_MS);

@@ -1,4 +1,5 @@
-// Decides, per connection, when a client that keeps sending audio_chunk past RATE_LIMITED is stopped at the transport
+// Decides, per connection, when a client that keeps sending past refusals (RATE_LIMITED, SEQ_GAP, TOO_MANY_SESSIONS,
+// any refused event) is stopped at the transport
 // (its socket is not read for a while: TCP backpressure) and when it is closed. Refusing each packet of a flood still
 // costs a read, a parse and an ack per packet; a paused socket costs nothing until it is read again.
 //
@@ -10,8 +11,8 @@
 // Neither time nor accepted chunks reset the count: on a busy server a flooder's refusals are spread out and its
 // bucket refills between them.
 //
-// API: guard.answered({ accepted, retryAfterMs, backlogged }) after every audio_chunk ack (retryAfterMs: the hint of a
-// RATE_LIMITED refusal); guard.close() when the connection goes.
+// API: guard.answered({ retryAfterMs, backlogged }) after every ack (retryAfterMs: a refusal's hint, 0 without one;
+// undefined when accepted); guard.close() when the connection goes.
 
 export interface FloodGuardSettings {
   /** Chunks a connection may have awaiting their ack (MAX_CHUNKS_IN_FLIGHT): the overruns forgiven before a first pause. */
@@ -50,7 +51,7 @@ export class FloodGuard {
   /** When the latest refusal's retry_after_ms ends. */
   private waitUntil = -Infinity;
   private lastRefusalAt = -Infinity;
-  /** RATE_LIMITED refusals while backlogged, since it last drained. */
+  /** Refusals while backlogged, since it last drained. */
   private refusedInRow = 0;
   private pauses = 0;
   private pausedNow = false;
@@ -73,7 +74,7 @@ export class FloodGuard {
   }
 
   /**
-   * An audio_chunk was answered: refused with RATE_LIMITED (retryAfterMs) or not; `backlogged` when the connection had
+   * An event was answered: refused (retryAfterMs, 0 without a hint) or not; `backlogged` when the connection had
    * more packets waiting than the server reads per turn.
    */
   answered(ack: { retryAfterMs?: number; backlogged: boolean }): void {

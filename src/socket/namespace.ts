@@ -19,9 +19,13 @@ export interface HandshakeAccess {
 }
 
 /** The retry hint of a RATE_LIMITED refusal, else undefined: what the flood guard counts. */
-function rateLimitedRetry(response: unknown): number | undefined {
-  const error = (response as { error?: { code?: string; retry_after_ms?: number } }).error;
-  return error?.code === ErrorCode.RATE_LIMITED ? (error.retry_after_ms ?? 0) : undefined;
+/**
+ * A refused ack's retry hint (0 when it gives none), undefined when the event was accepted. Every refusal counts
+ * for the flood guard, not only RATE_LIMITED: a flood of SEQ_GAP or TOO_MANY_SESSIONS costs a read and an answer each.
+ */
+function refusalRetry(response: unknown): number | undefined {
+  const refused = response as { ok?: boolean; error?: { retry_after_ms?: number } };
+  return refused.ok === false ? (refused.error?.retry_after_ms ?? 0) : undefined;
 }
 
 export function registerTranscriptionNamespace(io: Server, context: HandlerContext, access: HandshakeAccess): void {
@@ -47,16 +51,17 @@ export function registerTranscriptionNamespace(io: Server, context: HandlerConte
     // What this connection may hold: the server's limits, lowered by its client token's.
     const allowance = allowanceFor(grantOf(socket), access.allowance);
     context.metrics.connectionOpened();
-    bindHandler(socket, 'start_session', startSession, origin, sink, context, allowance);
-    // A connection that keeps sending past RATE_LIMITED stops being read, then is closed (src/limits/flood-guard.ts).
+    // A connection that keeps sending past its refusals stops being read, then is closed (src/limits/flood-guard.ts).
     const throttle = throttleConnection(
       socket,
       { maxChunksInFlight: allowance.maxInFlight, floodPauseMs: access.allowance.floodPauseMs ?? 0, floodMaxPauses: access.allowance.floodMaxPauses ?? 0 },
       () => allowance.inFlight,
       context.logger,
     );
-    bindHandler(socket, 'audio_chunk', audioChunk, origin, sink, context, allowance, throttle && ((response) => throttle.answered(rateLimitedRetry(response))));
-    bindHandler(socket, 'end_session', endSession, origin, sink, context, allowance);
+    const answered = throttle && ((response: unknown) => throttle.answered(refusalRetry(response)));
+    bindHandler(socket, 'start_session', startSession, origin, sink, context, allowance, answered);
+    bindHandler(socket, 'audio_chunk', audioChunk, origin, sink, context, allowance, answered);
+    bindHandler(socket, 'end_session', endSession, origin, sink, context, allowance, answered);
     socket.on('disconnect', () => {
       context.sessions.disconnected(sink);
       context.metrics.connectionClosed();
