@@ -88,6 +88,7 @@ const CONNECT_DESCRIPTIONS: Record<ConnectErrorCode, string> = {
   TOO_MANY_CONNECTIONS: 'The server refused the connection: too many connections are open from here. Close some and try again.',
   RATE_LIMITED: 'The server refused the connection: too many connection attempts from here. Trying again shortly.',
   SERVER_DRAINING: 'The server is shutting down and took no new connection; try again in a moment.',
+  UNKNOWN_NAMESPACE: 'The server serves the /transcription namespace only; this app connected to another one.',
 };
 
 /**

@@ -110,6 +110,8 @@ export const ConnectErrorCode = {
   /** The address opened more connections in the last minute than HANDSHAKES_PER_MINUTE: retry after `retry_after_ms`. */
   RATE_LIMITED: 'RATE_LIMITED',
   SERVER_DRAINING: 'SERVER_DRAINING',
+  /** Only /transcription is served: a connection to any other namespace (the default "/" included) is refused. */
+  UNKNOWN_NAMESPACE: 'UNKNOWN_NAMESPACE',
 } as const;
 
 export type ConnectErrorCode = (typeof ConnectErrorCode)[keyof typeof ConnectErrorCode];

@@ -21,6 +21,8 @@ import { modelPolicy } from '../sessions/allowed-models.js';
 import { SessionRegistry } from '../sessions/session-registry.js';
 import { Sessions } from '../sessions/sessions.js';
 import { registerTranscriptionNamespace } from '../socket/namespace.js';
+import { connectError } from '../auth/handshake-auth.js';
+import { ConnectErrorCode, NAMESPACE } from '../protocol/index.js';
 import type { BufferStore } from '../store/buffer-store.js';
 import { noopTelemetry, type Telemetry } from '../telemetry/telemetry.js';
 import { TOKEN_PATH } from '../auth/token-endpoint.js';
@@ -69,6 +71,9 @@ export function engineConcurrency(config: Config, engine: TranscriptionEngine): 
   return new AdaptiveLimit({ initial: min, min, max });
 }
 
+/** How long a transport connection may take to join /transcription before it is closed. */
+const NAMESPACE_JOIN_TIMEOUT_MS = 10_000;
+
 /** New sessions are judged on the event loop's busy share over this long: long enough that a GC pause or a burst of
  * segment cuts does not turn sessions away, short enough to stop a ramp of new sessions before it saturates the loop. */
 const EVENT_LOOP_WINDOW_MS = 3000;
@@ -84,7 +89,12 @@ export function createApp(config: Config, deps: AppDeps): App {
     serveClient: false,
     cors: { origin: access.originPolicy.corsOrigin },
     allowRequest: access.originPolicy.allowRequest,
+    // A transport connection that joins no namespace is closed this soon (Socket.IO's default is 45 s).
+    connectTimeout: NAMESPACE_JOIN_TIMEOUT_MS,
   });
+  // Only /transcription serves clients, behind its handshake checks; Socket.IO's default namespace "/" would accept
+  // anyone, past every one of them.
+  io.of('/').use((_socket, next) => next(connectError(ConnectErrorCode.UNKNOWN_NAMESPACE, `UNKNOWN_NAMESPACE: this server serves the ${NAMESPACE} namespace only`)));
   const scheduler = new EngineScheduler({
     limit: engineConcurrency(config, deps.engine),
     maxRetries: config.engine.maxRetries,
