@@ -230,11 +230,23 @@ function serverMessage(error: APIError, apiKey: string): string {
   return `: ${clean.length > SERVER_MESSAGE_MAX ? `${clean.slice(0, SERVER_MESSAGE_MAX)}…` : clean}`;
 }
 
-/** The provider's words for a client: URLs (the endpoint's origin among them) and request ids removed. */
+/** Longest provider reason passed to a client: enough for "model x does not exist", not for a pasted page. */
+const MAX_CLIENT_REASON = 200;
+
+/**
+ * The provider's words for a client, with everything that could name the inside of a deployment taken out: URLs,
+ * host names and host:port, IP addresses, request ids and other long opaque tokens (ids, keys, hashes).
+ */
 function withoutInternals(text: string, requestId: string | null | undefined): string {
   let out = requestId ? text.split(requestId).join('[request id]') : text;
   out = out.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>)]+/gi, '[url]');
-  return out.replace(/\breq_[A-Za-z0-9]+/g, '[request id]');
+  out = out.replace(/\b(?:req|request|reqid|request_id|request-id|x-request-id|trace|traceid)[\s:=#_-]*[A-Za-z0-9][A-Za-z0-9_-]{3,}/gi, '[request id]');
+  out = out.replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, '[address]');
+  out = out.replace(/\b(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}\b/gi, '[address]');
+  out = out.replace(/\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*(?::\d+)?\b/gi, (host) => (/\.(?:wav|mp3|webm|ogg|json)$/i.test(host) ? host : '[host]'));
+  out = out.replace(/\b[a-z0-9-]+:\d{2,5}\b/gi, '[host]');
+  out = out.replace(/\b[A-Za-z0-9+/_-]{24,}={0,2}/g, '[id]');
+  return out.length > MAX_CLIENT_REASON ? `${out.slice(0, MAX_CLIENT_REASON)}…` : out;
 }
 
 function redact(text: string, apiKey: string): string {

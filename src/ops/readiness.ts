@@ -64,7 +64,9 @@ async function timed(check: () => Promise<void>, timeoutMs: number, what: string
   } catch (error) {
     // A retryable EngineError is "no answer" (refused, time-out): an outage, not this node's configuration.
     const outage = error instanceof EngineError && error.retryable;
-    return { ok: false, duration_ms: elapsed(started), error: (error as Error).message, ...(outage ? { outage } : {}) };
+    // Only callers with OPS_TOKEN see this (routes/readiness.ts): the cause's words help the operator.
+    const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : '';
+    return { ok: false, duration_ms: elapsed(started), error: `${(error as Error).message}${cause}`, ...(outage ? { outage } : {}) };
   } finally {
     clearTimeout(timer);
   }

@@ -257,7 +257,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     try {
       return await run();
     } catch (error) {
-      throw new StoreUnavailableError(`Buffer store (Redis) failed to ${what}: ${(error as Error).message}`);
+      // The client is told which step failed, never Redis's own words (addresses, replies): those stay in the cause,
+      // for the logs and Sentry.
+      throw new StoreUnavailableError(`Buffer store (Redis) failed to ${what}; it is retried shortly`, { cause: error });
     }
   }
 

@@ -160,6 +160,22 @@ describe('openai engine', () => {
     for (const internal of [new URL(stub.url).host, 'req_stub_', 'req_inner42', 'internal.example']) expect(error.reason).not.toContain(internal);
   });
 
+  it('gives clients no host, address or id however the provider spells them, and a bounded reason', async () => {
+    const words =
+      'model `bad-model` is not available: upstream whisper-gpu-3.internal.corp:8000 (10.20.30.40) failed at ' +
+      'openai.azure.com/openai/deployments/prod-whisper ReqId=AZ-77aa trace: 4bf92f3577b34da6a3ce929d0e0e4736 via [fd00::1:2] ' +
+      'or gpu-node:9000 ' +
+      'x'.repeat(400);
+    const { engine } = await setup({ respond: () => ({ status: 400, text: words }) });
+    const error = await engineError(engine.transcribe({ pcm: hello.pcm, sampleRate: 16000 }));
+    expect(error.message).toContain('whisper-gpu-3.internal.corp:8000');
+    for (const internal of ['whisper-gpu-3', 'internal.corp', '8000', '10.20.30.40', 'azure.com', 'AZ-77aa', '4bf92f3577b34da6', 'fd00::1', 'gpu-node']) {
+      expect(error.reason).not.toContain(internal);
+    }
+    expect(error.reason).toMatch(/^provider answered 400: model `bad-model` is not available: upstream \[host\] \(\[address\]\)/);
+    expect(error.reason.length).toBeLessThanOrEqual(260);
+  });
+
   it('transcribes a sliver the API calls too short as empty text instead of failing the segment', async () => {
     const { engine } = await setup({
       respond: () => ({ status: 400, code: 'audio_too_short', text: 'Audio file is too short. Minimum audio length is 0.1 seconds.' }),
