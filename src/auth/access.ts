@@ -12,7 +12,7 @@ import { createOriginPolicy, type OriginPolicy } from './origin-policy.js';
 import { createRedisConnectionCounter } from './redis-connection-counter.js';
 import { createMemoryReplayGuard, createRedisReplayGuard, type ReplayGuard } from './replay-guard.js';
 import { createTokenEndpoint, rateLimitedTokens } from './token-endpoint.js';
-import { connectRedis, topologyOf, type RedisClient } from '../store/redis-connection.js';
+import { connectRedis, REDIS_CHECK_TIMEOUT_MS, topologyOf, type RedisClient } from '../store/redis-connection.js';
 import { sendError } from '../web-server/json-response.js';
 import type { RequestHandler } from '../web-server/request-router.js';
 
@@ -94,7 +94,8 @@ export async function connectLimitsRedis(config: RedisConfig): Promise<RedisClie
   const topology = topologyOf(config);
   if (!topology) return undefined;
   // Reconnects are ioredis's; a failed command is logged where it fails (at most once a minute), not per event.
-  return connectRedis(topology, { purpose: 'the per-address limits' });
+  // Fail fast: a handshake must not wait on a Redis that does not answer (the limits then let it through, logged).
+  return connectRedis(topology, { purpose: 'the per-address limits', failFast: { commandTimeoutMs: REDIS_CHECK_TIMEOUT_MS } });
 }
 
 /** NODE_ENV=production with ALLOW_ANONYMOUS=true: said once at start, so an open server is never a silent default. */

@@ -1,6 +1,6 @@
 // Remembers which client tokens have been used until they expire, so a token opens one connection only: in Redis
 // when Redis is configured (every node of a deployment sees the same claims), else in this process's memory.
-import { connectRedis, type RedisTopology } from '../store/redis-connection.js';
+import { connectRedis, REDIS_CHECK_TIMEOUT_MS, type RedisTopology } from '../store/redis-connection.js';
 
 export interface ReplayGuard {
   /** True the first time `tokenId` is claimed before `expiresAtMs`; false for every later claim. */
@@ -35,7 +35,8 @@ export function createMemoryReplayGuard(now: () => number = Date.now): ReplayGua
 export async function createRedisReplayGuard(options: { url?: string; topology?: RedisTopology; keyPrefix: string; now?: () => number }): Promise<ReplayGuard> {
   const now = options.now ?? Date.now;
   const topology: RedisTopology = options.topology ?? { kind: 'single', url: options.url ?? '' };
-  const redis = await connectRedis(topology, { purpose: 'client-token replay protection' });
+  // Fail fast: with Redis gone a valid token is refused at once (retry with a fresh one), not left hanging.
+  const redis = await connectRedis(topology, { purpose: 'client-token replay protection', failFast: { commandTimeoutMs: REDIS_CHECK_TIMEOUT_MS } });
   return {
     async claim(tokenId, expiresAtMs) {
       // SET NX: exactly one connection wins, whichever node it reaches; the key expires with the token. One key per

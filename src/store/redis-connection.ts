@@ -78,6 +78,9 @@ export function createRedisClient(topology: RedisTopology, options: RedisConnect
   }
 }
 
+/** How long a handshake's check in Redis (token replay, per-address limits) may take before it is given up. */
+export const REDIS_CHECK_TIMEOUT_MS = 2000;
+
 /** Connects; rejects with a message naming the setting (and the purpose) when it cannot. */
 export async function connectRedis(topology: RedisTopology, options: RedisConnectOptions = {}): Promise<RedisClient> {
   const redis = createRedisClient(topology, options);
