@@ -6,7 +6,7 @@ import { EngineError } from '../../src/errors/server-errors.js';
 import { noopMetrics } from '../../src/metrics/metrics.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../../src/scheduler/concurrency-limit.js';
 import { EngineScheduler } from '../../src/scheduler/engine-scheduler.js';
-import { until } from '../support/harness.js';
+import { until } from '../support/until.js';
 
 /** An engine whose requests finish only when the test says so. */
 function controllableEngine() {
