@@ -166,7 +166,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     }
   }
   // Production must decide who may connect: credentials, or an explicit ALLOW_ANONYMOUS=true.
-  if (e.NODE_ENV === 'production' && !e.AUTH_TOKEN && e.TOKEN_SECRET.length === 0 && e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS) {
+  // Any spelling of production is production: NODE_ENV=Production must not start an open development server.
+  const production = e.NODE_ENV?.toLowerCase() === 'production';
+  if (production && !e.AUTH_TOKEN && e.TOKEN_SECRET.length === 0 && e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS) {
     throw new ConfigError(
       'Invalid configuration: NODE_ENV=production needs credentials for clients: set AUTH_TOKEN (a shared secret, e.g. `openssl rand -base64 24`), ' +
         'or TOKEN_SECRET + API_KEYS (client tokens from POST /v1/tokens); or set ALLOW_ANONYMOUS=true to let anyone who reaches PORT transcribe on this server (docs/security.md)',
@@ -245,7 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     maxEventLoopUtilization: e.MAX_EVENT_LOOP_UTILIZATION,
     maxSessionsPerProcess: e.MAX_SESSIONS_PER_PROCESS,
     interimIntervalMs: e.INTERIM_INTERVAL_MS,
-    production: e.NODE_ENV === 'production',
+    production,
     auth: {
       apiKeys: e.API_KEYS,
       tokenSecrets: e.TOKEN_SECRET,

@@ -38,7 +38,14 @@ describe('loadConfig: production and credentials', () => {
   });
 
   it('outside production nothing is required (a newcomer\'s npm start)', () => {
-    for (const NODE_ENV of ['', 'development', 'test', 'Production']) expect(loadConfig({ ...BASE, NODE_ENV }).authToken).toBeUndefined();
+    for (const NODE_ENV of ['', 'development', 'test']) expect(loadConfig({ ...BASE, NODE_ENV }).authToken).toBeUndefined();
+  });
+
+  it('takes any spelling of production for production: NODE_ENV=Production does not start an open server', () => {
+    for (const NODE_ENV of ['Production', 'PRODUCTION', ' production ']) {
+      expect(configError({ NODE_ENV })).toMatch(/ALLOW_ANONYMOUS/);
+      expect(loadConfig({ ...BASE, NODE_ENV, ALLOW_ANONYMOUS: 'true' }).production).toBe(true);
+    }
   });
 
   it('AUTH_TOKEN and OPS_TOKEN shorter than 16 characters stop start-up, in any environment, saying how to make one', () => {
