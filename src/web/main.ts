@@ -10,6 +10,8 @@ import { PageView, type Phase } from './view.js';
 
 /** How often the figures are redrawn while a session runs: often enough to feel live, rarely enough to cost nothing. */
 const FIGURES_INTERVAL_MS = 250;
+/** The page marks where the speaker stopped: a second of quiet after speech ends a turn. */
+const UTTERANCE_END_MS = 1000;
 
 /** Where the page keeps the running session's id and resume token: this tab only, gone when the tab closes. */
 const SESSION_KEY = 'transcription.session';
@@ -109,7 +111,7 @@ class TranscriptionPage {
     this.startFigures();
     try {
       // Audio captured before the server answers is queued by the client and numbered once the session exists.
-      const accepted = await client.start({ format: this.format, sampleRate: DEFAULT_SAMPLE_RATE, language: this.options.language, interimResults: this.options.interim });
+      const accepted = await client.start({ format: this.format, sampleRate: DEFAULT_SAMPLE_RATE, language: this.options.language, interimResults: this.options.interim, utteranceEndMs: UTTERANCE_END_MS });
       this.view.setSession(accepted.session_id);
       rememberSession(client.session);
     } catch (error) {
@@ -202,6 +204,9 @@ class TranscriptionPage {
     });
     client.on('result', (result) => {
       if (this.transcript.add(result)) this.view.renderTranscript(this.transcript.lines);
+    });
+    client.on('utteranceEnd', (event) => {
+      if (this.transcript.endUtterance(event.end_ms)) this.view.renderTranscript(this.transcript.lines);
     });
     client.on('interim', (result) => {
       if (this.transcript.setInterim(result)) this.view.renderTranscript(this.transcript.lines);

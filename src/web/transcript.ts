@@ -12,6 +12,8 @@ export interface TranscriptLine {
   endMs: number;
   /** A guess at the segment in progress, replaced in place by its final. */
   interim: boolean;
+  /** The speaker stopped within this segment (utterance_end): the page marks where a turn ended. */
+  endsUtterance: boolean;
 }
 
 /**
@@ -20,6 +22,8 @@ export interface TranscriptLine {
  */
 export class Transcript {
   private parts: Map<number, TranscriptionResult>[] = [new Map()];
+  /** Where the speaker stopped (utterance_end's end_ms), per part. */
+  private utteranceEnds: number[][] = [[]];
   /** The latest interim of the segment in progress in the current part, until its final comes. */
   private interim: TranscriptionResult | undefined;
   /** Set at Stop when the server's end_session text differs from the segments received (then it replaces them). */
@@ -42,10 +46,21 @@ export class Transcript {
     return true;
   }
 
+  /** The speaker stopped at `endMs` (session time); true when that is news. */
+  endUtterance(endMs: number): boolean {
+    const ends = this.utteranceEnds[this.utteranceEnds.length - 1]!;
+    if (ends.includes(endMs)) return false;
+    ends.push(endMs);
+    return true;
+  }
+
   /** The server answered a reconnect with a fresh session: later segments belong to a new part. */
   beginServerSession(): void {
     this.interim = undefined;
-    if (this.parts[this.parts.length - 1]!.size > 0) this.parts.push(new Map());
+    if (this.parts[this.parts.length - 1]!.size > 0) {
+      this.parts.push(new Map());
+      this.utteranceEnds.push([]);
+    }
   }
 
   /** Stop's answer is the authority on the current server session's text. */
@@ -58,6 +73,7 @@ export class Transcript {
 
   clear(): void {
     this.parts = [new Map()];
+    this.utteranceEnds = [[]];
     this.interim = undefined;
     this.finalText = undefined;
   }
@@ -69,14 +85,15 @@ export class Transcript {
       if (last && this.finalText !== undefined) {
         const results = ordered(part);
         if (this.finalText) {
-          lines.push({ key: `${index}:final`, part: index, text: this.finalText, startMs: results[0]?.start_ms ?? 0, endMs: results.at(-1)?.end_ms ?? 0, interim: false });
+          lines.push({ key: `${index}:final`, part: index, text: this.finalText, startMs: results[0]?.start_ms ?? 0, endMs: results.at(-1)?.end_ms ?? 0, interim: false, endsUtterance: false });
         }
         return;
       }
+      const ends = this.utteranceEnds[index] ?? [];
       for (const result of ordered(part)) {
-        if (result.text) lines.push(line(index, result, false));
+        if (result.text) lines.push(line(index, result, false, ends));
       }
-      if (last && this.interim?.text) lines.push(line(index, this.interim, true));
+      if (last && this.interim?.text) lines.push(line(index, this.interim, true, []));
     });
     return lines;
   }
@@ -90,8 +107,9 @@ export class Transcript {
   }
 }
 
-function line(part: number, result: TranscriptionResult, interim: boolean): TranscriptLine {
-  return { key: `${part}:${result.segment}`, part, text: result.text, startMs: result.start_ms, endMs: result.end_ms, interim };
+function line(part: number, result: TranscriptionResult, interim: boolean, utteranceEnds: readonly number[]): TranscriptLine {
+  const endsUtterance = utteranceEnds.some((endMs) => endMs > result.start_ms && endMs <= result.end_ms);
+  return { key: `${part}:${result.segment}`, part, text: result.text, startMs: result.start_ms, endMs: result.end_ms, interim, endsUtterance };
 }
 
 function ordered(part: Map<number, TranscriptionResult>): TranscriptionResult[] {

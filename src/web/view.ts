@@ -100,7 +100,7 @@ export class PageView {
     lines.forEach((line, index) => {
       if (line.part > 0 && lines[index - 1]?.part !== line.part) wanted.push(existing.get(`${line.part}:break`) ?? partBreak(line.part));
       const item = existing.get(line.key) ?? document.createElement('li');
-      if (item.dataset.key !== line.key || item.dataset.text !== line.text || item.classList.contains('interim') !== line.interim) fillLine(item, line);
+      if (item.dataset.key !== line.key || item.dataset.text !== line.text || item.classList.contains('interim') !== line.interim || item.classList.contains('utterance-end') !== line.endsUtterance) fillLine(item, line);
       wanted.push(item);
     });
     this.transcript.replaceChildren(...wanted);
@@ -171,6 +171,8 @@ function partBreak(part: number): HTMLLIElement {
 /** Fills a line in place: an interim's element becomes its final's, so the guess is replaced where it stands. */
 function fillLine(item: HTMLLIElement, line: TranscriptLine): void {
   item.classList.toggle('interim', line.interim);
+  // The speaker stopped here (utterance_end): a turn ends with this line.
+  item.classList.toggle('utterance-end', line.endsUtterance);
   item.title = line.interim ? 'Still listening: this text may change' : '';
   item.dataset.key = line.key;
   item.dataset.text = line.text;

@@ -90,3 +90,21 @@ describe('Transcript', () => {
     expect(transcript.text).toBe('new');
   });
 });
+
+describe('Transcript: where the speaker stopped', () => {
+  it('marks the line within which an utterance ended, once, and only in its own server session', () => {
+    const transcript = new Transcript();
+    transcript.add(result(0, 'hello'));
+    transcript.add(result(1, 'world'));
+    expect(transcript.endUtterance(1400)).toBe(true);
+    expect(transcript.endUtterance(1400)).toBe(false);
+    expect(transcript.lines.map((line) => line.endsUtterance)).toEqual([false, true]);
+    // A fresh server session's times start again at 0: an earlier part's end does not mark its lines.
+    transcript.beginServerSession();
+    transcript.add(result(1, 'again'));
+    expect(transcript.lines.map((line) => [line.part, line.endsUtterance])).toEqual([[0, false], [0, true], [1, false]]);
+    transcript.clear();
+    transcript.add(result(1, 'world'));
+    expect(transcript.lines[0]!.endsUtterance).toBe(false);
+  });
+});
