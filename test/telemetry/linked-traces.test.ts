@@ -334,7 +334,7 @@ describe('a burst of sampled events (SENTRY_TRACES_SAMPLE_RATE=1)', () => {
           last = count;
           quietSince = Date.now();
         } else if (Date.now() - quietSince >= 1500) break;
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 300));
       }
       await server.stop();
       return { received: await sink.received(), stdout: server.stdout };
