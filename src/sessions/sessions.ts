@@ -306,7 +306,7 @@ export class Sessions {
   }
 
   private async finish(runtime: SessionRuntime, sink: ResultSink, trace: EventTrace): Promise<EndOutcome> {
-    const { store, registry, telemetry, metrics, streamLimits } = this.deps;
+    const { store } = this.deps;
     const sessionId = runtime.id;
     // Refuse new chunks first, then read how much audio the session holds.
     runtime.beginEnding();
@@ -323,12 +323,7 @@ export class Sessions {
       throw error;
     }
     const ended = await store.endSession(sessionId);
-    registry.remove(runtime);
-    streamLimits.forget(sessionId);
-    this.rememberEnded(sink, sessionId);
-    telemetry.sessionEnded(sessionId);
-    metrics.sessionEnded();
-    metrics.sessionsActive(registry.size);
+    this.forgetEnded(runtime, sink);
     if (!ended) throw new UnknownSessionError(sessionId, 'expired', `session ${sessionId} expired while ending`);
     return this.summary(ended);
   }
@@ -399,20 +394,26 @@ export class Sessions {
     owner.error(sessionId, new SessionEndedError(sessionId, false, `session ${sessionId} was ended after ${idleMs} ms without audio (SESSION_IDLE_TIMEOUT_MS); call end_session for its transcript, or start a new session`));
   }
 
+  /** The session is over here: out of the registry and the limits, told to telemetry, remembered as ended. */
+  private forgetEnded(runtime: SessionRuntime, sink: ResultSink): void {
+    const { registry, telemetry, metrics, streamLimits } = this.deps;
+    registry.remove(runtime);
+    streamLimits.forget(runtime.id);
+    this.rememberEnded(sink, runtime.id);
+    telemetry.sessionEnded(runtime.id);
+    metrics.sessionEnded();
+    metrics.sessionsActive(registry.size);
+  }
+
   /**
    * Ends a session without the work it still has (its engine failed or hangs): released here first, whatever the
    * store answers, then its remaining audio is committed as untranscribed and the session ended in the store.
    */
   private async endAbandoned(runtime: SessionRuntime, sink: ResultSink, cause: unknown): Promise<void> {
-    const { store, registry, telemetry, metrics, streamLimits } = this.deps;
+    const { store } = this.deps;
     const sessionId = runtime.id;
     runtime.abandon();
-    registry.remove(runtime);
-    streamLimits.forget(sessionId);
-    this.rememberEnded(sink, sessionId);
-    telemetry.sessionEnded(sessionId);
-    metrics.sessionEnded();
-    metrics.sessionsActive(registry.size);
+    this.forgetEnded(runtime, sink);
     // A newer claim fences the abandoned work: a commit still on its way writes nothing.
     const fence = await store.claimSession(sessionId, this.deps.limits.leaseMs);
     const record = await store.getSession(sessionId);
