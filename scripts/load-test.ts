@@ -1,6 +1,6 @@
-// Replays a WAV file as many concurrent sessions against a transcription server and reports ack and result
+// Replays a WAV file (or, with --format, the same speech as Ogg/WebM Opus or G.711, encoded once at start) as many concurrent sessions against a transcription server and reports ack and result
 // latencies, counts and errors; exits 1 when the run breaks the thresholds given, so it can gate a release.
-// Usage: npm run load-test -- [file.wav] [--url http://localhost:3000] [--sessions 10] [--duration 30] … (--help)
+// Usage: npm run load-test -- [file.wav|.opus|.webm|.ul|.al] [--format ogg_opus] [--url http://localhost:3000] [--sessions 10] [--duration 30] … (--help)
 import {
   createProgressLine,
   formatJson,

@@ -1,6 +1,7 @@
 // Load-test settings: the command line (and two environment fallbacks) turned into checked options.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isAudioFormat, type AudioFormat } from '../protocol/audio.js';
 
 export type Pace = 'realtime' | 'max';
 export type Transport = 'websocket' | 'polling';
@@ -15,6 +16,8 @@ export type StopRule =
 
 export interface LoadTestOptions {
   file: string;
+  /** Wire format the sessions send (--format); undefined: the file's own (a WAV is pcm_s16le). */
+  format: AudioFormat | undefined;
   url: string;
   sessions: number;
   stop: StopRule;
@@ -53,15 +56,19 @@ export class UsageError extends Error {}
 /** The speech sample the project ships (committed with the tests, so it exists in a fresh clone). */
 export const DEFAULT_RECORDING = fileURLToPath(new URL('../../test/fixtures/hello.wav', import.meta.url));
 
-export const USAGE = `Usage: npm run load-test -- [file.wav] [options]
+export const USAGE = `Usage: npm run load-test -- [file.wav|.opus|.webm|.ul|.al] [options]
 
-Replays a WAV file (default test/fixtures/hello.wav) as concurrent sessions of the /transcription protocol.
+Replays a WAV file (default test/fixtures/hello.wav), or an encoded one, as concurrent sessions of the /transcription
+protocol, in the wire format asked for.
 
   --url URL             server origin (default $TRANSCRIPTION_URL or http://localhost:3000)
   --sessions N          concurrent sessions (default 10)
   --loops N             each session sends the file N times (default 1)
   --duration S          stream for S seconds after the ramp-up, looping the file (all sessions stop together)
   --audio S             each session sends S seconds of audio, looping the file (a fixed-length recording)
+  --format F            pcm_s16le (default for a WAV), ogg_opus, webm_opus, mulaw or alaw: a WAV is encoded once at
+                        start (opusenc/ffmpeg at 24 kbit/s, sox to 8 kHz G.711); a .opus/.webm/.ul/.al file is sent
+                        as it is (WebM is not looped: a session sends it once at most)
   --chunk-ms MS         audio per chunk (default 100)
   --pace realtime|max   realtime: one chunk every CHUNK ms; max: the next chunk as soon as the ack comes (default realtime)
   --window N            chunks awaiting an ack per session at max pace (default 1)
@@ -106,6 +113,7 @@ export function parseLoadTestOptions(argv: string[], env: NodeJS.ProcessEnv = pr
         duration: { type: 'string' },
         audio: { type: 'string' },
         'chunk-ms': { type: 'string' },
+        format: { type: 'string' },
         pace: { type: 'string' },
         window: { type: 'string' },
         'ramp-up': { type: 'string' },
@@ -132,7 +140,7 @@ export function parseLoadTestOptions(argv: string[], env: NodeJS.ProcessEnv = pr
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length > 1) throw new UsageError(`Give at most one WAV file, got ${positionals.length}.`);
+  if (positionals.length > 1) throw new UsageError(`Give at most one audio file, got ${positionals.length}.`);
 
   const stops = (['loops', 'duration', 'audio'] as const).filter((name) => values[name] !== undefined);
   if (stops.length > 1) throw new UsageError(`Choose one of --loops, --duration and --audio, not ${stops.map((s) => `--${s}`).join(' and ')}.`);
@@ -145,11 +153,15 @@ export function parseLoadTestOptions(argv: string[], env: NodeJS.ProcessEnv = pr
   if (pace !== 'realtime' && pace !== 'max') throw new UsageError(`--pace must be realtime or max, got "${pace}".`);
   const transport = values.transport ?? 'websocket';
   if (transport !== 'websocket' && transport !== 'polling') throw new UsageError(`--transport must be websocket or polling, got "${transport}".`);
+  if (values.format !== undefined && !isAudioFormat(values.format)) {
+    throw new UsageError(`--format must be pcm_s16le, ogg_opus, webm_opus, mulaw or alaw, got "${values.format}".`);
+  }
   const url = values.url ?? env.TRANSCRIPTION_URL ?? 'http://localhost:3000';
   if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--url must be an http:// or https:// origin, got "${url}".`);
 
   return {
     file: positionals[0] ?? DEFAULT_RECORDING,
+    format: values.format as AudioFormat | undefined,
     url,
     sessions: number('sessions', values.sessions, 1, 100_000, true) ?? 10,
     stop,

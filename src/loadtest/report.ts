@@ -29,7 +29,8 @@ export function formatReport(summary: LoadTestSummary): string {
     `Sessions      ${count(s.sessions.started)} started, ${count(s.sessions.completed)} completed, ${count(s.sessions.failed)} failed (of ${count(s.sessions.planned)})`,
     `Chunks        ${count(s.chunks.sent)} sent, ${count(s.chunks.acked)} acked, ${count(s.chunks.failed)} failed, ${count(s.chunks.resent)} resent`,
     `Audio         ${s.audio.sentSeconds.toFixed(1)} s sent, ${s.audio.ackedSeconds.toFixed(1)} s acked` +
-      (s.audio.ingestPerWallSecond === undefined ? '' : ` (${s.audio.ingestPerWallSecond} audio s per wall s)`),
+      (s.audio.ingestPerWallSecond === undefined ? '' : ` (${s.audio.ingestPerWallSecond} audio s per wall s)`) +
+      ` · ${s.audio.format}, ${count(Math.round(s.audio.bytesPerSecond))} B/s per session`,
     `Results       ${count(s.results.received)} received` +
       (s.settings.interim ? `, ${count(s.results.interims)} interim${s.settings.interimIntervalMs ? ` (asked every ${s.settings.interimIntervalMs} ms)` : ''}` : ''),
     '',

@@ -5,7 +5,8 @@ import type { TranscriptionClient } from '../client/index.js';
 import { writeHtmlReport } from './html-report.js';
 import type { LoadTestOptions } from './options.js';
 import { RunRecorder, type ProgressSnapshot } from './recorder.js';
-import { ChunkedLoop, loadSpeechSample, type SpeechSample } from './speech-sample.js';
+import { loadLoadTestSample } from './encoded-sample.js';
+import { ChunkedLoop, type SpeechSample } from './speech-sample.js';
 import { runSession, type SessionOutcome, type SessionPlan } from './session-runner.js';
 import { summarize, type LoadTestSummary } from './summary.js';
 import { TimelineRecorder } from './timeline.js';
@@ -30,14 +31,14 @@ export function expectedMs(options: LoadTestOptions, sample: SpeechSample): numb
 }
 
 export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}): Promise<LoadTestSummary> {
-  const sample = hooks.sample ?? (await loadSpeechSample(options.file));
+  const sample = hooks.sample ?? (await loadLoadTestSample(options.file, options.format));
   const audio = new ChunkedLoop(sample, options.chunkMs);
   // --report: the same recorder, keeping per-second latency, sessions and errors for the HTML charts.
   const recorder = options.report ? new TimelineRecorder(options.sessions, options.warmUpMs) : new RunRecorder(options.sessions, options.warmUpMs);
   const t0 = recorder.startedAt;
 
   const stop = options.stop;
-  const totalBytes = stop.kind === 'loops' ? stop.loops * sample.pcm.length : stop.kind === 'audio' ? Math.max(2, audio.bytesOf(stop.ms)) : Infinity;
+  const totalBytes = stop.kind === 'loops' ? stop.loops * audio.passBytes : stop.kind === 'audio' ? Math.max(sample.encoded ? 1 : 2, audio.bytesOf(stop.ms)) : Infinity;
   const stopAt = stop.kind === 'duration' ? t0 + options.rampUpMs + stop.ms : Infinity;
 
   let stopping = false;

@@ -180,8 +180,9 @@ export async function runSession(context: SessionContext): Promise<SessionOutcom
     if (context.stopping()) return outcome();
 
     try {
+      const encoded = audio.sample.encoded;
       await client.start({
-        sampleRate: audio.sample.sampleRate,
+        ...(encoded ? { format: encoded.format, sampleRate: encoded.sampleRate } : { sampleRate: audio.sample.sampleRate }),
         language: options.language,
         interimResults: options.interim,
         interimIntervalMs: options.interimIntervalMs,

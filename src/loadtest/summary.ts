@@ -1,7 +1,7 @@
 // The result of a load-test run as one plain object (what --json prints), and whether it passes the user's thresholds.
 import type { LoadTestOptions, StopRule } from './options.js';
 import type { RunRecorder } from './recorder.js';
-import type { SpeechSample } from './speech-sample.js';
+import { wireBytesPerSecond, type SpeechSample } from './speech-sample.js';
 import type { Percentiles } from './stats.js';
 
 export interface LoadTestSummary {
@@ -24,6 +24,10 @@ export interface LoadTestSummary {
   sessions: { planned: number; started: number; completed: number; failed: number };
   chunks: { sent: number; acked: number; failed: number; resent: number; duplicates: number };
   audio: {
+    /** The wire format the sessions sent. */
+    format: string;
+    /** Audio bytes sent per second of audio (the sample's bytes over its play time): what each real-time session puts on the wire every second. */
+    bytesPerSecond: number;
     sentSeconds: number;
     ackedSeconds: number;
     /** Audio seconds acknowledged per wall second, from the first chunk sent to the last ack. */
@@ -72,7 +76,8 @@ export function summarize(
   recorder: RunRecorder,
   run: { wallMs: number; timedOut: boolean; interrupted: boolean; generator: GeneratorHealth },
 ): LoadTestSummary {
-  const seconds = (bytes: number) => round(bytes / 2 / sample.sampleRate, 3);
+  const bytesPerSecond = wireBytesPerSecond(sample);
+  const seconds = (bytes: number) => round(bytes / bytesPerSecond, 3);
   const ack = rounded(recorder.ackLatency.summary());
   const sendLagP99 = recorder.sendLag.summary().p99;
   const ingestWindowMs =
@@ -116,9 +121,11 @@ export function summarize(
       duplicates: recorder.chunksDuplicate,
     },
     audio: {
+      format: sample.encoded?.format ?? 'pcm_s16le',
+      bytesPerSecond: round(bytesPerSecond, 1),
       sentSeconds: seconds(recorder.audioBytesSent),
       ackedSeconds: seconds(recorder.audioBytesAcked),
-      ingestPerWallSecond: ingestWindowMs && ingestWindowMs > 0 ? round(recorder.audioBytesAcked / 2 / sample.sampleRate / (ingestWindowMs / 1000), 2) : undefined,
+      ingestPerWallSecond: ingestWindowMs && ingestWindowMs > 0 ? round(recorder.audioBytesAcked / bytesPerSecond / (ingestWindowMs / 1000), 2) : undefined,
     },
     ackLatencyMs: ack,
     resultLatencyMs: rounded(recorder.resultLatency.summary()),

@@ -9,6 +9,7 @@ import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import {
   ChunkedLoop,
   DEFAULT_RECORDING,
+  formatReport,
   loadSpeechSample,
   loadTestOptions,
   nearestRank,
@@ -88,6 +89,43 @@ function slowFirstSocket(server: TestServer, delayMs: number): Set<string> {
 }
 
 describe('load test against the real server', () => {
+  it('replays the sample as Ogg Opus (--format ogg_opus): the server stores ogg_opus sessions, at most 1/8 of PCM\'s bytes, and results come back', async () => {
+    const inner = createMemoryStore({ ttlS: 600 });
+    const formats: string[] = [];
+    const store: BufferStore = {
+      ...inner,
+      async openSession(id, settings, resumeTokenHash) {
+        formats.push(String((settings as { format?: string }).format));
+        return inner.openSession(id, settings, resumeTokenHash);
+      },
+    };
+    const { engine } = countingEngine();
+    const server = await startServer({ store, engine });
+    cleanups.push(() => server.close());
+
+    const options = parseLoadTestOptions(['--url', server.url, '--sessions', '2', '--format', 'ogg_opus', '--quiet']);
+    if (options === 'help') throw new Error('unexpected help');
+    expect(options.format).toBe('ogg_opus');
+    const outcomes: SessionOutcome[] = [];
+    const summary = await runLoadTest(options, { onSession: (o) => outcomes.push(o) });
+    const pcm = await runLoadTest(loadTestOptions({ url: server.url, sessions: 1 }));
+
+    expect(formats.filter((f) => f === 'ogg_opus')).toHaveLength(2);
+    expect(summary.audio.format).toBe('ogg_opus');
+    expect(pcm.audio.format).toBe('pcm_s16le');
+    expect(pcm.audio.bytesPerSecond).toBe(32000);
+    expect(summary.audio.bytesPerSecond).toBeGreaterThan(0);
+    expect(summary.audio.bytesPerSecond).toBeLessThanOrEqual(pcm.audio.bytesPerSecond / 8);
+    expect(summary.sessions).toEqual({ planned: 2, started: 2, completed: 2, failed: 0 });
+    expect(summary.errors).toEqual({ total: 0, byCode: {} });
+    expect(summary.chunks.acked).toBe(summary.chunks.sent);
+    // The server decoded about the sample's length (hello.wav, 3.73 s) for each session, and transcribed it.
+    for (const o of outcomes) expect(o.ended!.duration_ms / 1000).toBeCloseTo(3.73, 0);
+    expect(summary.results.received).toBeGreaterThanOrEqual(2);
+    expect(outcomes.every((o) => o.results.length > 0)).toBe(true);
+    expect(formatReport(summary)).toMatch(/ogg_opus, [\d,]+ B\/s per session/);
+  }, 60_000);
+
   it('counts what the server stored and reports the ack latencies the clients measured', async () => {
     const { store, appended } = countingStore();
     const { engine, calls } = countingEngine();
