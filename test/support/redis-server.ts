@@ -2,14 +2,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A loopback port that is free now and that the kernel will not hand to anyone else: it is picked below the
+ * ephemeral range (32768+), from a block of its own per test worker, so a server restarted on it (a rolling restart)
+ * does not find it taken by some other process's port-0 listener or outgoing connection in the meantime.
+ */
+export async function freePort(): Promise<number> {
+  const worker = Number(process.env.VITEST_POOL_ID ?? 0) % 4;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 16000 + worker * 4000 + Math.floor(Math.random() * 4000);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free loopback port found below the ephemeral range');
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
