@@ -255,7 +255,7 @@ export const SETTINGS = {
   MAX_CHUNKS_IN_FLIGHT: { group: 'tuning', doc: 'audio_chunk events one connection may have awaiting their ack; beyond it they get RATE_LIMITED before any work.', schema: () => wholeNumber(128, 1) },
   FLOOD_PAUSE_MS: {
     group: 'tuning',
-    doc: 'A connection refused RATE_LIMITED more than MAX_CHUNKS_IN_FLIGHT times while it floods is not read for this long\n(ms; TCP backpressure); after 10 such pauses without 10 s of calm it gets server_notice FLOODING and is closed. 0 = off.',
+    doc: 'A connection refused more than 32 times (RATE_LIMITED or any refusal) while it floods is not read for this long\n(ms; TCP backpressure); after 10 such pauses without 10 s of calm it gets server_notice FLOODING and is closed. 0 = off.',
     schema: () => wholeNumber(250, 0, 10_000),
   },
   TOKEN_MAX_TTL_S: { group: 'tuning', doc: 'Longest lifetime a backend may ask for a client token (expires_in_s; default 60), in seconds.', schema: () => wholeNumber(600, 1, 86_400) },

@@ -46,7 +46,7 @@ export function throttleConnection(
   if (settings.floodPauseMs <= 0) return undefined;
   const reads = transportReads(socket);
   const guard = new FloodGuard(
-    { maxInFlight: settings.maxChunksInFlight, pauseMs: settings.floodPauseMs, maxPauses: settings.floodMaxPauses, calmMs: FLOOD_CALM_MS },
+    { maxInFlight: settings.maxChunksInFlight, firstPauseAfter: Math.min(READS_PER_TURN, settings.maxChunksInFlight), pauseMs: settings.floodPauseMs, maxPauses: settings.floodMaxPauses, calmMs: FLOOD_CALM_MS },
     {
       pause: () => {
         reads.pause('flood');

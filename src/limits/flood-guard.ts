@@ -4,10 +4,11 @@
 // costs a read, a parse and an ack per packet; a paused socket costs nothing until it is read again.
 //
 // A refusal tells the client to wait retry_after_ms. After it, a well-behaved client sends nothing more to that session
-// until then: the only chunks still arriving are those it had already sent, at most MAX_CHUNKS_IN_FLIGHT. A flooder's
-// keep coming, more than the server reads per turn (a backlog, ReadBudget). So a connection is paused once more than
-// MAX_CHUNKS_IN_FLIGHT refusals came while it was backlogged (a drained turn starts the count again); after a first
-// pause, at its next backlogged refusal. One that needs `maxPauses` pauses without a calm spell between is closed.
+// until then: the only chunks still arriving are those it had already sent, its window (the client library's is 32).
+// A flooder's keep coming, more than the server reads per turn (a backlog, ReadBudget). So a connection is paused once
+// more than `firstPauseAfter` (32) refusals came while it was backlogged (a drained turn starts the count again); after
+// a first pause, at its next backlogged refusal. (Measured: forgiving 128 left the neighbour's P99 at 19-24 ms, 32 at
+// 15-20 ms; BENCHMARKS.md, noisy neighbour.) One that needs `maxPauses` pauses without a calm spell between is closed.
 // Neither time nor accepted chunks reset the count: on a busy server a flooder's refusals are spread out and its
 // bucket refills between them.
 //
@@ -15,8 +16,13 @@
 // undefined when accepted); guard.close() when the connection goes.
 
 export interface FloodGuardSettings {
-  /** Chunks a connection may have awaiting their ack (MAX_CHUNKS_IN_FLIGHT): the overruns forgiven before a first pause. */
+  /** Chunks a connection may have awaiting their ack (MAX_CHUNKS_IN_FLIGHT): a pause lasts until they drain to half. */
   maxInFlight: number;
+  /**
+   * Backlogged refusals forgiven before a first pause. A client that waits for acks never has more unanswered than
+   * its window, and a burst past a per-turn read budget is already more than any window the server reads in one turn.
+   */
+  firstPauseAfter: number;
   /** Shortest pause, ms (longer when the refusal's retry_after_ms is). */
   pauseMs: number;
   /** Pauses in a row after which the next overrun closes the connection; 0 = never close. */
@@ -91,7 +97,7 @@ export class FloodGuard {
     this.waitUntil = Math.max(this.waitUntil, now + ack.retryAfterMs);
     // Packets already read when the pause began are still answered; they do not count twice.
     if (this.pausedNow) return;
-    const tolerance = this.pauses > 0 ? 0 : this.settings.maxInFlight;
+    const tolerance = this.pauses > 0 ? 0 : this.settings.firstPauseAfter;
     if (this.refusedInRow > tolerance) this.pause(now);
   }
 

@@ -110,7 +110,7 @@ export const ConnectErrorCode = {
   /** The address opened more connections in the last minute than HANDSHAKES_PER_MINUTE: retry after `retry_after_ms`. */
   RATE_LIMITED: 'RATE_LIMITED',
   SERVER_DRAINING: 'SERVER_DRAINING',
-  /** Only /transcription is served: a connection to any other namespace (the default "/" included) is refused. */
+  /** Only /transcription is served: Socket.IO's default namespace "/" refuses with this (other names: Socket.IO's own "Invalid namespace"). */
   UNKNOWN_NAMESPACE: 'UNKNOWN_NAMESPACE',
 } as const;
 

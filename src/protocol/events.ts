@@ -107,7 +107,7 @@ export interface ClientToServerEvents {
 
 /**
  * Sent before a node closes a connection on purpose: SERVER_DRAINING (shutdown, drain: reconnect and resume
- * elsewhere) or FLOODING (it kept sending audio_chunk past RATE_LIMITED; docs/protocol.md).
+ * elsewhere) or FLOODING (it kept sending past its refusals, RATE_LIMITED or others; docs/protocol.md).
  */
 export interface ServerNotice {
   code: 'SERVER_DRAINING' | 'FLOODING';

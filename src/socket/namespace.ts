@@ -18,7 +18,6 @@ export interface HandshakeAccess {
   allowance: { maxSessionsPerConnection: number; maxChunksInFlight: number } & Partial<ThrottleSettings>;
 }
 
-/** The retry hint of a RATE_LIMITED refusal, else undefined: what the flood guard counts. */
 /**
  * A refused ack's retry hint (0 when it gives none), undefined when the event was accepted. Every refusal counts
  * for the flood guard, not only RATE_LIMITED: a flood of SEQ_GAP or TOO_MANY_SESSIONS costs a read and an answer each.

@@ -22,12 +22,12 @@ function manualClock() {
   return clock;
 }
 
-function guarded(settings: Partial<{ maxInFlight: number; pauseMs: number; maxPauses: number; calmMs: number }> = {}) {
+function guarded(settings: Partial<{ maxInFlight: number; firstPauseAfter: number; pauseMs: number; maxPauses: number; calmMs: number }> = {}) {
   const clock = manualClock();
   const events: string[] = [];
   let inFlight = 0;
   const guard = new FloodGuard(
-    { maxInFlight: 4, pauseMs: 250, maxPauses: 3, calmMs: 10_000, ...settings },
+    { maxInFlight: 4, firstPauseAfter: 4, pauseMs: 250, maxPauses: 3, calmMs: 10_000, ...settings },
     { pause: () => events.push('pause'), resume: () => events.push('resume'), disconnect: (n) => events.push(`disconnect ${n}`), inFlight: () => inFlight },
     clock,
   );
@@ -38,6 +38,16 @@ function guarded(settings: Partial<{ maxInFlight: number; pauseMs: number; maxPa
 }
 
 describe('FloodGuard', () => {
+  it('pauses after firstPauseAfter backlogged refusals, however large the window, and never for refusals read in time', () => {
+    const { refuse, events } = guarded({ maxInFlight: 128, firstPauseAfter: 32 });
+    refuse(500, false);
+    expect(events).toEqual([]);
+    refuse(32);
+    expect(events).toEqual([]);
+    refuse(1);
+    expect(events).toEqual(['pause']);
+  });
+
   it('forgives as many backlogged refusals as MAX_CHUNKS_IN_FLIGHT (chunks already sent), pauses at the next', () => {
     const { guard, events, refuse } = guarded();
     refuse(4);
