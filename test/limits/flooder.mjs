@@ -1,12 +1,16 @@
 // A flooding client in its own process (the real socket.io-client): one session, CHUNKS audio_chunk events emitted at
 // once without waiting for acks. Prints "flooding" when it starts, then one JSON line when every chunk was answered or
-// the server closed the connection. With --hold it stays connected afterwards until killed.
-// Usage: node test/limits/flooder.mjs <url> <chunks> [--hold]
+// the server closed the connection. With --hold it stays connected afterwards until killed; --token=T authenticates;
+// --seq=N sends every chunk with that seq (e.g. far ahead, so each is refused SEQ_GAP instead of RATE_LIMITED).
+// Usage: node test/limits/flooder.mjs <url> <chunks> [--hold] [--token=T] [--seq=N]
 import { io } from 'socket.io-client';
 
-const [url, count = '6000', mode] = process.argv.slice(2);
+const [url, count = '6000', ...flags] = process.argv.slice(2);
+const flag = (name) => flags.find((f) => f.startsWith(`--${name}=`))?.slice(name.length + 3);
+const token = flag('token');
+const seq = flag('seq') === undefined ? undefined : Number(flag('seq'));
 const chunk = Buffer.alloc(3200, 7);
-const socket = io(`${url}/transcription`, { transports: ['websocket'], forceNew: true, reconnection: false });
+const socket = io(`${url}/transcription`, { transports: ['websocket'], forceNew: true, reconnection: false, ...(token ? { auth: { token } } : {}) });
 await new Promise((resolve, reject) => {
   socket.once('connect', resolve);
   socket.once('connect_error', reject);
@@ -20,7 +24,7 @@ await Promise.all(
   Array.from({ length: report.sent }, () =>
     socket
       .timeout(60_000)
-      .emitWithAck('audio_chunk', { session_id: opened.session_id, chunk })
+      .emitWithAck('audio_chunk', { session_id: opened.session_id, chunk, ...(seq === undefined ? {} : { seq }) })
       .then(
         (ack) => {
           const code = ack.ok ? 'ok' : ack.error.code;
@@ -31,7 +35,7 @@ await Promise.all(
   ),
 );
 process.stdout.write(`${JSON.stringify(report)}\n`);
-if (mode !== '--hold') {
+if (!flags.includes('--hold')) {
   socket.disconnect();
   process.exit(0);
 }
