@@ -10,7 +10,7 @@ import { createHandshakeAuth, type Middleware } from './handshake-auth.js';
 import { createConnectionLimit, createHandshakeRateLimit } from './handshake-limits.js';
 import { createOriginPolicy, type OriginPolicy } from './origin-policy.js';
 import { createRedisConnectionCounter } from './redis-connection-counter.js';
-import { createMemoryReplayGuard, createRedisReplayGuard, type ReplayGuard } from './replay-guard.js';
+import { createMemoryReplayGuard, redisReplayGuard, type ReplayGuard } from './replay-guard.js';
 import { createTokenEndpoint, rateLimitedTokens } from './token-endpoint.js';
 import { connectRedis, REDIS_CHECK_TIMEOUT_MS, topologyOf, type RedisClient } from '../store/redis-connection.js';
 import { sendError } from '../web-server/json-response.js';
@@ -44,7 +44,9 @@ export interface AccessOptions {
 export function createAccess(config: AccessConfig, options: AccessOptions = {}): Access {
   const { auth } = config;
   const { logger, redis, now = Date.now } = options;
-  const replayGuard = options.replayGuard ?? createMemoryReplayGuard(now);
+  // With Redis, token claims live there (every node refuses a token another node already accepted), on the same
+  // connection as the per-address limits.
+  const replayGuard = options.replayGuard ?? (redis ? redisReplayGuard(redis, { keyPrefix: config.redisKeyPrefix, now }) : createMemoryReplayGuard(now));
   const clientTokens = auth.tokenSecrets.length > 0 ? createClientTokens({ secrets: auth.tokenSecrets, replayGuard, now }) : undefined;
   const connections = redis
     ? createRedisConnectionCounter({ redis, keyPrefix: config.redisKeyPrefix, maxPerAddress: auth.maxConnectionsPerIp, logger })
@@ -82,20 +84,16 @@ export function createAccess(config: AccessConfig, options: AccessOptions = {}):
 
 type RedisConfig = Pick<Config, 'redisUrl'> & Partial<Pick<Config, 'redis'>>;
 
-/** With Redis configured, token claims live in Redis so every node refuses a token another node already accepted. */
-export async function createReplayGuard(config: RedisConfig & Pick<Config, 'redisKeyPrefix'>): Promise<ReplayGuard> {
-  const topology = topologyOf(config);
-  if (!topology) return createMemoryReplayGuard();
-  return createRedisReplayGuard({ topology, keyPrefix: config.redisKeyPrefix });
-}
-
-/** With Redis configured, a connection for the per-address limits (connections open, handshakes and token requests per minute). */
-export async function connectLimitsRedis(config: RedisConfig): Promise<RedisClient | undefined> {
+/**
+ * With Redis configured, the one connection for the handshake checks: client-token claims and the per-address limits
+ * (connections open, handshakes and token requests per minute).
+ */
+export async function connectAccessRedis(config: RedisConfig): Promise<RedisClient | undefined> {
   const topology = topologyOf(config);
   if (!topology) return undefined;
   // Reconnects are ioredis's; a failed command is logged where it fails (at most once a minute), not per event.
   // Fail fast: a handshake must not wait on a Redis that does not answer (the limits then let it through, logged).
-  return connectRedis(topology, { purpose: 'the per-address limits', failFast: { commandTimeoutMs: REDIS_CHECK_TIMEOUT_MS } });
+  return connectRedis(topology, { purpose: 'client-token replay protection and the per-address limits', failFast: { commandTimeoutMs: REDIS_CHECK_TIMEOUT_MS } });
 }
 
 /** NODE_ENV=production with ALLOW_ANONYMOUS=true: said once at start, so an open server is never a silent default. */

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Server } from 'socket.io';
-import { connectLimitsRedis, createAccess, createReplayGuard, type Access } from '../auth/access.js';
+import { connectAccessRedis, createAccess, type Access } from '../auth/access.js';
 import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
 import { StreamLimits } from '../limits/stream-limits.js';
@@ -189,7 +189,7 @@ export async function composeServer(config: Config, logger: Logger): Promise<Tra
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });
   // With Redis, client-token claims and the per-address limits are shared by every node and worker, so a token
   // opens one connection in all and MAX_CONNECTIONS_PER_IP holds for the deployment.
-  const access = createAccess(config, { logger, replayGuard: await createReplayGuard(config), redis: await connectLimitsRedis(config) });
+  const access = createAccess(config, { logger, redis: await connectAccessRedis(config) });
   const httpHandler = createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, createPageHandler());
   // The drain check comes before every other handshake check: a draining node must not redeem a one-time token.
   const gate = createDrainGate();

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../src/server/compose.js';
-import { connectLimitsRedis, createAccess } from '../../src/auth/access.js';
+import { connectAccessRedis, createAccess } from '../../src/auth/access.js';
 import { TOKEN_PATH } from '../../src/auth/token-endpoint.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
@@ -30,7 +30,7 @@ async function startNode(env: Record<string, string>, shared = false): Promise<s
     ...(shared ? { REDIS_URL: inject('redisUrl') } : {}),
     ...env,
   });
-  const access = createAccess(config, { redis: await connectLimitsRedis(config) });
+  const access = createAccess(config, { redis: await connectAccessRedis(config) });
   const store = createMemoryStore({ ttlS: 60 });
   const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: 'http://127.0.0.1:9/v1', model: 'whisper-1', maxRetries: 0, timeoutMs: 1000 });
   const app = createApp(config, { store, engine, access, httpHandler: createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, (_q, r) => r.end()) });
