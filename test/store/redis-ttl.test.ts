@@ -20,18 +20,23 @@ interface Seen {
 }
 
 let admin: Redis;
-let monitor: Awaited<ReturnType<Redis['monitor']>>;
+let monitor: Redis;
 const seen: Seen[] = [];
 
 beforeAll(async () => {
   admin = new Redis(inject('redisUrl'));
-  monitor = await admin.monitor();
-  // A line another client's command (e.g. a ready check's INFO) caused can reach ioredis before it counts the
-  // connection as monitoring; it reports that as an 'error' event, which unheard would end the whole file.
+  // Listeners first, then connect: ioredis counts the connection as monitoring only once MONITOR's reply has been
+  // handled, so a line another client's command caused (e.g. a ready check's INFO) can arrive just before that. It
+  // reports such a line as an 'error' event, which unheard would end the whole file; `admin.monitor()` gives the
+  // connection back too late to listen for it.
+  monitor = new Redis(inject('redisUrl'), { monitor: true, lazyConnect: true });
   monitor.on('error', () => {});
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     seen.push({ command: args[0]!.toUpperCase(), args: args.slice(1), fromScript: source === 'lua' });
   });
+  const monitoring = new Promise((resolve) => monitor.once('monitoring', resolve));
+  await monitor.connect();
+  await monitoring;
 });
 afterAll(async () => {
   monitor?.disconnect();
