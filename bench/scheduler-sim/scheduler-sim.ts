@@ -2,13 +2,13 @@
 // server runs (src/scheduler/), fed the cuts of real-time speakers of hello-with-pauses.wav, so their dynamics (the
 // concurrency limit, queue wait, 429s, refusals) show without the noise of a shared machine, in a fraction of a second.
 // `npx tsx bench/scheduler-sim/scheduler-sim.ts [--sessions 150] [--ramp-s 8] [--audio-s 36] [--delay 700] [--jitter 600] [--quota 48]
-//   [--interim-ms 1500] [--quota-change 30:24]`
+//   [--interim-ms 1500] [--quota-change 30:24] [--initial 4] [--retries 0]`
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { EngineError } from '../../src/errors/server-errors.js';
 import { nearestRank } from '../../src/loadtest/index.js';
 import { noopMetrics } from '../../src/metrics/metrics.js';
-import { AdmissionControl } from '../../src/scheduler/admission.js';
+import { AdmissionControl, priorSessionRate } from '../../src/scheduler/admission.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../../src/scheduler/concurrency-limit.js';
 import { EngineScheduler } from '../../src/scheduler/engine-scheduler.js';
 
@@ -71,6 +71,10 @@ const { values } = parseArgs({
     /** `seconds:quota`: the provider's quota changes then (shared with others, or lowered). */
     'quota-change': { type: 'string' },
     'max-delay': { type: 'string', default: '10000' },
+    /** The adaptive limit's initial window. */
+    initial: { type: 'string', default: '4' },
+    /** OVERLOADED answers a session retries after retry_after_ms before it gives up. */
+    retries: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
     trace: { type: 'boolean' },
   },
@@ -100,10 +104,10 @@ const PASS_MS = 9454;
 const CUT_PHASES = [3900, 7100];
 
 // The scheduler's classes as the server builds them (the three fixes this simulation found are in them now).
-const limit: ConcurrencyLimit = values.fixed ? fixedLimit(Number(values.fixed)) : new AdaptiveLimit({ initial: 4, min: 4, max: 256, now: () => now });
+const limit: ConcurrencyLimit = values.fixed ? fixedLimit(Number(values.fixed)) : new AdaptiveLimit({ initial: Number(values.initial), min: 4, max: 256, now: () => now });
 const logger = pino({ level: 'silent' });
 const scheduler = new EngineScheduler({ limit, maxRetries: 3, metrics: noopMetrics, logger, now: () => now });
-const admission = new AdmissionControl(scheduler, { maxResultDelayMs: Number(values['max-delay']), now: () => now });
+const admission = new AdmissionControl(scheduler, { maxResultDelayMs: Number(values['max-delay']), priorSessionRate: priorSessionRate(8000), now: () => now, random });
 const segmentCut = (sessionId: string) => admission.segmentCut(sessionId);
 
 let inFlight = 0;
@@ -136,6 +140,9 @@ function provider(kind: 'final' | 'interim'): Promise<string> {
 
 let active = 0;
 let refusedSessions = 0;
+/** retry_after_ms of every OVERLOADED answer; and how long each admitted session waited to be admitted. */
+const refusals: number[] = [];
+const startDelays: number[] = [];
 let failedSegments = 0;
 const latencies: number[] = [];
 const interims = { asked: 0, delivered: 0, stale: 0, failed: 0 };
@@ -169,12 +176,18 @@ async function askInterims(id: string, state: { pendingFinals: number; cuts: num
 
 async function session(index: number): Promise<void> {
   await sleep((index * rampMs) / N);
-  const overload = admission.refusal(active);
-  if (overload) {
-    refusedSessions++;
+  for (let attempt = 0; ; attempt++) {
+    const overload = admission.refusal(active);
+    if (!overload) break;
+    refusals.push(overload.retryAfterMs ?? 0);
     if (values.trace) trace.push(`${(now / 1000).toFixed(1)}s refused: ${overload.message}`);
-    return;
+    if (attempt >= Number(values.retries)) {
+      refusedSessions++;
+      return;
+    }
+    await sleep(overload.retryAfterMs ?? 1000);
   }
+  startDelays.push(now - (index * rampMs) / N);
   active++;
   const offset = ((index * 0.6180339887) % 1) * PASS_MS;
   const start = now;
@@ -231,6 +244,8 @@ console.log(
     ` latency P50 ${p(50)} P95 ${p(95)} P99 ${p(99)} ms; provider answered ${answered.final}, 429 ${refused429.final}; final limit ${limit.current}` +
     (interimMs > 0
       ? `; interims asked ${interims.asked}, delivered ${interims.delivered}, stale ${interims.stale}, failed ${interims.failed}, provider answered ${answered.interim}, 429 ${refused429.interim}`
-      : ''),
+      : '') +
+    (refusals.length ? `; OVERLOADED answers ${refusals.length}, retry_after_ms min ${Math.min(...refusals)} max ${Math.max(...refusals)}` : '') +
+    `; admitted after a wait of P95 ${Math.round(nearestRank(Float64Array.from(startDelays).sort(), 95) ?? 0)} ms (max ${Math.round(Math.max(0, ...startDelays))})`,
 );
 process.exit(0);

@@ -1,18 +1,33 @@
 // Decides whether a new session may start: refused with OVERLOADED (and a retry delay) when its results could not
-// arrive within MAX_RESULT_DELAY_MS — because the engine queue is already that long, or because the sessions
-// already running cut segments faster than the engine can take them.
+// arrive within MAX_RESULT_DELAY_MS — because the engine queue is already that long, or because the sessions running,
+// with this one, would cut segments faster than the engine has shown it can take them.
+//
+// Before anything is measured, a session counts at a prior cost (one segment per half a length cap of speech) against
+// the capacity the engine has proven so far (the limit it has reached, with room to double as slow start would), so a
+// surge of new sessions on a cold node is admitted as fast as capacity is confirmed and the rest are told when to come
+// back, spread out, instead of being queued behind a limit that has not yet found the provider's quota.
 import { OverloadedError } from '../errors/server-errors.js';
 import type { EngineScheduler } from './engine-scheduler.js';
+import { RetrySpreader } from './retry-spreader.js';
 
 export interface AdmissionOptions {
   maxResultDelayMs: number;
+  /** Segments per second a new session is counted at until the running sessions' rate is measured. */
+  priorSessionRate: number;
   /** Share of the engine's capacity that running sessions may fill before new ones are turned away. */
   targetUtilisation?: number;
   now?: () => number;
+  /** For the retry delays' spread: Math.random unless a test fixes it. */
+  random?: () => number;
 }
 
 /** Segment rate is averaged over this window. */
 const RATE_WINDOW_MS = 30_000;
+
+/** The prior of `AdmissionOptions.priorSessionRate`: a segment per half the length cap (the segmenter cuts at a pause or at the cap). */
+export function priorSessionRate(segmentMaxMs: number): number {
+  return 2000 / segmentMaxMs;
+}
 
 export class AdmissionControl {
   private readonly cutTimes: number[] = [];
@@ -20,13 +35,15 @@ export class AdmissionControl {
   private readonly intervals: { at: number; ms: number }[] = [];
   private readonly now: () => number;
   private readonly targetUtilisation: number;
+  private readonly retries: RetrySpreader;
 
   constructor(
-    private readonly scheduler: Pick<EngineScheduler, 'expectedResultDelayMs' | 'capacityPerSecond'>,
+    private readonly scheduler: Pick<EngineScheduler, 'expectedResultDelayMs' | 'provenCapacityPerSecond'>,
     private readonly options: AdmissionOptions,
   ) {
     this.now = options.now ?? (() => performance.now());
     this.targetUtilisation = options.targetUtilisation ?? 0.85;
+    this.retries = new RetrySpreader({ now: this.now, random: options.random });
   }
 
   /** A final segment with speech was cut (it will go to the engine). */
@@ -45,9 +62,9 @@ export class AdmissionControl {
    * time each session has talked since its last cut is an interval still running (a censored one, in the
    * Kaplan–Meier estimate of the mean): counting only the intervals that have ended would overstate the rate while
    * sessions are young (their short intervals have ended, their long ones not yet). A session silent for twice the
-   * longest interval seen counts as gone.
+   * longest interval seen counts as gone. Undefined until enough intervals have ended.
    */
-  private sessionRate(): number | undefined {
+  private measuredSessionRate(): number | undefined {
     const now = this.now();
     const since = now - RATE_WINDOW_MS;
     while (this.intervals.length > 0 && this.intervals[0]!.at < since) this.intervals.shift();
@@ -76,18 +93,19 @@ export class AdmissionControl {
     if (delay > maxResultDelayMs) {
       return new OverloadedError(
         `the engine is ${Math.round(delay)} ms behind (MAX_RESULT_DELAY_MS=${maxResultDelayMs}); retry later or on another node`,
-        { retryAfterMs: retryAfter(delay - maxResultDelayMs) },
+        { retryAfterMs: this.retries.next(delay - maxResultDelayMs) },
       );
     }
-    const capacity = this.scheduler.capacityPerSecond;
-    const rate = this.segmentRate();
-    if (capacity === undefined || activeSessions === 0 || rate === 0) return undefined;
-    const perSession = this.sessionRate();
-    const projected = perSession !== undefined ? perSession * (activeSessions + 1) : (rate * (activeSessions + 1)) / activeSessions;
+    // The first session always starts: there is nothing to measure an engine with until one does.
+    if (activeSessions === 0) return undefined;
+    const perSession = this.measuredSessionRate() ?? this.options.priorSessionRate;
+    const capacity = this.scheduler.provenCapacityPerSecond;
+    const projected = perSession * (activeSessions + 1);
     if (projected > capacity * this.targetUtilisation) {
       return new OverloadedError(
-        `the engine is near its capacity (${rate.toFixed(1)} of about ${capacity.toFixed(1)} segments/s in use by ${activeSessions} sessions); retry later or on another node`,
-        { retryAfterMs: retryAfter(Math.max(5000, delay)) },
+        `the engine is near the capacity it has shown (${activeSessions} sessions bring about ${(perSession * activeSessions).toFixed(1)} of ${capacity.toFixed(1)} segments/s); retry later or on another node`,
+        // Capacity can be shown to be larger within a segment's interval (the engine's limit grows as it is used).
+        { retryAfterMs: this.retries.next(Math.max(delay, 1000 / perSession)) },
       );
     }
     return undefined;
@@ -109,9 +127,4 @@ function meanInterval(observed: { ms: number; ended: boolean }[]): number {
     atRisk--;
   }
   return mean;
-}
-
-/** A delay to retry after: at least 1 s, at most a minute, with room for the queue to drain. */
-function retryAfter(ms: number): number {
-  return Math.round(Math.min(60_000, Math.max(1000, ms)));
 }

@@ -38,6 +38,12 @@ interface Job {
 
 /** Backoff when the provider gave no Retry-After: 0.5 s, 1 s, 2 s, … up to 8 s. */
 const retryDelayMs = (retry: number) => Math.min(8000, 500 * 2 ** retry);
+/** A transcription request's time assumed until one has finished: a few seconds of audio at a hosted Whisper. */
+const PRIOR_LATENCY_MS = 1000;
+/** Demand peaks are kept per window of this length. */
+const DEMAND_WINDOW_MS = 1000;
+/** Finals measured before the average latency alone is trusted for capacity. */
+const SETTLED_LATENCY_SAMPLES = 20;
 /** Weight of a new latency sample in the running average. */
 const LATENCY_WEIGHT = 0.1;
 /**
@@ -58,6 +64,9 @@ export class EngineScheduler {
   private interimsPausedUntil = Number.NEGATIVE_INFINITY;
   private wakeTimer: NodeJS.Timeout | undefined;
   private averageLatencyMs: number | undefined;
+  private finalsMeasured = 0;
+  /** Peaks of final demand (in flight + waiting) in the current and previous window, for `provenCapacityPerSecond`. */
+  private demandPeaks = { since: Number.NEGATIVE_INFINITY, current: 0, previous: 0 };
   private readonly now: () => number;
 
   constructor(private readonly options: SchedulerOptions) {
@@ -79,6 +88,21 @@ export class EngineScheduler {
   /** Segments the engine can finish per second at the most it expects to be allowed. */
   get capacityPerSecond(): number | undefined {
     return this.averageLatencyMs === undefined ? undefined : (this.options.limit.ceiling * 1000) / this.averageLatencyMs;
+  }
+
+  /**
+   * Segments a second the engine has shown it can take, for admitting sessions before their load is seen: the limit
+   * reached so far with room to double (as it may within a round trip while nothing has pushed back), never above
+   * the level where the provider pushed back; at the usual latency, or a prior one until a request has finished.
+   */
+  get provenCapacityPerSecond(): number {
+    const { limit } = this.options;
+    // Room to double only as far as demand has filled the limit lately: sessions admitted on slots nobody has used
+    // yet would be admitted blind, ahead of finding where the provider pushes back.
+    const slots = Math.min(limit.ceiling, limit.current + Math.min(limit.current, this.recentDemand()));
+    // The first answers to arrive are the quick ones: until a few rounds have finished, the prior bounds the average.
+    const latency = this.finalsMeasured < SETTLED_LATENCY_SAMPLES ? Math.max(PRIOR_LATENCY_MS, this.averageLatencyMs ?? 0) : this.averageLatencyMs!;
+    return (slots * 1000) / latency;
   }
 
   /**
@@ -201,6 +225,7 @@ export class EngineScheduler {
         limit.onSuccess(latency, pressed ? Math.max(this.inFlight, limit.current - 1) : this.inFlight);
         if (final) {
           this.averageLatencyMs = this.averageLatencyMs === undefined ? latency : this.averageLatencyMs + LATENCY_WEIGHT * (latency - this.averageLatencyMs);
+          this.finalsMeasured++;
         } else {
           this.interimsInFlight--;
         }
@@ -231,7 +256,23 @@ export class EngineScheduler {
     );
   }
 
+  /** The most final requests in flight or waiting at once over the last two seconds or so. */
+  private recentDemand(): number {
+    this.noteDemand();
+    return Math.max(this.demandPeaks.current, this.demandPeaks.previous);
+  }
+
+  private noteDemand(): void {
+    const now = this.now();
+    if (now - this.demandPeaks.since >= DEMAND_WINDOW_MS) {
+      const stale = now - this.demandPeaks.since >= 2 * DEMAND_WINDOW_MS;
+      this.demandPeaks = { since: now, current: 0, previous: stale ? 0 : this.demandPeaks.current };
+    }
+    this.demandPeaks.current = Math.max(this.demandPeaks.current, this.finalsInFlight + this.waiting.length);
+  }
+
   private report(): void {
+    this.noteDemand();
     this.options.metrics.engineState(this.state);
   }
 }

@@ -12,7 +12,7 @@ import type { Config } from '../config/config.js';
 import type { TranscriptionEngine } from '../engines/engine.js';
 import { StreamLimits } from '../limits/stream-limits.js';
 import { noopMetrics, type ServerMetrics } from '../metrics/metrics.js';
-import { AdmissionControl } from '../scheduler/admission.js';
+import { AdmissionControl, priorSessionRate } from '../scheduler/admission.js';
 import { EventLoopLoad } from '../limits/event-loop-load.js';
 import { sessionCapRefusal } from '../limits/session-cap.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../scheduler/concurrency-limit.js';
@@ -101,7 +101,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     metrics,
     logger,
   });
-  const admission = new AdmissionControl(scheduler, { maxResultDelayMs: config.maxResultDelayMs });
+  const admission = new AdmissionControl(scheduler, { maxResultDelayMs: config.maxResultDelayMs, priorSessionRate: priorSessionRate(config.segmentation.maxMs) });
   const eventLoopLoad = new EventLoopLoad({ maxUtilization: config.maxEventLoopUtilization, windowMs: EVENT_LOOP_WINDOW_MS, onSample: (share) => metrics.eventLoopUtilization(share) });
   const registry = new SessionRegistry({
     leaseMs: config.sessionLeaseMs,
