@@ -109,9 +109,11 @@ export async function startServer(
     /** Server settings for this run, applied after the configuration's (e.g. TRANSCRIBER=pocketsphinx). */
     env?: Record<string, string>;
     cpuProfileDir?: string;
+    /** Listen on this port instead of a free one (a server restarted where its clients knew it). */
+    port?: number;
   } = {},
 ): Promise<RunningServer> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const profiling = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
   if (configuration.kind === 'bare') {
     const { child } = await startChild('bare server', {

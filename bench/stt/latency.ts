@@ -14,7 +14,19 @@ import { configurationMarkdown, interimMarkdown, stepVerdict, type Configuration
 import { SpeakerAudio } from './speaker.js';
 import { runStep, type QuietRule, type StepPlan, type StepResult } from './step.js';
 
-const SCENARIOS = ['quota', 'no-quota', 'overload', 'overload-fixed', 'pocketsphinx', 'interims'] as const;
+const SCENARIOS = [
+  'quota',
+  'no-quota',
+  'overload',
+  'overload-fixed',
+  'pocketsphinx',
+  'interims',
+  'surge-quota',
+  'surge-overload',
+  'surge-no-quota',
+  'restart',
+  'surge-pocketsphinx',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `Usage: npm run bench:stt [-- --only ${SCENARIOS.join(',')}] [--seconds S] [--steps a,b,c] [--quick] [--out DIR]
@@ -35,6 +47,7 @@ const GOLDEN = 0.6180339887;
 
 const memory: Configuration = { id: 'memory-no-sentry', label: 'memory store, no Sentry', kind: 'server', store: 'memory' };
 const memoryTracing: Configuration = { id: 'memory-0.1', label: 'memory store, tracing 0.1', kind: 'server', store: 'memory', tracesSampleRate: 0.1 };
+const redis: Configuration = { id: 'redis-no-sentry', label: 'Redis store, no Sentry', kind: 'server', store: 'redis' };
 
 const QUOTA_PATH = '/delay/700/jitter/600/quota/48';
 
@@ -50,13 +63,101 @@ interface ScenarioSettings {
   overloadRetries: number;
   /** Unmeasured sessions first (the offline engine's decoders load their model on first use). */
   warmUpSessions?: number;
+  /** The final P95 the step is held to (default LIMIT_MS). */
+  limitMs?: number;
+  /** Refusals: a failure (false, the default), what the scenario wants to see (true), or neither ('allowed'). */
+  refusals?: boolean | 'allowed';
+  /** One step judged on its own (a surge, a restart), not stepped up until it fails. */
+  single?: boolean;
+  /** Record the server's limit, queue, ELU and sessions every second (shown under the table). */
+  sampleServer?: boolean;
+  /** Kill the server (SIGKILL) this share of the way through the run and start it again; speakers resume. */
+  restartAt?: number;
+  /** With restartAt: the final P95 in the 20 s after the server is back is held to this. */
+  restartLimitMs?: number;
 }
 
 /** At least 8 s (a segment's length cap), and at most about 60 new connections a second. */
 const rampUp = (n: number) => Math.max(8000, n * 16);
+/** A surge: every speaker's start_session within 2 s (a class, a meeting that starts on the hour). */
+const SURGE_MS = 2000;
+/** How a resume-aware client reconnects: the client library's defaults (src/client/transcription-client.ts). */
+const RESUME_BACKOFF = { delayMs: 500, maxDelayMs: 5000, randomization: 0.5 };
 
 function scenarioSettings(quick: boolean): Record<Exclude<Scenario, 'interims'>, ScenarioSettings> {
+  const surge = quick ? () => 500 : () => SURGE_MS;
   return {
+    'surge-quota': {
+      label: 'Surge against the quota: every start_session within 2 s on a fresh server, engine stub 700 ms + jitter 0–600 ms, 429 beyond 48 in flight (memory store, no Sentry)',
+      target: '150 speakers starting within 2 s: final P95 ≤ 3 s, every session completes',
+      configuration: memory,
+      enginePath: QUOTA_PATH,
+      env: {},
+      idealMs: 1000,
+      steps: quick ? [8] : [150],
+      rampUpMs: surge,
+      overloadRetries: 0,
+      single: true,
+      sampleServer: true,
+    },
+    'surge-overload': {
+      label: 'Surge past the quota: 400 speakers, every start_session within 2 s, the quota as above; OVERLOADED is counted, never retried',
+      target: 'refusals only OVERLOADED (spread retry_after_ms), admitted sessions\' final P95 ≤ 3 s, all admitted complete, no accepted audio lost',
+      configuration: memory,
+      enginePath: quick ? '/delay/700/jitter/600/quota/2' : QUOTA_PATH,
+      env: {},
+      idealMs: 1000,
+      steps: quick ? [12] : [400],
+      rampUpMs: surge,
+      overloadRetries: 0,
+      refusals: true,
+      single: true,
+      sampleServer: true,
+    },
+    'surge-no-quota': {
+      label: 'Surge without a quota: every start_session within 2 s, engine stub 700 ms (memory store, tracing 0.1; the CPU guard on at its default, MAX_EVENT_LOOP_UTILIZATION=0.9)',
+      target: '500 speakers starting within 2 s: final P95 ≤ 1,700 ms for the admitted (OVERLOADED allowed), admitted complete, no audio lost',
+      configuration: memoryTracing,
+      enginePath: '/delay/700',
+      env: { MAX_EVENT_LOOP_UTILIZATION: '0.9' },
+      idealMs: 700,
+      steps: quick ? [8] : [500],
+      rampUpMs: surge,
+      overloadRetries: 0,
+      limitMs: 1700,
+      refusals: 'allowed',
+      single: true,
+      sampleServer: true,
+    },
+    restart: {
+      label: 'Restart under load: Redis store (no Sentry), the quota as above, starts spread as in "Quota"; at 40 % of the run the server is killed (SIGKILL) and started again at once on its port; speakers reconnect (backoff 500 ms doubling to 5 s, ±50 %), resume with session_id + resume_token and send again from next_seq',
+      target: '150 speakers: final P95 ≤ 2 s in the 20 s after the server is back, every session completes, no audio lost',
+      configuration: redis,
+      enginePath: QUOTA_PATH,
+      env: {},
+      idealMs: 1000,
+      steps: quick ? [6] : [150],
+      rampUpMs: quick ? () => 1000 : rampUp,
+      overloadRetries: 0,
+      single: true,
+      sampleServer: true,
+      restartAt: 0.4,
+      restartLimitMs: 2000,
+    },
+    'surge-pocketsphinx': {
+      label: 'Offline engine surge: pocketsphinx, every speaker starting at once (memory store, no Sentry; as many decoders as cores; two 4 s sessions first, not measured)',
+      target: '6 speakers starting together: final P95 ≤ 3 s',
+      configuration: memory,
+      enginePath: undefined,
+      env: { TRANSCRIBER: 'pocketsphinx' },
+      idealMs: undefined,
+      warmUpSessions: 2,
+      steps: quick ? [2] : [6],
+      rampUpMs: () => 0,
+      overloadRetries: 0,
+      single: true,
+      sampleServer: true,
+    },
     quota: {
       label: 'Quota: engine stub 700 ms + jitter 0–600 ms, 429 beyond 48 requests in flight (memory store, no Sentry, adaptive concurrency)',
       target: '150 speakers with final P95 ≤ 3 s, every session completes, few 429s',
@@ -136,17 +237,22 @@ function describe(step: StepResult): string {
 }
 
 function plan(settings: ScenarioSettings, n: number, audioMs: number, interim = false): StepPlan {
+  const rampUpMs = settings.rampUpMs(n);
   return {
     configuration: settings.configuration,
     enginePath: settings.enginePath,
     env: settings.env,
     sessions: n,
     audioMs,
-    rampUpMs: settings.rampUpMs(n),
+    rampUpMs,
     interim,
     overloadRetries: settings.overloadRetries,
     offsetStep: GOLDEN,
     warmUpSessions: settings.warmUpSessions,
+    sampleServer: settings.sampleServer,
+    resume: settings.restartAt === undefined ? undefined : RESUME_BACKOFF,
+    // The run lasts the ramp plus the audio: the kill comes this share of the way through it.
+    restartAtMs: settings.restartAt === undefined ? undefined : Math.round(settings.restartAt * (rampUpMs + audioMs)),
   };
 }
 
@@ -160,10 +266,10 @@ async function stepThrough(id: Scenario, settings: ScenarioSettings, steps: numb
     const step = await runStep(plan(settings, n, context.audioMs), context.infra, context.audio, SPEECH_DBFS, context.quiet);
     results.push(step);
     context.log(`[${id}] ${describe(step)}`);
-    const overload = id === 'overload' || id === 'overload-fixed';
-    const v = stepVerdict(step, LIMIT_MS, overload);
-    if (overload) {
-      verdict = v.text;
+    const v = stepVerdict(step, settings.limitMs ?? LIMIT_MS, refusalRule(id, settings));
+    const restartHolds = !step.restart || (step.restart.after.clientMs.p95 ?? Infinity) <= (settings.restartLimitMs ?? LIMIT_MS);
+    if (settings.single || id === 'overload' || id === 'overload-fixed') {
+      verdict = restartHolds ? v.text : `${v.holds ? '' : `${v.text}, `}P95 in the ${step.restart!.afterS} s after the restart ${step.restart!.after.clientMs.p95 ?? '—'} ms > ${settings.restartLimitMs} ms`;
       break;
     }
     if (!v.holds) {
@@ -173,7 +279,11 @@ async function stepThrough(id: Scenario, settings: ScenarioSettings, steps: numb
     largest = n;
     verdict = `largest N holding: ${largest} (the last N tried)`;
   }
-  return { id, label: settings.label, idealMs: settings.idealMs, target: settings.target, steps: results, verdict };
+  return { id, label: settings.label, idealMs: settings.idealMs, target: settings.target, steps: results, verdict, restartLimitMs: settings.restartLimitMs };
+}
+
+function refusalRule(id: Scenario, settings: ScenarioSettings): boolean | 'allowed' {
+  return settings.refusals ?? (id === 'overload' || id === 'overload-fixed');
 }
 
 function largestHolding(report: ConfigurationReport | undefined): number | undefined {
@@ -258,7 +368,7 @@ async function main(): Promise<void> {
   const audioMs = (Number(values.seconds ?? (quick ? 6 : 36)) || 36) * 1000;
 
   const recording = await loadSpeechSample(PAUSES);
-  const infra = await startInfrastructure(false);
+  const infra = await startInfrastructure(only.includes('restart'));
   const context: Context = {
     infra,
     audio: new SpeakerAudio(recording, 100),
@@ -288,7 +398,10 @@ async function main(): Promise<void> {
     `Run of ${started.toISOString()}${quick ? ' (--quick: figures meaningless)' : ''}; ${m.cpu}, ${m.cores} cores, Node ${m.node}.` +
       ` Load average (1/5/15 min) ${loadBefore.map((v) => v.toFixed(2)).join(' / ')} at the start, ${loadavg().map((v) => v.toFixed(2)).join(' / ')} at the end.`,
     '',
-    ...reports.flatMap((report) => configurationMarkdown(report, LIMIT_MS, report.id.startsWith('overload'))),
+    ...reports.flatMap((report) => {
+      const settings = all[report.id as Exclude<Scenario, 'interims'>];
+      return configurationMarkdown(report, settings.limitMs ?? LIMIT_MS, refusalRule(report.id as Scenario, settings));
+    }),
     ...(interimReport ? interimMarkdown(interimReport) : []),
   ];
   const markdown = lines.join('\n');

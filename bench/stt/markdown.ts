@@ -1,5 +1,6 @@
 // The speech-to-text latency benchmark's tables, as markdown for BENCHMARKS.md.
-import type { Percentiles, StepResult } from './step.js';
+import type { ServerSeries } from './server-series.js';
+import type { Percentiles, StepResult, WindowLatency } from './step.js';
 
 export interface ConfigurationReport {
   id: string;
@@ -11,6 +12,8 @@ export interface ConfigurationReport {
   steps: StepResult[];
   /** Why the stepping stopped, or what the verdict is. */
   verdict: string;
+  /** With a restart: the final P95 the seconds after it are held to. */
+  restartLimitMs?: number;
 }
 
 export interface InterimReport {
@@ -28,7 +31,10 @@ const codes = (record: Record<string, number>) =>
 
 export function sessionsCell(step: StepResult): string {
   const failed = codes(step.failures);
-  return `${step.started} / ${step.refused}${step.refusals > step.refused ? ` (${step.refusals} answers)` : ''} / ${step.completed}${failed ? ` (${failed})` : ''}`;
+  // Older results.json files have no retryAfterMs.
+  const r = step.retryAfterMs;
+  const retry = r && r.count > 0 ? `; retry_after_ms min / P50 / max ${ms(r.min)} / ${ms(r.p50)} / ${ms(r.max)}` : '';
+  return `${step.started} / ${step.refused}${step.refusals > step.refused ? ` (${step.refusals} answers)` : ''} / ${step.completed}${failed || retry ? ` (${failed}${retry})` : ''}`;
 }
 
 function engineCell(step: StepResult): string {
@@ -56,26 +62,80 @@ const HEADER = [
   '| ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | --- |',
 ];
 
-/** `overload`: refusals are what the scenario wants to see, not a failure; the admitted sessions are judged. */
-export function stepVerdict(step: StepResult, limitMs: number, overload = false): { holds: boolean; text: string } {
+/**
+ * `overload`: refusals are what the scenario wants to see, not a failure; the admitted sessions are judged.
+ * 'allowed': refusals (OVERLOADED) are neither wanted nor a failure; the admitted sessions are judged.
+ */
+export function stepVerdict(step: StepResult, limitMs: number, overload: boolean | 'allowed' = false): { holds: boolean; text: string } {
   const problems: string[] = [];
   if (step.clientMs.p95 === undefined) problems.push('no finals');
   else if (step.clientMs.p95 > limitMs) problems.push(`P95 ${ms(step.clientMs.p95)} ms > ${ms(limitMs)} ms`);
   if (step.refused > 0 && !overload) problems.push(`${step.refused} refused`);
-  if (overload && step.refused === 0) problems.push('nothing refused');
+  const notStarted = step.sessions - step.started - step.refused;
+  if (notStarted > 0) problems.push(`${notStarted} failed to start (${codes(step.failures)})`);
+  if (overload === true && step.refused === 0) problems.push('nothing refused');
   if (step.completed < step.started) problems.push(`${step.started - step.completed} admitted did not complete`);
   if (step.lostSpeechMs > 0 || step.uncountedMs > 0) problems.push('audio lost');
   return { holds: problems.length === 0, text: problems.length ? problems.join(', ') : 'holds' };
 }
 
-export function configurationMarkdown(report: ConfigurationReport, limitMs: number, overload = false): string[] {
+export function configurationMarkdown(report: ConfigurationReport, limitMs: number, overload: boolean | 'allowed' = false): string[] {
   const lines = [`**${report.label}** — target: ${report.target}`, '', ...HEADER];
   if (report.idealMs !== undefined) {
     lines.push(`| ideal | | ${ms(report.idealMs)} (engine alone) | ${ms(report.idealMs)} (engine alone) | | | | | | | | |`);
   }
   for (const step of report.steps) lines.push(stepRow(step, stepVerdict(step, limitMs, overload).text));
   lines.push('', `Verdict: ${report.verdict}`, '');
+  for (const step of report.steps) {
+    if (!step.restart && !step.series) continue;
+    if (report.steps.length > 1) lines.push(`N = ${step.sessions}:`, '');
+    lines.push(...restartMarkdown(step, report.restartLimitMs ?? limitMs));
+    if (step.series) lines.push(...seriesMarkdown(step.series));
+  }
   return lines;
+}
+
+/** Per-second rows under a table: how the server got to its outcome. `·` is a second the server could not be read. */
+export function seriesMarkdown(series: ServerSeries): string[] {
+  const row = (label: string, values: (number | null)[], digits = 0) =>
+    `${label.padEnd(14)} ${values.map((v) => (v === null ? '·' : v.toFixed(digits))).join(' ')}`;
+  return [
+    'The server each second from the first speaker\'s start (its /metrics; `·`: not readable, e.g. while restarting):',
+    '',
+    '```',
+    row('limit:', series.limit),
+    row('in flight:', series.inFlight),
+    row('queued:', series.queued),
+    row('ELU (3 s):', series.elu, 2),
+    row('server cores:', series.cores, 1),
+    row('sessions:', series.sessions),
+    row('admitted/s:', series.admitted),
+    row('refused/s:', series.refused),
+    row('resumed/s:', series.resumed),
+    row('engine 429/s:', series.engine429),
+    '```',
+    '',
+  ];
+}
+
+/** The restart's own table: latency before the kill and in the seconds after the server was back, and the resumes. */
+export function restartMarkdown(step: StepResult, limitMs: number): string[] {
+  const r = step.restart;
+  if (!r) return [];
+  const row = (label: string, w: WindowLatency, verdict: string) =>
+    `| ${label} | ${w.finals.toLocaleString('en-US')} | ${triple(w.serverMs)} | ${triple(w.clientMs)} | ${ms(w.clientMs.max)} | ${verdict} |`;
+  const afterP95 = r.after.clientMs.p95;
+  return [
+    `SIGKILL ${r.killedAtS} s after the first speaker started; the new process accepted connections ${ms(r.downMs)} ms later, on the same port. ` +
+      `${r.resumed} sessions resumed, ${ms(r.resumeMs.p50)} / ${ms(r.resumeMs.p95)} / ${ms(r.resumeMs.max)} ms (P50 / P95 / max) from the lost connection to the resumed ack; ` +
+      `${r.resent.toLocaleString('en-US')} chunks sent again (not acknowledged before the kill).`,
+    '',
+    '| window | finals | server latency_ms P50 / P95 / P99 | last chunk sent (or resumed) → result P50 / P95 / P99 | max | verdict |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+    row('before the kill', r.before, ''),
+    row(`${r.afterS} s after the server is back`, r.after, afterP95 === undefined ? 'no finals' : afterP95 <= limitMs ? `P95 ≤ ${ms(limitMs)} ms: holds` : `P95 > ${ms(limitMs)} ms`),
+    '',
+  ];
 }
 
 export function interimMarkdown(report: InterimReport): string[] {

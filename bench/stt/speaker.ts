@@ -2,7 +2,9 @@
 // streams a recording in real time from its own offset, ends the session, and records when each chunk left and each
 // result arrived. It speaks the protocol directly rather than through TranscriptionClient: the benchmark must ask
 // for interim results and must count an OVERLOADED refusal instead of retrying it, and the client library does neither.
+// With `resume` it survives a lost connection as a resume-aware client does (docs/protocol.md, the client library).
 import { io, type Socket } from 'socket.io-client';
+import { backoffDelay, type BackoffOptions } from '../../src/client/backoff.js';
 import type { SpeechSample } from '../../src/loadtest/index.js';
 import {
   msToBytes,
@@ -71,6 +73,11 @@ export interface SpeakerPlan {
   speechDbfs: number;
   /** How late each chunk left against its schedule (ms), shared by every speaker of a run. */
   sendLag: number[];
+  /**
+   * Survive a lost connection: reconnect with this backoff, start_session with session_id and resume_token, send again
+   * from the ack's next_seq what was not acknowledged. Without it a lost connection ends the speaker (DISCONNECTED).
+   */
+  resume?: BackoffOptions;
 }
 
 export interface FinalTiming {
@@ -80,8 +87,13 @@ export interface FinalTiming {
   text: string;
   /** The server's latency_ms: the segment's cut to the emit. */
   serverMs: number;
-  /** The segment's last chunk sent (or end_session, for what it cut) to the result's arrival. */
+  /**
+   * The segment's last chunk sent (or end_session, for what it cut) to the result's arrival; after a resume, counted
+   * from no earlier than the resumed ack (the server could not have had the audio before).
+   */
   clientMs: number;
+  /** performance.now() at its arrival, to place it before or after a restart. */
+  arrivedAt: number;
   byEnd: boolean;
 }
 
@@ -89,6 +101,8 @@ export interface SpeakerOutcome {
   index: number;
   /** OVERLOADED answers at start_session. */
   refusals: number;
+  /** Their retry_after_ms, as the server handed them out. */
+  retryAfterMs: number[];
   started: boolean;
   /** end_session answered. */
   completed: boolean;
@@ -105,10 +119,16 @@ export interface SpeakerOutcome {
   /** Accepted audio no final covers although it holds speech (ms); and accepted audio end_session did not count. */
   lostSpeechMs: number;
   uncountedMs: number;
+  /** Each resume after a lost connection: ms from the loss to the resumed ack. */
+  resumeMs: number[];
+  /** Chunks sent again after a resume (the server's next_seq said it did not have them). */
+  resent: number;
 }
 
 const ACK_TIMEOUT_MS = 10_000;
 const END_TIMEOUT_MS = 120_000;
+/** A resume-aware speaker gives up once its connection has been lost this long. */
+const RESUME_GIVE_UP_MS = 60_000;
 /** Interim latency is judged once a segment has this much audio: a shorter one counts from its end. */
 const FIRST_TEXT_AFTER_MS = 2000;
 
@@ -116,14 +136,18 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 type Connection = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** Emits with an ack, or undefined after `timeoutMs`. */
+/** Emits with an ack, or undefined after `timeoutMs` or when the connection is lost first (no answer will come). */
 function request<T>(socket: Connection, timeoutMs: number, emit: (socket: Connection, ack: (response: Ack<T>) => void) => void): Promise<Ack<T> | undefined> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), timeoutMs);
-    emit(socket, (response) => {
+    const settle = (response: Ack<T> | undefined) => {
       clearTimeout(timer);
+      socket.off('disconnect', lost);
       resolve(response);
-    });
+    };
+    const lost = () => settle(undefined);
+    const timer = setTimeout(lost, timeoutMs);
+    socket.once('disconnect', lost);
+    emit(socket, settle);
   });
 }
 
@@ -131,6 +155,7 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
   const outcome: SpeakerOutcome = {
     index: plan.index,
     refusals: 0,
+    retryAfterMs: [],
     started: false,
     completed: false,
     failure: undefined,
@@ -142,38 +167,119 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
     errors: {},
     lostSpeechMs: 0,
     uncountedMs: 0,
+    resumeMs: [],
+    resent: 0,
   };
   const count = (code: string) => (outcome.errors[code] = (outcome.errors[code] ?? 0) + 1);
   const totalBytes = Math.floor(audio.bytesOf(plan.audioMs) / audio.chunkBytes) * audio.chunkBytes;
   const chunks = totalBytes / audio.chunkBytes;
-  /** performance.now() each chunk left, by seq. */
+  /** performance.now() each chunk last left, by seq. */
   const sentAt = new Float64Array(chunks);
-  let sentBytes = 0;
+  const acked = new Uint8Array(chunks);
+  /** Chunks whose time has come: sent, or waiting for a resume to be sent. */
+  let scheduled = 0;
   let endCalledAt: number | undefined;
   const finals: { result: TranscriptionResult; at: number }[] = [];
+  const finalSegments = new Set<number>();
   const firstSeen = new Map<number, { at: number; startMs: number }>();
+  /** performance.now() of each resumed ack. */
+  const resumedAt: number[] = [];
+
+  /** The connection the session lives on, once start_session was accepted on it. */
+  let live: Connection | undefined;
+  let sessionId = '';
+  let resumeToken: string | undefined;
+  let closing = false;
+  let resuming: Promise<void> | undefined;
+  const acks: Promise<void>[] = [];
 
   const wait = plan.startAt - performance.now();
   if (wait > 0) await sleep(wait);
-  const socket: Connection = io(`${plan.url}${NAMESPACE}`, { transports: ['websocket'], reconnection: false, forceNew: true });
-  let closing = false;
-  socket.on('disconnect', () => {
-    if (!closing) outcome.failure ??= 'DISCONNECTED';
-  });
-  socket.on('transcription_result', (result) => {
-    const at = performance.now();
-    if (!firstSeen.has(result.segment)) firstSeen.set(result.segment, { at, startMs: result.start_ms });
-    if (result.is_final) finals.push({ result, at });
-    else outcome.interims += 1;
-  });
-  socket.on('transcription_error', (error) => count(`transcription_error ${error.code}`));
+
+  /** A new connection with the result listeners, or undefined when it could not connect. */
+  function connect(): Promise<Connection | undefined> {
+    const socket: Connection = io(`${plan.url}${NAMESPACE}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+    socket.on('disconnect', () => {
+      if (closing || socket !== live) return;
+      live = undefined;
+      if (!plan.resume) outcome.failure ??= 'DISCONNECTED';
+      else resuming ??= resume(performance.now()).finally(() => (resuming = undefined));
+    });
+    socket.on('transcription_result', (result) => {
+      const at = performance.now();
+      if (!firstSeen.has(result.segment)) firstSeen.set(result.segment, { at, startMs: result.start_ms });
+      if (!result.is_final) outcome.interims += 1;
+      // A resume replays every result so far: the first copy of each segment is the one that counts.
+      else if (!finalSegments.has(result.segment)) {
+        finalSegments.add(result.segment);
+        finals.push({ result, at });
+      }
+    });
+    socket.on('transcription_error', (error) => count(`transcription_error ${error.code}`));
+    return new Promise((resolve) => {
+      socket.once('connect', () => resolve(socket));
+      socket.once('connect_error', () => {
+        socket.disconnect();
+        resolve(undefined);
+      });
+    });
+  }
+
+  function send(seq: number): void {
+    const socket = live!;
+    sentAt[seq] = performance.now();
+    const chunk = audio.slice(plan.offsetBytes, seq * audio.chunkBytes, (seq + 1) * audio.chunkBytes);
+    acks.push(
+      request(socket, ACK_TIMEOUT_MS, (s, ack) => s.emit('audio_chunk', { session_id: sessionId, seq, chunk }, ack)).then((response) => {
+        if (response?.ok) acked[seq] = 1;
+        // Lost with the connection: the resume sends it again if the server's next_seq says so.
+        else if (!response && plan.resume && !socket.connected) return;
+        else {
+          // A refused chunk leaves a gap the server will not fill: this speaker stops.
+          outcome.failure ??= response ? response.error.code : 'ACK_TIMEOUT';
+          count(response ? `chunk ${response.error.code}` : 'chunk ACK_TIMEOUT');
+        }
+      }),
+    );
+  }
+
+  /** Reconnects with backoff and resumes the session; sends again what the server does not have. */
+  async function resume(lostAt: number): Promise<void> {
+    for (let attempt = 1; !closing && outcome.failure === undefined; attempt++) {
+      if (performance.now() - lostAt > RESUME_GIVE_UP_MS) {
+        outcome.failure = 'RESUME_GAVE_UP';
+        return;
+      }
+      await sleep(backoffDelay(attempt, plan.resume!));
+      const socket = await connect();
+      if (!socket) continue;
+      if (closing) return void socket.disconnect();
+      const payload: StartSessionRequest = { sample_rate: audio.recording.sampleRate, session_id: sessionId };
+      if (resumeToken !== undefined) payload.resume_token = resumeToken;
+      const response = await request<StartSessionAccepted>(socket, ACK_TIMEOUT_MS, (s, ack) => s.emit('start_session', payload, ack));
+      if (!response?.ok) {
+        socket.disconnect();
+        if (!response || response.error.retryable) continue;
+        outcome.failure = `resume ${response.error.code}`;
+        return;
+      }
+      live = socket;
+      const now = performance.now();
+      outcome.resumeMs.push(now - lostAt);
+      resumedAt.push(now);
+      for (let seq = 0; seq < response.next_seq; seq++) acked[seq] = 1;
+      for (let seq = response.next_seq; seq < scheduled; seq++, outcome.resent++) send(seq);
+      return;
+    }
+  }
 
   try {
-    const connected = await new Promise<boolean>((resolve) => {
-      socket.once('connect', () => resolve(true));
-      socket.once('connect_error', () => resolve(false));
-    });
-    if (!connected) {
+    let first = await connect();
+    for (let attempt = 1; !first && plan.resume && attempt < 10; attempt++) {
+      await sleep(backoffDelay(attempt, plan.resume));
+      first = await connect();
+    }
+    if (!first) {
       outcome.failure = 'CONNECT_ERROR';
       return outcome;
     }
@@ -185,9 +291,9 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
     }
     let accepted: StartSessionAccepted | undefined;
     for (;;) {
-      const response = await request<StartSessionAccepted>(socket, ACK_TIMEOUT_MS, (s, ack) => s.emit('start_session', payload, ack));
+      const response = await request<StartSessionAccepted>(first, ACK_TIMEOUT_MS, (s, ack) => s.emit('start_session', payload, ack));
       if (!response) {
-        outcome.failure = 'START_TIMEOUT';
+        outcome.failure = first.connected ? 'START_TIMEOUT' : 'DISCONNECTED';
         return outcome;
       }
       if (response.ok) {
@@ -199,6 +305,7 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
         return outcome;
       }
       outcome.refusals += 1;
+      if (response.error.retry_after_ms !== undefined) outcome.retryAfterMs.push(response.error.retry_after_ms);
       if (outcome.refusals > plan.overloadRetries) {
         outcome.failure = 'OVERLOADED';
         return outcome;
@@ -206,48 +313,49 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
       await sleep(response.error.retry_after_ms ?? 1000);
     }
     outcome.started = true;
-    const sessionId = accepted.session_id;
+    sessionId = accepted.session_id;
+    resumeToken = accepted.resume_token;
+    live = first;
 
     // Real time: chunk i is due i chunk-lengths after the first; a late timer shows as send lag.
     const streamStart = performance.now();
-    let failed = false;
-    const acks: Promise<void>[] = [];
-    for (let seq = 0; seq < chunks && !failed && outcome.failure === undefined; seq++) {
+    for (let seq = 0; seq < chunks && outcome.failure === undefined; seq++) {
       const due = streamStart + seq * audio.chunkMs;
       const delay = due - performance.now();
       if (delay > 0) await sleep(delay);
-      const now = performance.now();
-      plan.sendLag.push(Math.max(0, now - due));
-      const chunk = audio.slice(plan.offsetBytes, sentBytes, sentBytes + audio.chunkBytes);
-      sentAt[seq] = now;
-      sentBytes += chunk.length;
-      acks.push(
-        request(socket, ACK_TIMEOUT_MS, (s, ack) => s.emit('audio_chunk', { session_id: sessionId, seq, chunk }, ack)).then((response) => {
-          if (response?.ok) outcome.ackedBytes += chunk.length;
-          else {
-            // A refused chunk leaves a gap the server will not fill: this speaker stops.
-            failed = true;
-            outcome.failure ??= response ? response.error.code : 'ACK_TIMEOUT';
-            count(response ? `chunk ${response.error.code}` : 'chunk ACK_TIMEOUT');
-          }
-        }),
-      );
+      plan.sendLag.push(Math.max(0, performance.now() - due));
+      scheduled = seq + 1;
+      // While the connection is down the chunk waits: the resume sends it.
+      if (live) send(seq);
     }
     await Promise.all(acks);
+    // Resent chunks join `acks` as the resume sends them; the poll ends once every scheduled chunk is acknowledged.
+    while (plan.resume && outcome.failure === undefined && acked.subarray(0, scheduled).includes(0)) await sleep(50);
     if (outcome.failure !== undefined) return outcome;
 
     endCalledAt = performance.now();
-    const ended = await request<EndSessionAccepted>(socket, END_TIMEOUT_MS, (s, ack) => s.emit('end_session', { session_id: sessionId }, ack));
-    if (!ended?.ok) {
-      outcome.failure = ended ? ended.error.code : 'END_TIMEOUT';
+    for (;;) {
+      const socket = live;
+      if (!socket) {
+        await (resuming ?? sleep(50));
+        if (outcome.failure !== undefined) return outcome;
+        continue;
+      }
+      const ended = await request<EndSessionAccepted>(socket, END_TIMEOUT_MS, (s, ack) => s.emit('end_session', { session_id: sessionId }, ack));
+      // Lost with the connection: asked again once resumed.
+      if (!ended && plan.resume && !socket.connected) continue;
+      if (!ended?.ok) {
+        outcome.failure = ended ? ended.error.code : 'END_TIMEOUT';
+        return outcome;
+      }
+      outcome.ended = ended;
+      outcome.completed = true;
       return outcome;
     }
-    outcome.ended = ended;
-    outcome.completed = true;
-    return outcome;
   } finally {
     closing = true;
-    socket.disconnect();
+    live?.disconnect();
+    outcome.ackedBytes = acked.reduce((sum, one) => sum + one, 0) * audio.chunkBytes;
     outcome.finals = finals.map(({ result, at }) => timing(result, at));
     outcome.firstTextMs = firstTextLatencies();
     if (outcome.ended) checkCoverage();
@@ -257,8 +365,11 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
   function timing(result: TranscriptionResult, at: number): FinalTiming {
     const endByte = audio.bytesOf(result.end_ms);
     const lastChunk = Math.min(chunks - 1, Math.max(0, Math.ceil(endByte / audio.chunkBytes) - 1));
+    const sentBytes = scheduled * audio.chunkBytes;
     const byEnd = endCalledAt !== undefined && endByte >= sentBytes && at > endCalledAt;
-    const from = byEnd ? Math.max(endCalledAt!, sentAt[lastChunk]!) : sentAt[lastChunk]!;
+    const sent = byEnd ? Math.max(endCalledAt!, sentAt[lastChunk]!) : sentAt[lastChunk]!;
+    const resumedBefore = resumedAt.filter((t) => t <= at).pop() ?? -Infinity;
+    const from = Math.max(sent, resumedBefore);
     return {
       segment: result.segment,
       startMs: result.start_ms,
@@ -266,6 +377,7 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
       text: result.text,
       serverMs: result.latency_ms,
       clientMs: at - from,
+      arrivedAt: at,
       byEnd,
     };
   }
@@ -278,7 +390,7 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
       const byte = audio.bytesOf(Math.min(first.startMs + FIRST_TEXT_AFTER_MS, endMs));
       const chunk = Math.min(chunks - 1, Math.max(0, Math.ceil(byte / audio.chunkBytes) - 1));
       let reference = sentAt[chunk]!;
-      if (endCalledAt !== undefined && byte >= sentBytes) reference = Math.max(reference, endCalledAt);
+      if (endCalledAt !== undefined && byte >= scheduled * audio.chunkBytes) reference = Math.max(reference, endCalledAt);
       list.push(first.at - reference);
     }
     return list;

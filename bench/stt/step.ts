@@ -1,13 +1,16 @@
 // One step of the speech-to-text latency benchmark: a fresh server, N real-time speakers against it, and what came
 // of it — final-result latency as the server and the client saw it, sessions refused and completed, what the engine
 // answered and refused, audio accounted for, and the CPU each process used on this shared machine.
+import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
+import type { BackoffOptions } from '../../src/client/backoff.js';
 import { nearestRank } from '../../src/loadtest/index.js';
 import { CpuMeter, waitForQuiet } from '../shared/cpu-meter.js';
-import { getJson } from '../shared/processes.js';
-import { envelopesReceived, startServer, type Configuration, type Infrastructure } from '../shared/servers.js';
+import { cpuSeconds, freePort, getJson } from '../shared/processes.js';
+import { envelopesReceived, startServer, type Configuration, type Infrastructure, type RunningServer } from '../shared/servers.js';
+import { sampleServer, type ServerSeries } from './server-series.js';
 import { runSpeaker, type SpeakerAudio, type SpeakerOutcome } from './speaker.js';
 
 export interface StepPlan {
@@ -27,6 +30,42 @@ export interface StepPlan {
   fixedOffsetBytes?: number;
   /** Sessions of a few seconds run first and are not measured: a local engine's decoders load their model on first use. */
   warmUpSessions?: number;
+  /** Read the server's /metrics every second while the step runs (StepResult.series). */
+  sampleServer?: boolean;
+  /** Speakers survive a lost connection by resuming (reconnect backoff); see SpeakerPlan.resume. */
+  resume?: BackoffOptions;
+  /** SIGKILL the server this long after the first speaker's start and start it again at once on the same port. */
+  restartAtMs?: number;
+}
+
+/** Latency of the finals that arrived within a window of the step. */
+export interface WindowLatency {
+  finals: number;
+  serverMs: Percentiles;
+  clientMs: Percentiles;
+}
+
+/** What a restart under load did: when, how long the server was away, how the speakers came back. */
+export interface RestartReport {
+  /** From the first speaker's start to the SIGKILL, and from the SIGKILL to the new process accepting connections. */
+  killedAtS: number;
+  downMs: number;
+  /** Sessions resumed, and from each lost connection to its resumed ack (ms). */
+  resumed: number;
+  resumeMs: Percentiles;
+  /** Chunks sent again because the new process did not have them. */
+  resent: number;
+  before: WindowLatency;
+  /** The finals that arrived in the `afterS` seconds after the new process was accepting connections. */
+  after: WindowLatency;
+  afterS: number;
+}
+
+export interface Spread {
+  count: number;
+  min: number | undefined;
+  p50: number | undefined;
+  max: number | undefined;
 }
 
 export interface Percentiles {
@@ -66,6 +105,11 @@ export interface StepResult {
   envelopes: number | undefined;
   /** Requests in flight at the engine stub, read every second: with a queue at the server, this is its concurrency limit. */
   engineInFlight: number[];
+  /** retry_after_ms of every OVERLOADED answer to start_session. */
+  retryAfterMs: Spread;
+  /** The server second by second (with plan.sampleServer). */
+  series?: ServerSeries;
+  restart?: RestartReport;
   wallS: number;
   /** The speakers' own records, for comparisons between runs. */
   outcomes: SpeakerOutcome[];
@@ -82,6 +126,15 @@ export function percentiles(values: number[]): Percentiles {
     max: r(sorted.length ? sorted[sorted.length - 1] : undefined),
   };
 }
+
+export function spread(values: number[]): Spread {
+  const p = percentiles(values);
+  const sorted = [...values].sort((a, b) => a - b);
+  return { count: values.length, min: sorted[0], p50: p.p50, max: p.max };
+}
+
+/** The window after a restart that the restart's target is judged on. */
+const AFTER_RESTART_S = 20;
 
 /** CPU seconds of a process's exited, waited-for children (pocketsphinx runs), from /proc/<pid>/stat. */
 function childrenCpuSeconds(pid: number): number {
@@ -108,7 +161,13 @@ export interface QuietRule {
 
 export async function runStep(plan: StepPlan, infra: Infrastructure, audio: SpeakerAudio, speechDbfs: number, quiet: QuietRule): Promise<StepResult> {
   const quietBefore = quiet.waitMs > 0 ? await waitForQuiet(Object.fromEntries(infra.children.map((c) => [c.name, c.pid])), quiet.maxOtherCores, quiet.waitMs) : undefined;
-  const server = await startServer(plan.configuration, infra, { enginePath: plan.enginePath ?? '', env: plan.env });
+  // Fixed ports and key prefix, so a restarted server is found where its clients (and the sampler) knew it, with its sessions.
+  const opsPort = plan.sampleServer ? await freePort() : undefined;
+  const env: Record<string, string> = { ...plan.env };
+  if (opsPort !== undefined) env.OPS_PORT = String(opsPort);
+  if (plan.restartAtMs !== undefined && plan.configuration.store === 'redis') env.REDIS_KEY_PREFIX = `bench:${randomUUID()}:`;
+  const serverOptions = { enginePath: plan.enginePath ?? '', env };
+  let server: RunningServer = await startServer(plan.configuration, infra, serverOptions);
   try {
     const stubPid = infra.children.find((c) => c.name === 'engine stub')!.pid;
     const sinkPid = infra.children.find((c) => c.name === 'envelope counter')!.pid;
@@ -126,6 +185,7 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
     const stubBefore = await getJson<StubCount>(`${infra.engineUrl}/count`);
     const envelopesBefore = plan.configuration.tracesSampleRate !== undefined ? await envelopesReceived(infra) : undefined;
     const decodersBefore = childrenCpuSeconds(server.pid);
+    const serverCpu0 = cpuSeconds(server.pid);
     const meter = new CpuMeter({ server: server.pid, engine: stubPid, sink: sinkPid });
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
@@ -140,8 +200,26 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
               () => {},
             );
           }, 1000);
+    const series = opsPort === undefined ? undefined : sampleServer(`http://127.0.0.1:${opsPort}/metrics`, () => server.pid);
     const t0 = performance.now() + 200;
     const n = plan.sessions;
+    // The CPU the first server process used before it was killed (the meter watches only the process it started with).
+    let restart: { killedAt: number; backAt: number; firstServerCpu: number; laterServerCpu0: number } | undefined;
+    const restarting =
+      plan.restartAtMs === undefined
+        ? undefined
+        : (async () => {
+            await new Promise((resolve) => setTimeout(resolve, t0 + plan.restartAtMs! - performance.now()));
+            const first = server;
+            const firstServerCpu = cpuSeconds(first.pid);
+            const killedAt = performance.now();
+            const exited = new Promise((resolve) => first.child.process.once('exit', resolve));
+            first.child.process.kill('SIGKILL');
+            await exited;
+            await first.child.stop();
+            server = await startServer(plan.configuration, infra, { ...serverOptions, port: Number(new URL(first.url).port) });
+            restart = { killedAt, backAt: performance.now(), firstServerCpu, laterServerCpu0: cpuSeconds(server.pid) };
+          })();
     const outcomes = await Promise.all(
       Array.from({ length: n }, (_, index) => {
         // Whole samples, spread over the recording by the golden ratio, so pauses fall at different moments.
@@ -158,14 +236,23 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
             overloadRetries: plan.overloadRetries,
             speechDbfs,
             sendLag,
+            resume: plan.resume,
           },
           audio,
         );
       }),
     );
+    await restarting;
     loopDelay.disable();
     if (sampler) clearInterval(sampler);
+    const serverSeries = series?.stop();
     const cpu = meter.read();
+    if (restart) {
+      // The meter saw the first process only until it died, and counted the second one as "other".
+      const later = cpuSeconds(server.pid) - restart.laterServerCpu0;
+      cpu.cores.server = (restart.firstServerCpu - serverCpu0 + later) / cpu.wallSeconds;
+      cpu.otherCores = Math.max(0, cpu.otherCores - later / cpu.wallSeconds);
+    }
     const decoders = (childrenCpuSeconds(server.pid) - decodersBefore) / cpu.wallSeconds;
     const stubAfter = await getJson<StubCount>(`${infra.engineUrl}/count`);
     // Sentry sends in the background: give it a moment before counting what arrived.
@@ -216,10 +303,32 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
       otherCoresBefore: quietBefore === undefined ? undefined : round2(quietBefore),
       envelopes,
       engineInFlight,
+      retryAfterMs: spread(outcomes.flatMap((o) => o.retryAfterMs)),
+      series: serverSeries,
+      restart: restart && restartReport(restart.killedAt - t0, restart.killedAt, restart.backAt, outcomes),
       wallS: Math.round(cpu.wallSeconds),
       outcomes,
     };
   } finally {
     await server.child.stop();
   }
+}
+
+function windowLatency(outcomes: SpeakerOutcome[], from: number, to: number): WindowLatency {
+  const finals = outcomes.flatMap((o) => o.finals).filter((f) => f.arrivedAt >= from && f.arrivedAt < to);
+  return { finals: finals.length, serverMs: percentiles(finals.map((f) => f.serverMs)), clientMs: percentiles(finals.map((f) => f.clientMs)) };
+}
+
+function restartReport(killedAfterMs: number, killedAt: number, backAt: number, outcomes: SpeakerOutcome[]): RestartReport {
+  const resumeMs = outcomes.flatMap((o) => o.resumeMs);
+  return {
+    killedAtS: Math.round(killedAfterMs / 100) / 10,
+    downMs: Math.round(backAt - killedAt),
+    resumed: resumeMs.length,
+    resumeMs: percentiles(resumeMs),
+    resent: outcomes.reduce((sum, o) => sum + o.resent, 0),
+    before: windowLatency(outcomes, -Infinity, killedAt),
+    after: windowLatency(outcomes, backAt, backAt + AFTER_RESTART_S * 1000),
+    afterS: AFTER_RESTART_S,
+  };
 }
