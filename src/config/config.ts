@@ -8,8 +8,13 @@ import { ENGINE_OUTAGE_POLICIES, LOG_LEVELS, parseSettings, retiredSettingsIn, S
 
 export { DEFAULT_PERF_TEST_PER_MINUTE } from './settings.js';
 
-/** The adaptive engine limit's floor and ceiling (ENGINE_CONCURRENCY empty): where it starts, how far it may grow. */
-const ADAPTIVE_CONCURRENCY = { min: 4, max: 256 } as const;
+/**
+ * The adaptive engine limit (ENGINE_CONCURRENCY empty): where it starts when nothing is known about the provider (the
+ * initial window, as TCP's IW10: a 429 round against a smaller quota costs little, since the provider's Retry-After
+ * is about when a slot frees, while each round trip of a slow ramp keeps a surge waiting; see concurrency-limit.ts),
+ * its floor and how far it may grow.
+ */
+const ADAPTIVE_CONCURRENCY = { initial: 16, min: 4, max: 256 } as const;
 /** A flooding connection is closed after this many transport pauses without calm in between. */
 const FLOOD_MAX_PAUSES = 10;
 
@@ -52,7 +57,7 @@ export interface Config {
     /** Models start_session may name (ALLOWED_MODELS); empty = the engine's own model alone. */
     allowedModels: string[];
     /** Engine requests at once: a fixed number, or adaptive within bounds. */
-    concurrency: { fixed: number | undefined; min: number; max: number };
+    concurrency: { fixed: number | undefined; initial: number; min: number; max: number };
     maxRetries: number;
     timeoutMs: number;
     /** A second engine behind a circuit breaker on the first (ENGINE_FALLBACK); absent = none. */

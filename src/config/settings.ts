@@ -100,7 +100,7 @@ export const SETTINGS = {
   },
   ENGINE_CONCURRENCY: {
     group: 'transcription',
-    doc: 'Engine requests at once: empty = adaptive (from 4, grows while latency is flat up to 256, shrinks on 429/5xx/\ntime-outs); a number = a hard cap (e.g. a provider\'s quota). The offline engine uses its decoder count.',
+    doc: 'Engine requests at once: empty = adaptive (from 16, or from what Redis remembers of the provider; grows while\nlatency is flat up to 256, shrinks on 429/5xx/time-outs); a number = a hard cap (e.g. a provider\'s quota).\nThe offline engine uses its decoder count.',
     schema: () => wholeNumber(0, 0, 4096),
     shown: '',
   },
@@ -307,8 +307,8 @@ export type SettingValues<N extends SettingName> = { [K in N]: ValueOf<K> };
 export const RETIRED_SETTINGS: Record<string, string> = {
   TRANSCRIBE_CONCURRENCY: 'use ENGINE_CONCURRENCY',
   WS_FAIR_READS: 'a flooding connection is now throttled at the transport for everyone (FLOOD_PAUSE_MS)',
-  ENGINE_MIN_CONCURRENCY: 'the adaptive limit starts at 4 and grows to 256; ENGINE_CONCURRENCY sets a hard cap',
-  ENGINE_MAX_CONCURRENCY: 'the adaptive limit starts at 4 and grows to 256; ENGINE_CONCURRENCY sets a hard cap',
+  ENGINE_MIN_CONCURRENCY: 'the adaptive limit starts at 16 (or where Redis remembers it), stays between 4 and 256; ENGINE_CONCURRENCY sets a hard cap',
+  ENGINE_MAX_CONCURRENCY: 'the adaptive limit starts at 16 (or where Redis remembers it), stays between 4 and 256; ENGINE_CONCURRENCY sets a hard cap',
   FLOOD_MAX_PAUSES: 'a flooding connection is closed after 10 pauses; FLOOD_PAUSE_MS=0 turns the throttle off',
 };
 

@@ -222,7 +222,7 @@ export class EngineScheduler {
         // provider pushed back: beyond that, probing for more is the finals' business.
         const pressed = this.interimsTurnedAway && limit.current < limit.ceiling;
         this.interimsTurnedAway = false;
-        limit.onSuccess(latency, pressed ? Math.max(this.inFlight, limit.current - 1) : this.inFlight);
+        limit.onSuccess(latency, pressed ? Math.max(this.inFlight, limit.current - 1) : this.inFlight, this.waiting.length);
         if (final) {
           this.averageLatencyMs = this.averageLatencyMs === undefined ? latency : this.averageLatencyMs + LATENCY_WEIGHT * (latency - this.averageLatencyMs);
           this.finalsMeasured++;

@@ -3,7 +3,9 @@
 // (scheduler, admission, limits, sessions, the Socket.IO namespace) — tests call createApp with parts of their own. The
 // process model (src/server/single.ts, src/cluster/worker.ts) only decides how many times composeServer runs.
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Server } from 'socket.io';
@@ -16,6 +18,7 @@ import { AdmissionControl, priorSessionRate } from '../scheduler/admission.js';
 import { EventLoopLoad } from '../limits/event-loop-load.js';
 import { sessionCapRefusal } from '../limits/session-cap.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../scheduler/concurrency-limit.js';
+import { openLimitMemory, providerKey, type LimitMemory } from '../scheduler/limit-memory.js';
 import { EngineScheduler } from '../scheduler/engine-scheduler.js';
 import { modelPolicy } from '../sessions/allowed-models.js';
 import { SessionRegistry } from '../sessions/session-registry.js';
@@ -24,6 +27,7 @@ import { registerTranscriptionNamespace } from '../socket/namespace.js';
 import { connectError } from '../auth/handshake-auth.js';
 import { ConnectErrorCode, NAMESPACE } from '../protocol/index.js';
 import type { BufferStore } from '../store/buffer-store.js';
+import type { RedisClient } from '../store/redis-connection.js';
 import { noopTelemetry, type Telemetry } from '../telemetry/telemetry.js';
 import { TOKEN_PATH } from '../auth/token-endpoint.js';
 import { createEngine, type FallbackEngine } from '../engines/index.js';
@@ -44,6 +48,8 @@ export interface AppDeps {
   httpHandler?: (request: IncomingMessage, response: ServerResponse) => void;
   /** Who may connect (src/auth); built from the settings, with an in-memory replay guard, when absent. */
   access?: Access;
+  /** With Redis: what the adaptive engine limit learnt, shared with other processes; absent = this process alone. */
+  limitMemory?: LimitMemory;
 }
 
 export interface App {
@@ -64,12 +70,32 @@ export function transportMessageLimit(maxChunkBytes: number): number {
 }
 
 /** The engine's concurrency: its own capacity (local decoders), a fixed cap from the settings, or adaptive. */
-export function engineConcurrency(config: Config, engine: TranscriptionEngine): ConcurrencyLimit {
-  const { fixed, min, max } = config.engine.concurrency;
+export function engineConcurrency(config: Config, engine: TranscriptionEngine, memory?: LimitMemory): ConcurrencyLimit {
+  const { fixed, initial, min, max } = config.engine.concurrency;
   if (fixed !== undefined) return fixedLimit(fixed);
   if (engine.capacity !== undefined) return fixedLimit(engine.capacity);
-  return new AdaptiveLimit({ initial: min, min, max });
+  // From what an earlier process learnt of this provider when Redis remembers it, else the initial window.
+  const limit = new AdaptiveLimit({ initial, min, max, ...(memory?.start ? { learnt: memory.start } : {}) });
+  memory?.attach(limit);
+  return limit;
 }
+
+/**
+ * With Redis and an adaptive limit on a remote provider: the memory of what the limit learnt about it, keyed by the
+ * provider (base URL and a digest of the key), shared by every process on that key. Opened before the app, so the
+ * limit starts from it.
+ */
+async function openEngineLimitMemory(config: Config, engine: TranscriptionEngine, redis: RedisClient | undefined, logger: Logger): Promise<LimitMemory | undefined> {
+  const { transcriber, concurrency, openai } = config.engine;
+  if (!redis || transcriber !== 'openai' || concurrency.fixed !== undefined || engine.capacity !== undefined) return undefined;
+  const key = providerKey(config.redisKeyPrefix, { baseUrl: openai.baseUrl || OPENAI_DEFAULT_BASE_URL, apiKey: openai.apiKey ?? '' });
+  // A restarted process on the same host and port finds its own record (cluster workers keep their number until respawned).
+  const processId = `${hostname()}:${config.port}:${cluster.worker?.id ?? 0}`;
+  return openLimitMemory({ redis, key, processId, logger });
+}
+
+/** Where the OpenAI SDK sends requests when OPENAI_BASE_URL is empty. */
+const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 /** How long a transport connection may take to join /transcription before it is closed. */
 const NAMESPACE_JOIN_TIMEOUT_MS = 10_000;
@@ -96,7 +122,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   // anyone, past every one of them.
   io.of('/').use((_socket, next) => next(connectError(ConnectErrorCode.UNKNOWN_NAMESPACE, `UNKNOWN_NAMESPACE: this server serves the ${NAMESPACE} namespace only`)));
   const scheduler = new EngineScheduler({
-    limit: engineConcurrency(config, deps.engine),
+    limit: engineConcurrency(config, deps.engine, deps.limitMemory),
     maxRetries: config.engine.maxRetries,
     metrics,
     logger,
@@ -189,11 +215,14 @@ export async function composeServer(config: Config, logger: Logger): Promise<Tra
   const telemetry = createTelemetry({ tags: { engine: engine.name, model: engine.model }, metrics: prometheus.metrics });
   // With Redis, client-token claims and the per-address limits are shared by every node and worker, so a token
   // opens one connection in all and MAX_CONNECTIONS_PER_IP holds for the deployment.
-  const access = createAccess(config, { logger, redis: await connectAccessRedis(config) });
+  const redis = await connectAccessRedis(config);
+  const access = createAccess(config, { logger, redis });
+  // On the same connection: it fails fast (REDIS_CHECK_TIMEOUT_MS), and access closes it last.
+  const limitMemory = await openEngineLimitMemory(config, engine, redis, logger);
   const httpHandler = createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, createPageHandler());
   // The drain check comes before every other handshake check: a draining node must not redeem a one-time token.
   const gate = createDrainGate();
-  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access: { ...access, handshake: [gate.handshake, ...access.handshake] }, httpHandler });
+  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access: { ...access, handshake: [gate.handshake, ...access.handshake] }, httpHandler, ...(limitMemory ? { limitMemory } : {}) });
   const drain = createDrain({
     io: app.io,
     gate,
@@ -210,6 +239,7 @@ export async function composeServer(config: Config, logger: Logger): Promise<Tra
     drain,
     async close() {
       await app.close();
+      await limitMemory?.close();
       await access.close();
       await store.close();
       await engine.close?.();
