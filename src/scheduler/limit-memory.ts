@@ -27,8 +27,8 @@ const MAX_RECORD_CHARS = 1024;
 const MAX_LEVEL = 100_000;
 
 // KEYS: the provider's hash. ARGV: field ('' = read only), JSON value, fresh ms. Each field's Redis time goes in
-// "t|<field>" (Redis's clock, so the nodes' clocks need not agree); fields older than fresh, or with no time or a
-// time that is not a number, are deleted. Returns {now, HGETALL}.
+// "t|<field>" (Redis's clock, so the nodes' clocks need not agree); fields older than fresh, with no time, or a time
+// that is not a number or lies in the future, are deleted. Returns {now, HGETALL}.
 const SYNC = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -45,7 +45,7 @@ for i = 1, #fields, 2 do
   local name = fields[i]
   if string.sub(name, 1, 2) == 't|' then
     local at = tonumber(fields[i + 1])
-    if not at or at < now - tonumber(ARGV[3]) then redis.call('HDEL', KEYS[1], name, string.sub(name, 3)) end
+    if not at or at < now - tonumber(ARGV[3]) or at > now + 60000 then redis.call('HDEL', KEYS[1], name, string.sub(name, 3)) end
   elseif not times[name] then
     redis.call('HDEL', KEYS[1], name)
   end
@@ -118,9 +118,12 @@ export interface LimitMemory {
   close(): Promise<void>;
 }
 
+/** What a process may have in flight from now on: the most it had lately, but no more than its limit now. */
+const inUseNow = (record: ProcessRecord) => Math.min(record.inUse, record.limit);
+
 /** This process's share of a quota `quota` that `peers` also use: what they leave, and at least an equal part. */
 export function shareOf(quota: number, peers: readonly ProcessRecord[]): number {
-  const used = peers.reduce((sum, peer) => sum + peer.inUse, 0);
+  const used = peers.reduce((sum, peer) => sum + inUseNow(peer), 0);
   return Math.max(Math.ceil(quota / (peers.length + 1)), Math.floor(quota - used));
 }
 
@@ -183,31 +186,28 @@ export async function openLimitMemory(options: LimitMemoryOptions): Promise<Limi
 
   const heartbeat = async (): Promise<void> => {
     if (!limit) return;
-    const learnt = limit.learnt();
-    const record: ProcessRecord = {
-      limit: learnt.limit,
-      inUse: limit.takeUsage(),
-      ...(learnt.pushedBackAt === undefined ? {} : { pushedBackAt: learnt.pushedBackAt }),
-      ...(learnt.baselineMs === undefined ? {} : { baselineMs: learnt.baselineMs }),
-    };
     try {
+      // The others' latest records first: a push-back here is measured against what they have in flight now.
+      let shared = await read();
+      const learnt = limit.learnt();
       if (learnt.pushBacks > pushBacksShared && learnt.pushedBackAt !== undefined) {
         // Pushed back here: the provider's quota is this process's level plus what the others had in flight.
-        const others = (last?.peers ?? []).reduce((sum, peer) => sum + peer.inUse, 0);
-        await read(QUOTA_FIELD, JSON.stringify({ level: learnt.pushedBackAt + others }));
+        const others = shared.peers.reduce((sum, peer) => sum + inUseNow(peer), 0);
+        shared = await read(QUOTA_FIELD, JSON.stringify({ level: learnt.pushedBackAt + others }));
         pushBacksShared = learnt.pushBacks;
       }
-      last = await read(self, JSON.stringify(record));
+      // A process came or went: this process's share changed. A push-back seen elsewhere only ever lowers it: the
+      // others' use is a heartbeat old, and a share raised on it would send this process into the same 429s.
+      const { quota, peers } = shared;
+      if (quota && peers.length !== appliedPeers) limit.shareQuota(shareOf(quota.level, peers));
+      else if (quota && quota.at !== appliedQuotaAt) limit.shareQuota(Math.min(shareOf(quota.level, peers), limit.ceiling));
+      appliedQuotaAt = quota?.at;
+      appliedPeers = peers.length;
+      await read(self, JSON.stringify(recordOf(limit, limit.takeUsage())));
       succeeded();
     } catch (error) {
       failed(error);
-      return;
     }
-    // A push-back seen elsewhere, or a process that came or went: this process's share changed.
-    const { quota, peers } = last;
-    if (quota && (quota.at !== appliedQuotaAt || peers.length !== appliedPeers)) limit.shareQuota(shareOf(quota.level, peers));
-    appliedQuotaAt = quota?.at;
-    appliedPeers = peers.length;
   };
 
   const sync = (): Promise<void> => {
@@ -232,16 +232,19 @@ export async function openLimitMemory(options: LimitMemoryOptions): Promise<Limi
       timer = undefined;
       await running;
       if (!limit) return;
-      const learnt = limit.learnt();
-      const record: ProcessRecord = {
-        limit: learnt.limit,
-        inUse: 0,
-        closed: true,
-        ...(learnt.pushedBackAt === undefined ? {} : { pushedBackAt: learnt.pushedBackAt }),
-        ...(learnt.baselineMs === undefined ? {} : { baselineMs: learnt.baselineMs }),
-      };
-      await withTimeout(read(self, JSON.stringify(record)), START_READ_TIMEOUT_MS).catch(() => {});
+      await withTimeout(read(self, JSON.stringify({ ...recordOf(limit, 0), closed: true })), START_READ_TIMEOUT_MS).catch(() => {});
     },
+  };
+}
+
+/** What this process publishes: its limit, what it learnt, and `inUse`, the most it had in flight lately. */
+function recordOf(limit: AdaptiveLimit, inUse: number): ProcessRecord {
+  const learnt = limit.learnt();
+  return {
+    limit: learnt.limit,
+    inUse,
+    ...(learnt.pushedBackAt === undefined ? {} : { pushedBackAt: learnt.pushedBackAt }),
+    ...(learnt.baselineMs === undefined ? {} : { baselineMs: learnt.baselineMs }),
   };
 }
 
@@ -256,7 +259,8 @@ function parse(now: number, flat: unknown, { self, freshMs, liveMs }: { self: st
   }
   const ageOf = (field: string): number | undefined => {
     const at = Number(values.get(`t|${field}`));
-    return Number.isFinite(at) && now - at <= freshMs ? now - at : undefined;
+    // Written by Redis's own clock: a time ahead of it is not ours.
+    return Number.isFinite(at) && at <= now && now - at <= freshMs ? now - at : undefined;
   };
   const shared: Shared = { now, self: undefined, peers: [], all: [], quota: undefined };
   for (const [name, value] of values) {
