@@ -1,9 +1,12 @@
 // The adaptive engine limit on a cold start: the initial window, the faster climb while segments queue and nothing
 // has pushed back, the usual regrow and AIMD after a push-back, and starting from (and sharing) what was learnt.
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import type { TranscriptionEngine } from '../../src/engines/engine.js';
+import { noopMetrics } from '../../src/metrics/metrics.js';
 import { AdaptiveLimit } from '../../src/scheduler/concurrency-limit.js';
+import { EngineScheduler } from '../../src/scheduler/engine-scheduler.js';
 import { engineConcurrency } from '../../src/server/compose.js';
 
 const remoteEngine = { name: 'openai', model: 'whisper-1' } as unknown as TranscriptionEngine;
@@ -113,5 +116,24 @@ describe('adaptive limit on a cold start', () => {
     limit.onOverload(5, { inFlight: 14 });
     expect(limit.takeUsage()).toBe(14);
     expect(limit.learnt().pushBacks).toBe(1);
+  });
+
+  it('through the scheduler: a surge of 150 cut segments fills 16, then 64 after one round trip', async () => {
+    let clock = 0;
+    const limit = new AdaptiveLimit({ initial: 16, min: 4, max: 256, now: () => clock });
+    const scheduler = new EngineScheduler({ limit, maxRetries: 3, metrics: noopMetrics, logger: pino({ level: 'silent' }), now: () => clock });
+    const running: (() => void)[] = [];
+    const results = Array.from({ length: 150 }, (_, i) => scheduler.runFinal(`s${i}`, 0, () => new Promise<void>((resolve) => running.push(resolve))));
+    expect(scheduler.state).toEqual({ limit: 16, inFlight: 16, queued: 134 });
+    clock = 1000;
+    for (const finish of running.splice(0, 16)) finish();
+    await Promise.all(results.slice(0, 16));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(scheduler.state).toEqual({ limit: 64, inFlight: 64, queued: 70 });
+    while (running.length > 0) {
+      for (const finish of running.splice(0)) finish();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(results);
   });
 });
