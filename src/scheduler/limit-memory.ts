@@ -166,12 +166,9 @@ export async function openLimitMemory(options: LimitMemoryOptions): Promise<Limi
     return parse(Number(now), flat, { self, freshMs, liveMs });
   };
 
-  let start: LearntLimit | undefined;
-  let last: Shared | undefined;
+  let found: Shared | undefined;
   try {
-    last = await withTimeout(read(), START_READ_TIMEOUT_MS);
-    start = startFrom(last);
-    succeeded();
+    found = await withTimeout(read(), START_READ_TIMEOUT_MS);
   } catch (error) {
     failed(error);
   }
@@ -181,8 +178,8 @@ export async function openLimitMemory(options: LimitMemoryOptions): Promise<Limi
   let running: Promise<void> | undefined;
   let pushBacksShared = 0;
   /** The quota and the number of peers this process last took its share of. */
-  let appliedQuotaAt = last?.quota?.at;
-  let appliedPeers = last?.peers.length ?? 0;
+  let appliedQuotaAt = found?.quota?.at;
+  let appliedPeers = found?.peers.length ?? 0;
 
   const heartbeat = async (): Promise<void> => {
     if (!limit) return;
@@ -217,7 +214,7 @@ export async function openLimitMemory(options: LimitMemoryOptions): Promise<Limi
   };
 
   return {
-    start,
+    start: found && startFrom(found),
     attach(attached) {
       limit = attached;
       pushBacksShared = attached.learnt().pushBacks;
