@@ -128,7 +128,7 @@ export function restartMarkdown(step: StepResult, limitMs: number): string[] {
   return [
     `SIGKILL ${r.killedAtS} s after the first speaker started; the new process accepted connections ${ms(r.downMs)} ms later, on the same port. ` +
       `${r.resumed} sessions resumed, ${ms(r.resumeMs.p50)} / ${ms(r.resumeMs.p95)} / ${ms(r.resumeMs.max)} ms (P50 / P95 / max) from the lost connection to the resumed ack; ` +
-      `${r.resent.toLocaleString('en-US')} chunks sent again (not acknowledged before the kill).`,
+      `${r.resent.toLocaleString('en-US')} chunks sent after the resumes (next_seq on: not acknowledged before the kill, or due while the server was away).`,
     '',
     '| window | finals | server latency_ms P50 / P95 / P99 | last chunk sent (or resumed) → result P50 / P95 / P99 | max | verdict |',
     '| --- | ---: | ---: | ---: | ---: | --- |',

@@ -84,6 +84,7 @@ export function sampleServer(metricsUrl: string, pid: () => number): { stop(): S
   const round = (v: number | undefined, digits = 0) => (v === undefined ? null : Math.round(v * 10 ** digits) / 10 ** digits);
   const tick = async () => {
     // One reading at a time, each written at its own second: a second skipped while one is slow stays a gap (null).
+    // A reading that takes over 2 s (a saturated server) is abandoned.
     const second = seconds++;
     if (busy) return;
     busy = true;
@@ -91,7 +92,7 @@ export function sampleServer(metricsUrl: string, pid: () => number): { stop(): S
     const id = pid();
     let reading: Reading | undefined;
     try {
-      const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(900) });
+      const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) });
       if (response.ok) reading = read(await response.text());
     } catch {
       // down or restarting: a gap in the series

@@ -121,12 +121,14 @@ export interface SpeakerOutcome {
   uncountedMs: number;
   /** Each resume after a lost connection: ms from the loss to the resumed ack. */
   resumeMs: number[];
-  /** Chunks sent again after a resume (the server's next_seq said it did not have them). */
+  /** Chunks sent after a resume because the server's next_seq said it did not have them (unacknowledged, or held back while down). */
   resent: number;
 }
 
 const ACK_TIMEOUT_MS = 10_000;
 const END_TIMEOUT_MS = 120_000;
+/** A resume-aware speaker has at most this many chunks awaiting their ack, as the client library (its default window). */
+const RESUME_WINDOW = 32;
 /** A resume-aware speaker gives up once its connection has been lost this long. */
 const RESUME_GIVE_UP_MS = 60_000;
 /** Interim latency is judged once a segment has this much audio: a shorter one counts from its end. */
@@ -192,12 +194,15 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
   let closing = false;
   let resuming: Promise<void> | undefined;
   const acks: Promise<void>[] = [];
+  /** Chunks due and not sent yet, in order; a resume-aware speaker keeps at most RESUME_WINDOW awaiting their ack. */
+  let waiting: number[] = [];
+  let inFlight = 0;
 
   const wait = plan.startAt - performance.now();
   if (wait > 0) await sleep(wait);
 
-  /** A new connection with the result listeners, or undefined when it could not connect. */
-  function connect(): Promise<Connection | undefined> {
+  /** A new connection with the result listeners, or undefined when it could not connect (counted unless resuming). */
+  function connect(countFailure = true): Promise<Connection | undefined> {
     const socket: Connection = io(`${plan.url}${NAMESPACE}`, { transports: ['websocket'], reconnection: false, forceNew: true });
     socket.on('disconnect', () => {
       if (closing || socket !== live) return;
@@ -218,19 +223,27 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
     socket.on('transcription_error', (error) => count(`transcription_error ${error.code}`));
     return new Promise((resolve) => {
       socket.once('connect', () => resolve(socket));
-      socket.once('connect_error', () => {
+      socket.once('connect_error', (error) => {
+        if (countFailure) count(`connect_error ${(error as { data?: { code?: string } }).data?.code ?? error.message}`);
         socket.disconnect();
         resolve(undefined);
       });
     });
   }
 
+  function pump(): void {
+    while (live && waiting.length > 0 && (!plan.resume || inFlight < RESUME_WINDOW)) send(waiting.shift()!);
+  }
+
   function send(seq: number): void {
     const socket = live!;
     sentAt[seq] = performance.now();
     const chunk = audio.slice(plan.offsetBytes, seq * audio.chunkBytes, (seq + 1) * audio.chunkBytes);
+    inFlight += 1;
     acks.push(
       request(socket, ACK_TIMEOUT_MS, (s, ack) => s.emit('audio_chunk', { session_id: sessionId, seq, chunk }, ack)).then((response) => {
+        inFlight -= 1;
+        pump();
         if (response?.ok) acked[seq] = 1;
         // Lost with the connection: the resume sends it again if the server's next_seq says so.
         else if (!response && plan.resume && !socket.connected) return;
@@ -251,7 +264,7 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
         return;
       }
       await sleep(backoffDelay(attempt, plan.resume!));
-      const socket = await connect();
+      const socket = await connect(false);
       if (!socket) continue;
       if (closing) return void socket.disconnect();
       const payload: StartSessionRequest = { sample_rate: audio.recording.sampleRate, session_id: sessionId };
@@ -268,7 +281,10 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
       outcome.resumeMs.push(now - lostAt);
       resumedAt.push(now);
       for (let seq = 0; seq < response.next_seq; seq++) acked[seq] = 1;
-      for (let seq = response.next_seq; seq < scheduled; seq++, outcome.resent++) send(seq);
+      waiting = [];
+      for (let seq = response.next_seq; seq < scheduled; seq++) waiting.push(seq);
+      outcome.resent += waiting.length;
+      pump();
       return;
     }
   }
@@ -325,8 +341,9 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
       if (delay > 0) await sleep(delay);
       plan.sendLag.push(Math.max(0, performance.now() - due));
       scheduled = seq + 1;
-      // While the connection is down the chunk waits: the resume sends it.
-      if (live) send(seq);
+      // While the connection is down (or the window full) the chunk waits: pump() or the resume sends it.
+      waiting.push(seq);
+      pump();
     }
     await Promise.all(acks);
     // Resent chunks join `acks` as the resume sends them; the poll ends once every scheduled chunk is acknowledged.
