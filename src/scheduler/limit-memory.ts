@@ -213,8 +213,10 @@ export async function openLimitMemory(options: LimitMemoryOptions): Promise<Limi
     return running;
   };
 
+  const start = found && startFrom(found);
+  if (start) logger?.info({ limit: start.limit, pushed_back_at: start.pushedBackAt, peers: found?.peers.length }, 'engine limit: starting from what Redis remembers of the provider');
   return {
-    start: found && startFrom(found),
+    start,
     attach(attached) {
       limit = attached;
       pushBacksShared = attached.learnt().pushBacks;
