@@ -21,17 +21,21 @@ const HEARTBEAT_MS = 2000;
 const LIVE_HEARTBEATS = 3;
 /** Start-up waits at most this long for the learnt state; Redis answers in a millisecond when it is there at all. */
 const START_READ_TIMEOUT_MS = 500;
-/** A stored value longer than this is not ours: skipped unread. */
+/** A stored value longer than this is not ours: skipped unread, and deleted. */
 const MAX_RECORD_CHARS = 1024;
+/** Two fields per process and the quota's two: a hash with more is not ours (and reading it every heartbeat would cost). */
+const MAX_FIELDS = 4096;
 /** The most we believe of anything stored: far above any limit (ENGINE_CONCURRENCY allows 4096). */
 const MAX_LEVEL = 100_000;
 
-// KEYS: the provider's hash. ARGV: field ('' = read only), JSON value, fresh ms. Each field's Redis time goes in
-// "t|<field>" (Redis's clock, so the nodes' clocks need not agree); fields older than fresh, with no time, or a time
-// that is not a number or lies in the future, are deleted. Returns {now, HGETALL}.
+// KEYS: the provider's hash. ARGV: field ('' = read only), JSON value, fresh ms, most fields, longest value. Each
+// field's Redis time goes in "t|<field>" (Redis's clock, so the nodes' clocks need not agree); fields older than
+// fresh, with no time, a time that is not a number or lies in the future, or a value too long to be ours, are deleted;
+// a hash with more fields than any deployment writes is not ours either, and starts afresh. Returns {now, HGETALL}.
 const SYNC = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[4]) then redis.call('DEL', KEYS[1]) end
 if ARGV[1] ~= '' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 't|' .. ARGV[1], now)
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -46,14 +50,14 @@ for i = 1, #fields, 2 do
   if string.sub(name, 1, 2) == 't|' then
     local at = tonumber(fields[i + 1])
     if not at or at < now - tonumber(ARGV[3]) or at > now + 60000 then redis.call('HDEL', KEYS[1], name, string.sub(name, 3)) end
-  elseif not times[name] then
-    redis.call('HDEL', KEYS[1], name)
+  elseif not times[name] or string.len(fields[i + 1]) > tonumber(ARGV[5]) then
+    redis.call('HDEL', KEYS[1], name, 't|' .. name)
   end
 end
 return {now, redis.call('HGETALL', KEYS[1])}`;
 
 interface SyncCommand {
-  engineLimitSync(key: string, field: string, value: string, freshMs: number): Promise<[number, string[]]>;
+  engineLimitSync(key: string, field: string, value: string, freshMs: number, maxFields: number, maxValueChars: number): Promise<[number, string[]]>;
 }
 
 const level = z.number().finite().min(1).max(MAX_LEVEL);
@@ -162,7 +166,7 @@ export async function openLimitMemory(options: LimitMemoryOptions): Promise<Limi
   };
 
   const read = async (field = '', value = ''): Promise<Shared> => {
-    const [now, flat] = await command.engineLimitSync(key, field, value, freshMs);
+    const [now, flat] = await command.engineLimitSync(key, field, value, freshMs, MAX_FIELDS, MAX_RECORD_CHARS);
     return parse(Number(now), flat, { self, freshMs, liveMs });
   };
 

@@ -174,6 +174,25 @@ describe('engine limit memory in Redis', () => {
     expect(memory.start).toBeUndefined();
   });
 
+  it('deletes values too long to be ours, and a hash with more fields than any deployment writes', async () => {
+    const key = newKey();
+    const redis = connect();
+    const [seconds] = await redis.time();
+    const now = Number(seconds) * 1000;
+    await redis.hset(key, 'p:big', JSON.stringify({ limit: 40, inUse: 1, pad: 'x'.repeat(2000) }), 't|p:big', now);
+    const a = await startProcess(key, 'node-a', redis);
+    expect(a.memory.start).toBeUndefined();
+    await a.memory.sync();
+    expect(await redis.hexists(key, 'p:big')).toBe(0);
+    expect(await redis.hexists(key, 't|p:big')).toBe(0);
+
+    const flood: string[] = [];
+    for (let i = 0; i < 2100; i++) flood.push(`p:flood-${i}`, '{}', `t|p:flood-${i}`, String(now));
+    await redis.hset(key, ...flood);
+    await a.memory.sync();
+    expect(await redis.hlen(key)).toBe(2); // this process's record and its time, nothing else
+  });
+
   it('ignores garbage, oversized and wrong-typed values under the key', async () => {
     const key = newKey();
     const redis = connect();
