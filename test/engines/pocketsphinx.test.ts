@@ -10,6 +10,7 @@ import { createEngine } from '../../src/engines/index.js';
 import { atDecoderLevel, createPocketsphinxEngine, type PocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { assertPocketsphinxInstalled } from '../../src/engines/pocketsphinx/install.js';
 import { parseSegmentation } from '../../src/engines/pocketsphinx/decoder.js';
+import { decodeSpan, TRIM_MARGIN_MS } from '../../src/engines/pocketsphinx/trim.js';
 import { resamplePcm16 } from '../../src/audio/resample.js';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 
@@ -237,11 +238,32 @@ describe('pocketsphinx engine plumbing', () => {
     const command = fakeDecoder('copying', `exec 3>"$hyp"\nwhile read -r id; do cp "$dir/$id.raw" "${copy}"; echo "$id S 0 T -1 A -1 L 0 0 -1 0 <s> 5 -1 0 first 10 -1 0 <sil> 12 -1 0 words(2) 20 -1 0 second 30 -1 0 [NOISE] 33 -1 0 words 40 -1 0 </s> 44" >&3; done < "$ctl"`);
     const tmpDir = freshDir();
     const engine = createPocketsphinxEngine({ command, decoders: 1, tmpDir });
-    const pcm = resamplePcm16(hello.pcm, 16000, 8000);
-    await expect(engine.transcribe({ pcm, sampleRate: 8000 })).resolves.toEqual({ text: 'first words second words', language: 'en' });
-    expect(readFileSync(copy).equals(atDecoderLevel(resamplePcm16(pcm, 8000, 16000)))).toBe(true);
+    // The fixture with a quiet second before it and two after, as a segment cut at pauses has them.
+    const padded = Buffer.concat([Buffer.alloc(32000), hello.pcm, Buffer.alloc(64000)]);
+    const pcm = resamplePcm16(padded, 16000, 8000);
+    const result = await engine.transcribe({ pcm, sampleRate: 8000, wordTimestamps: true });
+    expect(result.text).toBe('first words second words');
+    // Only the sound and 300 ms either side reach the decoder; its word times still count from the segment's start.
+    const atModelRate = resamplePcm16(pcm, 8000, 16000);
+    const span = decodeSpan(atModelRate, 16000);
+    expect(span.from).toBeGreaterThanOrEqual(32000 - 9600 - 320);
+    expect(span.to).toBeLessThan(atModelRate.length - 50000);
+    expect(readFileSync(copy).equals(atDecoderLevel(atModelRate.subarray(span.from, span.to)))).toBe(true);
+    const leadMs = span.from / 32;
+    expect(result.words!.map((w) => [w.word, w.startMs - leadMs, w.endMs - leadMs])).toEqual([
+      ['first', 50, 100],
+      ['words', 120, 200],
+      ['second', 200, 300],
+      ['words', 330, 400],
+    ]);
     expect(segmentFiles(tmpDir)).toEqual([]);
     await engine.close();
+
+    // trimSilence: false hands over the whole segment.
+    const untrimmed = createPocketsphinxEngine({ command, decoders: 1, tmpDir: freshDir(), trimSilence: false });
+    await untrimmed.transcribe({ pcm, sampleRate: 8000 });
+    expect(readFileSync(copy).equals(atDecoderLevel(atModelRate))).toBe(true);
+    await untrimmed.close();
   });
 
   it('starts its decoders with the search settings POCKETSPHINX_SEARCH names (accurate unless set)', async () => {
@@ -332,6 +354,28 @@ describe('pocketsphinx engine plumbing', () => {
 });
 
 describe('segment preparation for the decoder', () => {
+  const ms = (n: number) => n * 32; // bytes of 16 kHz s16le
+  const tone = (durationMs: number, amplitude: number) => {
+    const out = Buffer.alloc(ms(durationMs));
+    for (let i = 0; i < out.length / 2; i++) out.writeInt16LE(Math.round(Math.sin(i / 3) * amplitude), i * 2);
+    return out;
+  };
+
+  it('decodes a segment\'s sound with 300 ms of its quiet either side, keeping quiet inside, and all of a quiet segment', () => {
+    expect(TRIM_MARGIN_MS).toBe(300);
+    const lead = Buffer.concat([Buffer.alloc(ms(1000)), tone(500, 8000), Buffer.alloc(ms(2000))]);
+    expect(decodeSpan(lead, 16000)).toEqual({ from: ms(700), to: ms(1800) });
+    // A pause inside is the speaker's: it stays.
+    const inside = Buffer.concat([tone(200, 8000), Buffer.alloc(ms(1500)), tone(200, 8000)]);
+    expect(decodeSpan(inside, 16000)).toEqual({ from: 0, to: inside.length });
+    // Nothing above −55 dBFS (the server's own threshold may be set lower): nothing is cut.
+    const whisper = Buffer.concat([Buffer.alloc(ms(1000)), tone(500, 30), Buffer.alloc(ms(1000))]);
+    expect(decodeSpan(whisper, 16000)).toEqual({ from: 0, to: whisper.length });
+    // A noise floor louder than −55 dBFS (about 58 LSB RMS) is not taken for quiet.
+    const noisy = Buffer.concat([tone(1000, 150), tone(500, 8000), tone(1000, 150)]);
+    expect(decodeSpan(noisy, 16000)).toEqual({ from: 0, to: noisy.length });
+  });
+
   it('brings the peak to −18 dBFS within a bounded gain, adds at most one step of noise, and is the same for the same audio', () => {
     const loud = Buffer.alloc(3200);
     for (let i = 0; i < 1600; i++) loud.writeInt16LE(Math.round(Math.sin(i / 5) * 30000), i * 2);

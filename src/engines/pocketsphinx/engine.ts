@@ -7,6 +7,7 @@ import { pcmProblem } from '../../audio/wav.js';
 import { Decoder, DECODER_SEARCH, DEFAULT_DECODER_SEARCH, type DecoderSearch } from './decoder.js';
 import { assertPocketsphinxInstalled, POCKETSPHINX_SAMPLE_RATE } from './install.js';
 import { DecoderPool } from './pool.js';
+import { decodeSpan } from './trim.js';
 
 export interface PocketsphinxEngineOptions {
   /** Executable name (looked up in PATH) or path, e.g. "pocketsphinx_batch". */
@@ -21,6 +22,8 @@ export interface PocketsphinxEngineOptions {
   search?: DecoderSearch;
   /** Raw search flags instead of `search` (the benchmark compares flag sets with it). */
   searchArgs?: readonly string[];
+  /** Decode only a segment's sound and a short margin, not its quiet ends (trim.ts); default true. */
+  trimSilence?: boolean;
   logger?: Logger;
 }
 
@@ -42,6 +45,7 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): Po
   const logger = options.logger?.child({ engine: 'pocketsphinx' });
   const tmpDir = options.tmpDir ?? os.tmpdir();
   const searchArgs = options.searchArgs ?? DECODER_SEARCH[options.search ?? DEFAULT_DECODER_SEARCH];
+  const trimSilence = options.trimSilence ?? true;
   const pool = new DecoderPool({
     size: options.decoders ?? os.availableParallelism(),
     timeoutMs: options.timeoutMs ?? 60_000,
@@ -55,16 +59,19 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): Po
     const problem = pcmProblem(segment.pcm, segment.sampleRate);
     if (problem) throw new EngineError(problem, { retryable: false });
     if (segment.pcm.length === 0) return { text: '' };
-    const pcm = atDecoderLevel(resamplePcm16(segment.pcm, segment.sampleRate, POCKETSPHINX_SAMPLE_RATE));
+    const resampled = resamplePcm16(segment.pcm, segment.sampleRate, POCKETSPHINX_SAMPLE_RATE);
+    const span = trimSilence ? decodeSpan(resampled, POCKETSPHINX_SAMPLE_RATE) : { from: 0, to: resampled.length };
+    const pcm = atDecoderLevel(resampled.subarray(span.from, span.to));
     const started = Date.now();
     const { text, words } = await pool.decode(pcm);
     logger?.debug(
-      { audioMs: Math.round((pcm.length / 2 / POCKETSPHINX_SAMPLE_RATE) * 1000), elapsedMs: Date.now() - started },
+      { audioMs: bytesToMs(resampled.length), decodedMs: bytesToMs(pcm.length), elapsedMs: Date.now() - started },
       'pocketsphinx transcribed segment',
     );
-    // The en-us model knows one language; its word times are its own alignment (10 ms frames).
+    // The en-us model knows one language; its word times are its own alignment (10 ms frames), from the span's start.
     const result: EngineResult = { text, language: 'en' };
-    if (segment.wordTimestamps) result.words = words.map((w) => ({ word: w.word, startMs: w.startMs, endMs: w.endMs }));
+    const offsetMs = bytesToMs(span.from);
+    if (segment.wordTimestamps) result.words = words.map((w) => ({ word: w.word, startMs: w.startMs + offsetMs, endMs: w.endMs + offsetMs }));
     return result;
   }
 
@@ -82,6 +89,10 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): Po
       await pool.close();
     },
   };
+}
+
+function bytesToMs(bytes: number): number {
+  return Math.round((bytes / 2 / POCKETSPHINX_SAMPLE_RATE) * 1000);
 }
 
 /** Peak level segments are brought to before decoding (dBFS). */
