@@ -45,6 +45,8 @@ export interface Config {
   /** Acknowledged means replicated: WAIT for this many replicas (0 = no WAIT), at most timeoutMs. */
   redisWait: { replicas: number; timeoutMs: number };
   redisKeyPrefix: string;
+  /** What decides a cut segment holds speech (src/audio/speech-detector.ts). */
+  speechDetector: 'silero' | 'energy';
   sessionTtlS: number;
   maxChunkBytes: number;
   maxBufferMs: number;
@@ -227,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cores = os.avai
     // Sentinel promotes a replica when the primary dies: only what reached one is safe to acknowledge.
     redisWait: { replicas: e.REDIS_WAIT_REPLICAS ?? (redis?.kind === 'sentinel' ? 1 : 0), timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    speechDetector: e.SPEECH_DETECTOR,
     sessionTtlS: e.SESSION_TTL_S,
     maxChunkBytes: e.MAX_CHUNK_BYTES,
     maxBufferMs: e.MAX_BUFFER_MS,

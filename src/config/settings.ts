@@ -32,6 +32,7 @@ export interface SettingSpec {
 }
 
 export const TRANSCRIBERS = ['auto', 'openai', 'pocketsphinx'] as const;
+export const SPEECH_DETECTORS = ['silero', 'energy'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const ENGINE_OUTAGE_POLICIES = ['report', 'fail'] as const;
 export const ENGINE_FALLBACKS = ['none', 'pocketsphinx', 'openai'] as const;
@@ -135,6 +136,11 @@ export const SETTINGS = {
     group: 'segmentation',
     doc: 'Frames louder than this RMS level (dBFS) count as speech; segments without speech are never transcribed.',
     schema: () => decimal(DEFAULT_SPEECH_DBFS, -120, 0, 'a level in dBFS from -120 to 0'),
+  },
+  SPEECH_DETECTOR: {
+    group: 'tuning',
+    doc: 'What decides that a cut segment holds speech before it goes to the engine: silero (a neural VAD, shipped in the\npackage, on the segments the energy VAD hears; noise, music and breathing stay away from the engine) or energy (the\nlevel alone). When Silero cannot load, the energy VAD decides and start-up logs why.',
+    schema: () => oneOf(SPEECH_DETECTORS, 'silero'),
   },
 
   // --- Access ---

@@ -24,6 +24,8 @@ export interface EngineWord {
 
 /** Why an engine's output was thrown away as not speech (the hallucination gate). */
 export type DropReason = 'no_speech' | 'repetition';
+/** Segments kept from the engine because the speech detector heard sound but no speech in them. */
+export const NOT_SPEECH = 'not_speech';
 
 export interface EngineResult {
   text: string;

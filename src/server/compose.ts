@@ -16,6 +16,7 @@ import { StreamLimits } from '../limits/stream-limits.js';
 import { noopMetrics, type ServerMetrics } from '../metrics/metrics.js';
 import { AdmissionControl, priorSessionRate } from '../scheduler/admission.js';
 import { EventLoopLoad } from '../limits/event-loop-load.js';
+import { energySpeechDetector, loadSileroSpeechDetector, type SpeechDetector } from '../audio/speech-detector.js';
 import { sessionCapRefusal } from '../limits/session-cap.js';
 import { AdaptiveLimit, fixedLimit, type ConcurrencyLimit } from '../scheduler/concurrency-limit.js';
 import { openLimitMemory, providerKey, type LimitMemory } from '../scheduler/limit-memory.js';
@@ -48,6 +49,8 @@ export interface AppDeps {
   httpHandler?: (request: IncomingMessage, response: ServerResponse) => void;
   /** Who may connect (src/auth); built from the settings, with an in-memory replay guard, when absent. */
   access?: Access;
+  /** Decides whether a cut segment holds speech; the energy VAD alone when absent (composeServer loads Silero). */
+  speech?: SpeechDetector;
   /** With Redis: what the adaptive engine limit learnt, shared with other processes; absent = this process alone. */
   limitMemory?: LimitMemory;
 }
@@ -136,6 +139,7 @@ export function createApp(config: Config, deps: AppDeps): App {
     scheduler,
     admission,
     segmentation: config.segmentation,
+    speech: deps.speech ?? energySpeechDetector(config.segmentation.speechDbfs),
     telemetry,
     metrics,
     logger,
@@ -219,10 +223,11 @@ export async function composeServer(config: Config, logger: Logger): Promise<Tra
   const access = createAccess(config, { logger, redis });
   // On the same connection: it fails fast (REDIS_CHECK_TIMEOUT_MS), and access closes it last.
   const limitMemory = await openEngineLimitMemory(config, engine, redis, logger);
+  const speech = config.speechDetector === 'silero' ? await loadSileroSpeechDetector(config.segmentation.speechDbfs, logger) : undefined;
   const httpHandler = createRequestRouter({ [TOKEN_PATH]: access.tokenEndpoint }, createPageHandler());
   // The drain check comes before every other handshake check: a draining node must not redeem a one-time token.
   const gate = createDrainGate();
-  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access: { ...access, handshake: [gate.handshake, ...access.handshake] }, httpHandler, ...(limitMemory ? { limitMemory } : {}) });
+  const app = createApp(config, { store, engine, logger, telemetry, metrics: prometheus.metrics, access: { ...access, handshake: [gate.handshake, ...access.handshake] }, httpHandler, ...(limitMemory ? { limitMemory } : {}), ...(speech ? { speech } : {}) });
   const drain = createDrain({
     io: app.io,
     gate,

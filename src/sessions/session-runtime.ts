@@ -4,7 +4,7 @@
 // Longer than most modules: finals, interims and the lease all read and move the same per-session offsets (committed
 // bytes, next segment number, cuts so far); split apart they would pass that state back and forth.
 import type { Logger } from 'pino';
-import type { EngineResult, SegmentAudio, TranscriptionEngine } from '../engines/engine.js';
+import { NOT_SPEECH, type EngineResult, type SegmentAudio, type TranscriptionEngine } from '../engines/engine.js';
 import { buildPrompt } from '../engines/prompt.js';
 import { EngineError, SegmentRejectedError, UnknownSessionError, StoreUnavailableError } from '../errors/server-errors.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
@@ -13,9 +13,10 @@ import type { AdmissionControl } from '../scheduler/admission.js';
 import type { EngineScheduler } from '../scheduler/engine-scheduler.js';
 import type { BufferStore, SegmentFailure, StoredSegment } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
-import type { EventTrace, Telemetry } from '../telemetry/telemetry.js';
+import type { EventTrace, SpanHandle, Telemetry } from '../telemetry/telemetry.js';
 import { Segmenter, type SegmentationSettings, type SegmentCut } from './segmenter.js';
 import { hasSpeech, speechBounds } from '../audio/vad.js';
+import type { SpeechDetector } from '../audio/speech-detector.js';
 import { UtteranceEndDetector } from './utterance-end.js';
 import { interpolateWords, sessionWords } from './word-timings.js';
 import type { SessionDecoder } from './session-decoder.js';
@@ -35,6 +36,8 @@ export interface RuntimeDeps {
   scheduler: EngineScheduler;
   admission: AdmissionControl;
   segmentation: SegmentationSettings;
+  /** Decides whether a cut segment holds speech (Silero behind the energy VAD, or the energy VAD alone). */
+  speech: SpeechDetector;
   telemetry: Telemetry;
   metrics: ServerMetrics;
   logger: Logger;
@@ -289,7 +292,7 @@ export class SessionRuntime {
       if (answered) {
         ({ refused, result, timings } = answered);
         span.setAttributes({ 'segment.commit_retry': true });
-      } else if (hasSpeech(pcm, rate, segmentation.speechDbfs)) {
+      } else if (await this.holdsSpeech(pcm, span)) {
         // One round trip per segment renews the lease, and a session resumed elsewhere is never sent from here.
         if (this.fence !== undefined && !(await store.renewLease(this.id, this.fence, this.deps.leaseMs))) throw this.lostClaim();
         this.deps.admission.segmentCut(this.id);
@@ -359,6 +362,19 @@ export class SessionRuntime {
     if (result.words && result.words.length > 0) return { words: sessionWords(result.words, startMs, exactMs(end, rate)) };
     const speech = speechBounds(pcm, rate, this.deps.segmentation.speechDbfs) ?? { from: 0, to: pcm.length };
     return { words: interpolateWords(result.text, exactMs(start + speech.from, rate), exactMs(start + speech.to, rate)), words_interpolated: true };
+  }
+
+  /**
+   * Whether a segment goes to the engine: it has sound (energy VAD) and the speech detector hears speech in it. Sound
+   * that is not speech (noise, music, breathing) is counted as dropped, as the engine's own non-speech answers are.
+   */
+  private async holdsSpeech(pcm: Buffer, span: SpanHandle): Promise<boolean> {
+    const rate = this.settings.sample_rate;
+    if (!hasSpeech(pcm, rate, this.deps.segmentation.speechDbfs)) return false;
+    if (this.deps.speech.name === 'energy' || (await this.deps.speech.hasSpeech(pcm, rate))) return true;
+    this.deps.metrics.transcriptionDropped(NOT_SPEECH);
+    span.setAttributes({ 'transcription.dropped': 1, 'transcription.dropped_reasons': NOT_SPEECH, 'transcription.speech_detector': this.deps.speech.name });
+    return false;
   }
 
   /** Output the engine dropped as not speech is counted (metrics and the ai span); the engine used goes on the span. */

@@ -4,6 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
+import { loadSileroSpeechDetector, type SpeechDetector } from '../../src/audio/speech-detector.js';
+import { DEFAULT_SPEECH_DBFS } from '../../src/audio/vad.js';
+import { pino } from 'pino';
 import { TranscriptionClient } from '../../src/client/index.js';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
 import { noopMetrics, type ServerMetrics } from '../../src/metrics/metrics.js';
@@ -21,12 +24,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(stubOptions: OpenAIStubOptions = {}, env: Record<string, string> = {}, model = 'whisper-1') {
+async function setup(stubOptions: OpenAIStubOptions = {}, env: Record<string, string> = {}, model = 'whisper-1', speech?: SpeechDetector) {
   const stub = await startOpenAIStub(stubOptions);
   const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model, maxRetries: 0, timeoutMs: 10_000 });
   const dropped: string[] = [];
   const metrics: ServerMetrics = { ...noopMetrics, transcriptionDropped: (reason) => dropped.push(reason) };
-  const server = await startServer({ store: 'memory', engine, metrics, env: { ENGINE_MAX_RETRIES: '0', ...env } });
+  const server = await startServer({ store: 'memory', engine, metrics, env: { ENGINE_MAX_RETRIES: '0', ...env }, ...(speech ? { speech } : {}) });
   const client = await connect(server.url);
   cleanups.push(() => stub.close(), () => server.close(), () => client.close());
   return { stub, server, client, dropped };
@@ -163,6 +166,28 @@ describe('no invented text on noise', () => {
     expect(end).toMatchObject({ ok: true, text: '' });
     expect(client.results).toEqual([]);
     expect(dropped).toEqual(['no_speech']);
+  });
+
+  it('with Silero VAD, noise alone never reaches the engine (the energy VAD alone sends it), and is counted', async () => {
+    const silero = await loadSileroSpeechDetector(DEFAULT_SPEECH_DBFS, pino({ level: 'silent' }));
+    const noise = Buffer.concat([noisePcm(2500), silentPcm(1000), noisePcm(2000, 11)]);
+    const withSilero = await setup({}, { SEGMENT_MIN_MS: '1000' }, 'whisper-1', silero);
+    const end = (await streamWhole(withSilero.client, noise)).end;
+    expect(end).toMatchObject({ ok: true, text: '' });
+    expect(withSilero.stub.uploads).toHaveLength(0);
+    expect(withSilero.dropped).toEqual(['not_speech', 'not_speech']);
+    // The same audio with the energy VAD alone: both bursts went to the engine (and only its own gate saved the text).
+    const energyOnly = await setup({}, { SEGMENT_MIN_MS: '1000' });
+    await streamWhole(energyOnly.client, noise);
+    expect(energyOnly.stub.uploads).toHaveLength(2);
+  });
+
+  it('with Silero VAD, speech after noise is still transcribed', async () => {
+    const silero = await loadSileroSpeechDetector(DEFAULT_SPEECH_DBFS, pino({ level: 'silent' }));
+    const { stub, client } = await setup({ respond: () => ({ text: 'hello world' }) }, {}, 'whisper-1', silero);
+    const { end } = await streamWhole(client, Buffer.concat([noisePcm(2500), hello]));
+    expect(stub.uploads).toHaveLength(1);
+    expect(end.text).toBe('hello world');
   });
 
   it('a repetition loop (compression_ratio 3) is dropped', async () => {

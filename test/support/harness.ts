@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/server/compose.js';
+import type { SpeechDetector } from '../../src/audio/speech-detector.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import type { ServerMetrics } from '../../src/metrics/metrics.js';
@@ -35,11 +36,13 @@ export async function startServer(options: {
   env?: Record<string, string>;
   port?: number;
   metrics?: ServerMetrics;
+  /** The energy VAD alone unless given (tests stream synthetic tones as speech). */
+  speech?: SpeechDetector;
 }): Promise<TestServer> {
   // The server shares its event loop with the test driving it: the driver's own work is not the server's load.
   const config = loadConfig({ TRANSCRIBER: 'pocketsphinx', LOG_LEVEL: 'silent', MAX_EVENT_LOOP_UTILIZATION: '1', ...options.env });
   const store = typeof options.store === 'string' ? await createStore(options.store) : options.store;
-  const app = createApp(config, { store, engine: options.engine, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const app = createApp(config, { store, engine: options.engine, ...(options.metrics ? { metrics: options.metrics } : {}), ...(options.speech ? { speech: options.speech } : {}) });
   const port = await app.listen(options.port ?? 0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${port}`,

@@ -26,7 +26,8 @@ function baseEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   for (const [key, value] of Object.entries(process.env)) if (!INHERITED_OUT.test(key)) clean[key] = value;
   // Port 0: the server logs the ports it took, which is read back below (no race for a "free" port). The event-loop
   // guard is off unless a test sets it: on a host running two test workers it would refuse sessions the test needs.
-  return { ...clean, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MAX_EVENT_LOOP_UTILIZATION: '1', ...env };
+  // The energy VAD decides what is speech: many tests stream a synthetic tone as speech, which Silero rightly refuses.
+  return { ...clean, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MAX_EVENT_LOOP_UTILIZATION: '1', SPEECH_DETECTOR: 'energy', ...env };
 }
 
 function assertBuilt(): void {

