@@ -72,7 +72,7 @@ const { values } = parseArgs({
     'quota-change': { type: 'string' },
     'max-delay': { type: 'string', default: '10000' },
     /** The adaptive limit's initial window. */
-    initial: { type: 'string', default: '4' },
+    initial: { type: 'string', default: '16' },
     /** OVERLOADED answers a session retries after retry_after_ms before it gives up. */
     retries: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
