@@ -35,6 +35,8 @@ const USAGE = `Usage: npm run bench:stt [-- --only ${SCENARIOS.join(',')}] [--se
                    --steps quota=50,100/no-quota=300,500
   --interim-n N    speakers for "interims under load" (default: the largest N the quota scenario held in this run, else 150)
   --quiet-wait S   before each step, wait up to S seconds for other processes to use under 0.5 cores (default 60)
+  --retry-disturbed K  run a step again (at most K more times) when other processes used more than 0.5 cores during
+                   it; the table keeps the least disturbed attempt (default 0)
   --quick          tiny N and 6 s of audio: checks the plumbing, the figures mean nothing`;
 
 const PAUSES = fileURLToPath(new URL('../../test/fixtures/hello-with-pauses.wav', import.meta.url));
@@ -223,6 +225,7 @@ interface Context {
   audioMs: number;
   log: (line: string) => void;
   quiet: QuietRule;
+  retryDisturbed: number;
 }
 
 function describe(step: StepResult): string {
@@ -263,7 +266,7 @@ async function stepThrough(id: Scenario, settings: ScenarioSettings, steps: numb
   let verdict = `held at every N up to ${steps[steps.length - 1]}`;
   for (const n of steps) {
     context.log(`[${id}] N=${n}…`);
-    const step = await runStep(plan(settings, n, context.audioMs), context.infra, context.audio, SPEECH_DBFS, context.quiet);
+    const step = await leastDisturbed(id, () => runStep(plan(settings, n, context.audioMs), context.infra, context.audio, SPEECH_DBFS, context.quiet), context);
     results.push(step);
     context.log(`[${id}] ${describe(step)}`);
     const v = stepVerdict(step, settings.limitMs ?? LIMIT_MS, refusalRule(id, settings));
@@ -284,6 +287,18 @@ async function stepThrough(id: Scenario, settings: ScenarioSettings, steps: numb
 
 function refusalRule(id: Scenario, settings: ScenarioSettings): boolean | 'allowed' {
   return settings.refusals ?? (id === 'overload' || id === 'overload-fixed');
+}
+
+/** On a shared machine: the step again while other processes took more than the quiet rule's cores during it. */
+async function leastDisturbed(id: Scenario, run: () => Promise<StepResult>, context: Context): Promise<StepResult> {
+  let best = await run();
+  for (let attempt = 2; attempt <= context.retryDisturbed + 1 && best.cores.other > context.quiet.maxOtherCores; attempt++) {
+    context.log(`[${id}] ${describe(best)}`);
+    context.log(`[${id}] other processes used ${best.cores.other} cores during the step: attempt ${attempt}…`);
+    const next = await run();
+    if (next.cores.other < best.cores.other) best = next;
+  }
+  return best;
 }
 
 function largestHolding(report: ConfigurationReport | undefined): number | undefined {
@@ -347,6 +362,7 @@ async function main(): Promise<void> {
       steps: { type: 'string' },
       'interim-n': { type: 'string' },
       'quiet-wait': { type: 'string' },
+      'retry-disturbed': { type: 'string' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -375,6 +391,7 @@ async function main(): Promise<void> {
     audioMs,
     log: (line) => console.error(line),
     quiet: quick ? { maxOtherCores: Infinity, waitMs: 0 } : { maxOtherCores: 0.5, waitMs: Number(values['quiet-wait'] ?? 60) * 1000 },
+    retryDisturbed: Number(values['retry-disturbed'] ?? 0),
   };
   const all = scenarioSettings(quick);
   const started = new Date();

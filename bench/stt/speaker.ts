@@ -222,12 +222,25 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
     });
     socket.on('transcription_error', (error) => count(`transcription_error ${error.code}`));
     return new Promise((resolve) => {
-      socket.once('connect', () => resolve(socket));
-      socket.once('connect_error', (error) => {
-        if (countFailure) count(`connect_error ${(error as { data?: { code?: string } }).data?.code ?? error.message}`);
+      let settled = false;
+      const failed = (why: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (countFailure) count(`connect_error ${why}`);
         socket.disconnect();
         resolve(undefined);
+      };
+      // A server killed during the handshake may close the transport with neither 'connect' nor 'connect_error'.
+      const timer = setTimeout(() => failed('timeout'), ACK_TIMEOUT_MS);
+      socket.once('connect', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(socket);
       });
+      socket.once('connect_error', (error) => failed((error as { data?: { code?: string } }).data?.code ?? error.message));
+      socket.once('disconnect', () => failed('closed'));
     });
   }
 
@@ -347,12 +360,16 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
     }
     await Promise.all(acks);
     // Resent chunks join `acks` as the resume sends them; the poll ends once every scheduled chunk is acknowledged.
-    while (plan.resume && outcome.failure === undefined && acked.subarray(0, scheduled).includes(0)) await sleep(50);
+    // Bounded, so a speaker the bench failed to bring back shows as STUCK instead of holding the step forever.
+    const deadline = performance.now() + END_TIMEOUT_MS;
+    const stuck = () => performance.now() > deadline && (outcome.failure ??= 'STUCK') !== undefined;
+    while (plan.resume && outcome.failure === undefined && acked.subarray(0, scheduled).includes(0) && !stuck()) await sleep(50);
     if (outcome.failure !== undefined) return outcome;
 
     endCalledAt = performance.now();
     for (;;) {
       const socket = live;
+      if (stuck()) return outcome;
       if (!socket) {
         await (resuming ?? sleep(50));
         if (outcome.failure !== undefined) return outcome;
