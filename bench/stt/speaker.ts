@@ -303,45 +303,53 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
   }
 
   try {
-    let first = await connect();
-    for (let attempt = 1; !first && plan.resume && attempt < 10; attempt++) {
-      await sleep(backoffDelay(attempt, plan.resume));
-      first = await connect();
-    }
-    if (!first) {
-      outcome.failure = 'CONNECT_ERROR';
-      return outcome;
-    }
-
     const payload: StartSessionRequest = { sample_rate: audio.recording.sampleRate };
     if (plan.interim) {
       payload.interim_results = true;
       if (plan.interimIntervalMs) payload.interim_interval_ms = plan.interimIntervalMs;
     }
+    let first: Connection | undefined;
     let accepted: StartSessionAccepted | undefined;
-    for (;;) {
-      const response = await request<StartSessionAccepted>(first, ACK_TIMEOUT_MS, (s, ack) => s.emit('start_session', payload, ack));
-      if (!response) {
-        outcome.failure = first.connected ? 'START_TIMEOUT' : 'DISCONNECTED';
-        return outcome;
+    // A resume-aware speaker whose connection (or start_session's answer) is lost before the session starts tries
+    // again with backoff, as the client library does; otherwise that ends it.
+    for (let attempt = 0; !accepted; attempt++) {
+      if (attempt > 0) {
+        if (!plan.resume || attempt >= 10) return outcome;
+        await sleep(backoffDelay(attempt, plan.resume));
       }
-      if (response.ok) {
-        accepted = response;
-        break;
+      first = await connect();
+      if (!first) {
+        outcome.failure = 'CONNECT_ERROR';
+        continue;
       }
-      if (response.error.code !== 'OVERLOADED') {
-        outcome.failure = response.error.code;
-        return outcome;
+      outcome.failure = undefined;
+      for (;;) {
+        const response = await request<StartSessionAccepted>(first, ACK_TIMEOUT_MS, (s, ack) => s.emit('start_session', payload, ack));
+        if (!response) {
+          outcome.failure = first.connected ? 'START_TIMEOUT' : 'DISCONNECTED';
+          break;
+        }
+        if (response.ok) {
+          accepted = response;
+          break;
+        }
+        if (response.error.code !== 'OVERLOADED') {
+          outcome.failure = response.error.code;
+          return outcome;
+        }
+        outcome.refusals += 1;
+        if (response.error.retry_after_ms !== undefined) outcome.retryAfterMs.push(response.error.retry_after_ms);
+        if (outcome.refusals > plan.overloadRetries) {
+          outcome.failure = 'OVERLOADED';
+          return outcome;
+        }
+        await sleep(response.error.retry_after_ms ?? 1000);
       }
-      outcome.refusals += 1;
-      if (response.error.retry_after_ms !== undefined) outcome.retryAfterMs.push(response.error.retry_after_ms);
-      if (outcome.refusals > plan.overloadRetries) {
-        outcome.failure = 'OVERLOADED';
-        return outcome;
-      }
-      await sleep(response.error.retry_after_ms ?? 1000);
+      // An unanswered start_session on a live connection is not retried: the server may be holding it.
+      if (!accepted && outcome.failure === 'START_TIMEOUT') return outcome;
     }
     outcome.started = true;
+    outcome.failure = undefined;
     sessionId = accepted.session_id;
     resumeToken = accepted.resume_token;
     live = first;
