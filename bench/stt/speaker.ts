@@ -126,6 +126,8 @@ export interface SpeakerOutcome {
 }
 
 const ACK_TIMEOUT_MS = 10_000;
+/** socket.io-client's own connection timeout (its default), also for a handshake that ends without a connect_error. */
+const CONNECT_TIMEOUT_MS = 20_000;
 const END_TIMEOUT_MS = 120_000;
 /** A resume-aware speaker has at most this many chunks awaiting their ack, as the client library (its default window). */
 const RESUME_WINDOW = 32;
@@ -232,7 +234,7 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
         resolve(undefined);
       };
       // A server killed during the handshake may close the transport with neither 'connect' nor 'connect_error'.
-      const timer = setTimeout(() => failed('timeout'), ACK_TIMEOUT_MS);
+      const timer = setTimeout(() => failed('timeout'), CONNECT_TIMEOUT_MS);
       socket.once('connect', () => {
         if (settled) return;
         settled = true;
