@@ -296,6 +296,7 @@ async function leastDisturbed(id: Scenario, run: () => Promise<StepResult>, cont
     context.log(`[${id}] ${describe(best)}`);
     context.log(`[${id}] other processes used ${best.cores.other} cores during the step: attempt ${attempt}…`);
     const next = await run();
+    context.log(`[${id}] attempt ${attempt}: ${describe(next)}`);
     if (next.cores.other < best.cores.other) best = next;
   }
   return best;
