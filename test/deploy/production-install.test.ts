@@ -88,7 +88,7 @@ describe('production install', () => {
     const [build, runtime] = replayed as [ReplayedStage, ReplayedStage];
 
     expect(build.ran).toEqual(expect.arrayContaining([expect.stringMatching(/^npm ci --include=dev\b/), 'npm run build']));
-    expect(runtime.ran).toEqual([expect.stringMatching(/^npm ci --omit=dev\b/)]);
+    expect(runtime.ran).toEqual([expect.stringMatching(/^npm ci --omit=dev\b/), expect.stringMatching(/^rm -rf node_modules\/onnxruntime-node\/bin\/napi-v6\/darwin /)]);
     // Debian's pocketsphinx is installed in the image; here the host has it (the replay skips apt-get).
     expect(runtime.systemSteps.join(' ')).toMatch(/apt-get install .*\bpocketsphinx pocketsphinx-en-us\b/);
     expect(spawnSync('sh', ['-c', 'command -v pocketsphinx_continuous']).status).toBe(0);
@@ -104,6 +104,9 @@ describe('production install', () => {
     expect(existsSync(path.join(app, 'src'))).toBe(false);
     expect(existsSync(path.join(app, 'node_modules/socket.io/package.json'))).toBe(true);
     expect(existsSync(path.join(app, 'node_modules/typescript'))).toBe(false);
+    // Silero VAD's runtime for this OS stays; the other OSes' binaries are gone.
+    expect(existsSync(path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'))).toBe(true);
+    expect(existsSync(path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6/win32'))).toBe(false);
 
     const [port, opsPort] = [await freePort(), await freePort()];
     // The image sets NODE_ENV=production: anonymous clients are an explicit choice there, and /ops/* needs OPS_TOKEN.
@@ -118,6 +121,8 @@ describe('production install', () => {
       const health = spawnSync(hc === 'node' ? process.execPath : hc!, hcArgs, { env, timeout: 10_000 });
       expect(health.status).toBe(0);
       await answerSpokenSession(`http://127.0.0.1:${port}`);
+      // The speech went past Silero VAD (the image's default detector), which loaded from the pruned install.
+      expect(out.join('\n')).not.toContain('Silero VAD could not load');
       // The performance test reads the bundled sample from the image layout (dist/assets) and runs the engine on it.
       const perf = await fetch(`http://127.0.0.1:${opsPort}/ops/test-sentry-performance`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } });
       const report = (await perf.json()) as { status: string; operations: Array<{ name: string }> };
