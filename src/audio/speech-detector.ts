@@ -54,7 +54,9 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
       const sounding = speechBounds(pcm, sampleRate, speechDbfs);
       if (!sounding) return false;
       const audio = resamplePcm16(pcm.subarray(sounding.from), sampleRate, SILERO_RATE);
-      const samples = new Int16Array(audio.buffer, audio.byteOffset, audio.byteLength >> 1);
+      // A segment read back from the store may sit at an odd offset of its buffer: an Int16Array view needs an even one.
+      const aligned = audio.byteOffset % 2 === 0 ? audio : Buffer.from(audio);
+      const samples = new Int16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 1);
       const state = new Model(model.session);
       const window = new Float32Array(WINDOW_SAMPLES);
       let run = 0;

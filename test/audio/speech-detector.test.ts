@@ -58,6 +58,15 @@ describe('Silero speech detector', () => {
     }
   });
 
+  it('reads PCM at an odd offset of its buffer (as a segment read back from Redis can be)', async () => {
+    const pcm = fixture('hello.wav');
+    const odd = Buffer.alloc(pcm.length + 1).subarray(1);
+    pcm.copy(odd);
+    expect(odd.byteOffset % 2).toBe(1);
+    expect(await silero.hasSpeech(odd, RATE)).toBe(true);
+    expect(await silero.hasSpeech(Buffer.concat([Buffer.alloc(1), whiteNoise(2000)]).subarray(1), RATE)).toBe(false);
+  });
+
   it('answers silence without running the model', async () => {
     expect(await silero.hasSpeech(Buffer.alloc(RATE * 2), RATE)).toBe(false);
   });
