@@ -39,6 +39,8 @@ const speech: [string, Buffer][] = [
     'Please send the quarterly report to the finance team before Friday afternoon.',
     'Turn left at the second traffic light, then continue straight for about two miles.',
   ].map((text, i) => [`espeak-ng sentence ${i + 1}`, espeak(i, text)] as [string, Buffer]),
+  // One-word answers: the shortest speech a voice app must not lose.
+  ...['yes', 'no'].map((word, i) => [`espeak-ng "${word}"`, espeak(10 + i, word)] as [string, Buffer]),
 ];
 const notSpeech: [string, Buffer][] = [
   ['white noise', sox('white', 'synth', '6', 'whitenoise', 'vol', '0.2')],

@@ -23,8 +23,12 @@ const SILERO_RATE = 16_000;
 const WINDOW_SAMPLES = 512;
 /** Probability at or above which a window is speech (Silero's own default). */
 const SPEECH_PROBABILITY = 0.5;
-/** Speech this long in a row (8 windows, 256 ms: Silero's min_speech_duration_ms) makes the segment speech. */
-const SPEECH_WINDOWS = 8;
+/**
+ * Speech this long in a row (4 windows, 128 ms) makes the segment speech. Half of Silero's own minimum speech (250 ms):
+ * a one-word answer ("yes", "no", espeak-ng) holds 9–10 windows, the end of a word cut by the end of a stream fewer,
+ * and none of the noises, hums and music of bench/vad reached even one.
+ */
+const SPEECH_WINDOWS = 4;
 
 /** The part of the package this module uses: a loaded model whose fresh copies keep their own recurrent state. */
 interface SileroModel {
