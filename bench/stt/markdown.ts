@@ -33,7 +33,10 @@ export function sessionsCell(step: StepResult): string {
   const failed = codes(step.failures);
   // Older results.json files have no retryAfterMs.
   const r = step.retryAfterMs;
-  const retry = r && r.count > 0 ? `; retry_after_ms min / P50 / max ${ms(r.min)} / ${ms(r.p50)} / ${ms(r.max)}` : '';
+  const w = step.admittedAfterRefusalWaitMs;
+  const retry =
+    (r && r.count > 0 ? `; retry_after_ms min / P50 / max ${ms(r.min)} / ${ms(r.p50)} / ${ms(r.max)}` : '') +
+    (w && w.count > 0 ? `; ${w.count} started after retrying, P50 / max ${ms(w.p50)} / ${ms(w.max)} after their first start_session` : '');
   return `${step.started} / ${step.refused}${step.refusals > step.refused ? ` (${step.refusals} answers)` : ''} / ${step.completed}${failed || retry ? ` (${failed}${retry})` : ''}`;
 }
 

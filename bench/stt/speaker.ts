@@ -103,6 +103,8 @@ export interface SpeakerOutcome {
   refusals: number;
   /** Their retry_after_ms, as the server handed them out. */
   retryAfterMs: number[];
+  /** From its first start_session to the one accepted (ms), when it started. */
+  startWaitMs: number | undefined;
   started: boolean;
   /** end_session answered. */
   completed: boolean;
@@ -160,6 +162,7 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
     index: plan.index,
     refusals: 0,
     retryAfterMs: [],
+    startWaitMs: undefined,
     started: false,
     completed: false,
     failure: undefined,
@@ -351,6 +354,7 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
       if (!accepted && outcome.failure === 'START_TIMEOUT') return outcome;
     }
     outcome.started = true;
+    outcome.startWaitMs = performance.now() - plan.startAt;
     outcome.failure = undefined;
     sessionId = accepted.session_id;
     resumeToken = accepted.resume_token;

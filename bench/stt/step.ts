@@ -107,6 +107,8 @@ export interface StepResult {
   engineInFlight: number[];
   /** retry_after_ms of every OVERLOADED answer to start_session. */
   retryAfterMs: Spread;
+  /** How long the sessions admitted after an OVERLOADED waited from their first start_session (ms). */
+  admittedAfterRefusalWaitMs: Spread;
   /** The server second by second (with plan.sampleServer). */
   series?: ServerSeries;
   restart?: RestartReport;
@@ -304,6 +306,7 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
       envelopes,
       engineInFlight,
       retryAfterMs: spread(outcomes.flatMap((o) => o.retryAfterMs)),
+      admittedAfterRefusalWaitMs: spread(outcomes.filter((o) => o.started && o.refusals > 0).map((o) => o.startWaitMs ?? 0)),
       series: serverSeries,
       restart: restart && restartReport(restart.killedAt - t0, restart.killedAt, restart.backAt, outcomes),
       wallS: Math.round(cpu.wallSeconds),
