@@ -56,6 +56,8 @@ export interface TranscriptionEngine {
   /** Resolves when the engine can serve (readiness); rejects naming what is wrong. */
   check(): Promise<void>;
   close?(): Promise<void>;
+  /** A local engine loads what it needs now (the server's start), not on the first segments. */
+  warmUp?(): Promise<void>;
   /** With a fallback engine: the primary's circuit breaker (readiness warns while it is not closed). */
   breakerState?(): 'closed' | 'open' | 'half_open';
 }

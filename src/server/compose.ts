@@ -213,6 +213,8 @@ export async function composeServer(config: Config, logger: Logger): Promise<Tra
     waitTimeout: () => prometheus.metrics.storeWaitTimeout(),
   });
   const engine = await createEngine(config, logger);
+  // A local engine's decoders load their model before the first session comes, not under its first segments.
+  await engine.warmUp?.();
   (engine as Partial<FallbackEngine>).watchBreaker?.((state) => prometheus.metrics.engineBreakerState(state));
   // Sentry telemetry when instrument.ts started Sentry (SENTRY_DSN or SENTRY_SPOTLIGHT), else the no-op seam; what
   // the SDK drops is counted in the metrics.

@@ -185,6 +185,20 @@ describe('pocketsphinx decoder pool with the real recogniser', { timeout: 180_00
     }
   });
 
+  it('warmUp() starts every decoder before any segment, and the first segments run on them', async () => {
+    const engine = createPocketsphinxEngine({ command: COMMAND, decoders: 2, tmpDir: freshDir() });
+    try {
+      expect(await engine.decoderPids()).toEqual([]);
+      await engine.warmUp();
+      const warm = await engine.decoderPids();
+      expect(warm).toHaveLength(2);
+      await Promise.all([hello, withPauses].map((a) => engine.transcribe({ pcm: a.pcm, sampleRate: 16000 })));
+      expect((await engine.decoderPids()).sort()).toEqual([...warm].sort());
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('spreads concurrent segments over the pool, and close() leaves no process or file behind', async () => {
     const tmpDir = freshDir();
     const engine = createPocketsphinxEngine({ command: COMMAND, decoders: 2, tmpDir });

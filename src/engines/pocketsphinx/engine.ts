@@ -32,6 +32,8 @@ export interface PocketsphinxEngine extends TranscriptionEngine {
   readonly capacity: number;
   /** Process ids of the decoders now running. */
   decoderPids(): Promise<number[]>;
+  /** Starts every decoder now rather than on its first segment. */
+  warmUp(): Promise<void>;
   /** Ends every decoder process and removes their files; segments still waiting fail. */
   close(): Promise<void>;
 }
@@ -81,6 +83,7 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions): Po
     capacity: pool.size,
     transcribe,
     decoderPids: () => pool.pids(),
+    warmUp: () => pool.warmUp(),
     async check() {
       assertPocketsphinxInstalled(command);
     },

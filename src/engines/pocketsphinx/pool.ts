@@ -54,6 +54,20 @@ export class DecoderPool {
     }
   }
 
+  /**
+   * Starts every slot's decoder now, so a cold node's first segments do not wait for the model to load (and the
+   * scheduler's first latencies are the decoders' own). A decoder that fails to start is started again on first use.
+   */
+  async warmUp(): Promise<void> {
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        if (slot.decoder !== undefined || this.closed) return;
+        slot.decoder = this.options.startDecoder();
+        await slot.decoder.catch(() => undefined);
+      }),
+    );
+  }
+
   /** Process ids of the decoders now running, for tests and diagnostics. */
   async pids(): Promise<number[]> {
     const decoders = await Promise.all(this.slots.map((slot) => slot.decoder?.catch(() => undefined)));
