@@ -17,7 +17,7 @@ import {
   type StartSessionRequest,
   type TranscriptionResult,
 } from '../../src/protocol/index.js';
-import { hasSpeech } from '../../src/audio/vad.js';
+import { forEachFrame } from '../../src/audio/vad.js';
 
 /** The recording as every speaker reads it: two passes back to back, so a chunk from any offset is one view. */
 export class SpeakerAudio {
@@ -128,6 +128,8 @@ export interface SpeakerOutcome {
 }
 
 const ACK_TIMEOUT_MS = 10_000;
+/** Loud audio no final covers counts as lost speech from this much on: about a syllable. */
+const MIN_LOST_SPEECH_MS = 200;
 /** socket.io-client's own connection timeout (its default), also for a handshake that ends without a connect_error. */
 const CONNECT_TIMEOUT_MS = 20_000;
 const END_TIMEOUT_MS = 120_000;
@@ -444,7 +446,12 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
     return list;
   }
 
-  /** Every accepted byte is either in a final or in audio without speech (which gets no result by design). */
+  /**
+   * Every accepted byte is either in a final or in audio without speech (which gets no result by design). Speech here is
+   * at least a syllable's worth of loud frames (MIN_LOST_SPEECH_MS): a speaker starts and stops at arbitrary points of
+   * the recording, and the 10–160 ms of a word's edge caught there is not a word the server's speech detector (Silero)
+   * should send to the engine.
+   */
   function checkCoverage(): void {
     const ackedMs = audio.msOf(outcome.ackedBytes);
     outcome.uncountedMs = Math.max(0, ackedMs - outcome.ended!.duration_ms);
@@ -458,7 +465,11 @@ export async function runSpeaker(plan: SpeakerPlan, audio: SpeakerAudio): Promis
     if (outcome.ended!.duration_ms > at) gaps.push([at, outcome.ended!.duration_ms]);
     for (const [from, to] of gaps) {
       const pcm = audio.slice(plan.offsetBytes, audio.bytesOf(from), audio.bytesOf(to));
-      if (hasSpeech(pcm, audio.recording.sampleRate, plan.speechDbfs)) outcome.lostSpeechMs += to - from;
+      let loudMs = 0;
+      forEachFrame(pcm, audio.recording.sampleRate, plan.speechDbfs, (isSpeech, frameBytes) => {
+        if (isSpeech) loudMs += audio.msOf(frameBytes);
+      });
+      if (loudMs >= MIN_LOST_SPEECH_MS) outcome.lostSpeechMs += to - from;
     }
   }
 }
