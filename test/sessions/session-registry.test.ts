@@ -22,7 +22,8 @@ afterEach(async () => {
 async function serverWithSlowEngine(delayMs: number, hold?: Promise<void>) {
   stub = await startOpenAIStub({ respond: () => ({ delayMs, ...(hold ? { hold } : {}) }) });
   const engine = createOpenAIEngine({ apiKey: 'sk-test', baseUrl: stub.url, model: 'whisper-1', maxRetries: 0, timeoutMs: 10_000 });
-  server = await startServer({ store: 'memory', engine, env: { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500' } });
+  // A fixed limit of 256 slots: admission, judging 1 s segments at its prior cost, lets the tests' 40 sessions in.
+  server = await startServer({ store: 'memory', engine, env: { SEGMENT_MAX_MS: '1000', SEGMENT_MIN_MS: '500', ENGINE_CONCURRENCY: '256' } });
   return server;
 }
 

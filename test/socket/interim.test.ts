@@ -3,6 +3,7 @@
 // interims are shed — never queued — when the engine is busy.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
+import { AdmissionControl } from '../../src/scheduler/admission.js';
 import type { TranscriptionResult } from '../../src/protocol/index.js';
 import { chunksOf, loudPcm, silentPcm } from '../support/audio.js';
 import { connect, startServer, type TestClient, type TestServer } from '../support/harness.js';
@@ -126,6 +127,9 @@ describe('interim results under a saturated engine', () => {
     // One request at a time: while a final runs, no interim may start.
     const server = await startServer({ store: 'memory', engine: engineOf(stub), env: { SEGMENT_MAX_MS: '2000', SEGMENT_MIN_MS: '500', ENGINE_CONCURRENCY: '1' } });
     const asked = vi.spyOn(server.app.scheduler, 'askInterimRoom');
+    // Three sessions of 1 s segments on a one-slot engine is overload on purpose: admission (test/scheduler) would
+    // turn two away; here it lets them in, so that the interims' shedding is what is tested.
+    const admissionOff = vi.spyOn(AdmissionControl.prototype, 'refusal').mockReturnValue(undefined);
     const clients = await Promise.all([connect(server.url), connect(server.url), connect(server.url)]);
     try {
       const sessions = await Promise.all(clients.map((c) => startSession(c, { interim_results: true, interim_interval_ms: 500 })));
@@ -148,6 +152,7 @@ describe('interim results under a saturated engine', () => {
       expect(stub.uploads.length - finals.length).toBeLessThan(9);
       expect(interimUploads.length).toBe(stub.uploads.length - finals.length);
     } finally {
+      admissionOff.mockRestore();
       for (const c of clients) c.close();
       await server.close();
       await stub.close();

@@ -67,10 +67,11 @@ describe('OVERLOADED', () => {
       expect(end).toMatchObject({ ok: true, segments: 5, duration_ms: 5000 });
       expect(Buffer.concat(stub.uploads.map((u) => u.pcm)).equals(audio)).toBe(true);
 
-      // Caught up: new sessions are welcome again.
+      // Caught up: new sessions are welcome again, and readiness says so. (Once the newcomer runs, this one-slot engine
+      // has no room for a second session of 1 s segments: readiness is judged before it starts.)
       await until(() => server.app.scheduler.state.queued === 0 && server.app.scheduler.state.inFlight === 0, 'the queue to drain');
-      expect(await newcomer.call('start_session', {})).toMatchObject({ ok: true, resumed: false });
       expect((await probe()).failed).not.toContain('capacity');
+      expect(await newcomer.call('start_session', {})).toMatchObject({ ok: true, resumed: false });
     } finally {
       running.close();
       newcomer.close();
