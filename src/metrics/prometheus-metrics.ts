@@ -114,7 +114,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
 
   const transcriptionDropped = new Counter({
     name: name('transcription_dropped_total'),
-    help: 'Engine output dropped as not speech (Whisper no_speech_prob/avg_logprob, or compression_ratio for repetition loops), by reason',
+    help: 'Audio or engine output dropped as not speech, by reason: not_speech (Silero VAD, never uploaded), no_speech (Whisper no_speech_prob/avg_logprob), repetition (compression_ratio)',
     labelNames: ['reason'] as const,
     registers,
   });
