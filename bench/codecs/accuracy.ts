@@ -14,35 +14,11 @@ import { createStreamDecoder, type StreamDecoderOptions, type StreamFormat } fro
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { describeMachine } from '../shared/machine.js';
+import { ESPEAK_ARGS, SENTENCES, wordErrors, words } from '../shared/speech-corpus.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixturesDir = path.join(root, 'test/fixtures');
 
-/** Varied ordinary sentences with known transcripts (numbers spelt out, as the engine writes them). */
-const SENTENCES = [
-  'the weather will be warm and sunny this afternoon',
-  'please send the report to my office before friday',
-  'we need to buy milk bread and eggs from the store',
-  'the train to boston leaves at seven thirty in the morning',
-  'can you turn off the lights when you leave the room',
-  'my sister is coming to visit us next week',
-  'the meeting has been moved to the second floor',
-  'i would like a cup of coffee with a little sugar',
-  'the children played in the park until it got dark',
-  'he forgot his keys at home again this morning',
-  'our flight was delayed by two hours because of the snow',
-  'she reads a new book every month',
-  'the doctor said i should drink more water',
-  'turn left at the next corner and then go straight',
-  'the price of gas went up again last week',
-  'they are building a new school near the river',
-  'do you know what time the store closes tonight',
-  'the dog barked at the mailman all morning',
-  'i think we should leave before the traffic gets bad',
-  'thank you very much for your help yesterday',
-];
-/** The fixtures' voice and speed (scripts/make-fixtures.sh). */
-const ESPEAK_ARGS = ['-v', 'en-us+m1', '-s', '150', '-g', '5'];
 
 const { values } = parseArgs({
   options: {
@@ -124,24 +100,6 @@ const CONDITIONS: Condition[] = [
   },
 ];
 
-function words(text: string): string[] {
-  return text.toLowerCase().match(/[a-z']+/g) ?? [];
-}
-
-/** Word-level Levenshtein distance (substitutions + deletions + insertions). */
-export function wordErrors(reference: string, hypothesis: string): number {
-  const ref = words(reference);
-  const hyp = words(hypothesis);
-  let distance = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= hyp.length; j++) {
-      next.push(Math.min(distance[j]! + 1, next[j - 1]! + 1, distance[j - 1]! + (ref[i - 1] === hyp[j - 1] ? 0 : 1)));
-    }
-    distance = next;
-  }
-  return distance[hyp.length]!;
-}
 
 async function main(): Promise<void> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'codecs-accuracy-'));

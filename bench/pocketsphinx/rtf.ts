@@ -13,24 +13,19 @@ import type { TranscriptionEngine } from '../../src/engines/engine.js';
 import { DECODER_SEARCH, DECODER_SEARCH_ARGS } from '../../src/engines/pocketsphinx/decoder.js';
 import { createPocketsphinxEngine, type PocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
+import { ESPEAK_ARGS, SENTENCES as SHARED_SENTENCES, wordErrors, words } from '../shared/speech-corpus.js';
 
 /** The last commit with the per-segment engine (src/engines/pocketsphinx.ts). */
 const LEGACY_COMMIT = '3c4200b';
 const LEVELS_DB = [0, -6, -12, -18];
 const FIXTURES = ['hello.wav', 'hello-with-pauses.wav'];
 /** Ordinary sentences beyond the two fixtures, so a setting is not chosen for two clips' words. */
-const SENTENCES = [
-  'the weather will be warm and sunny this afternoon',
-  'please send the report to my office before friday',
-  'we need to buy milk bread and eggs from the store',
-  'the train to boston leaves at seven thirty in the morning',
-  'can you turn off the lights when you leave the room',
-  'my sister is coming to visit us next week',
-  'the meeting has been moved to the second floor',
-  'i would like a cup of coffee with a little sugar',
-];
-/** The fixtures' voice and speed (scripts/make-fixtures.sh); espeak-ng says the same text the same way every run. */
-const ESPEAK_ARGS = ['-v', 'en-us+m1', '-s', '150', '-g', '5'];
+const SENTENCES = SHARED_SENTENCES.slice(0, 8);
+
+function wordAccuracy(spoken: string, heard: string): number {
+  return 1 - wordErrors(spoken, heard) / words(spoken).length;
+}
+
 /** The sentences' input level: one level; the fixtures cover the range. */
 const SENTENCE_LEVEL_DB = -6;
 
@@ -155,24 +150,6 @@ function scale(pcm: Buffer, gain: number, noise: number): Buffer {
   return out;
 }
 
-function words(text: string): string[] {
-  return text.toLowerCase().match(/[a-z']+/g) ?? [];
-}
-
-function wordAccuracy(spoken: string, heard: string): number {
-  const ref = words(spoken);
-  const hyp = words(heard);
-  // distance[j] = edits turning the first i spoken words into the first j heard words (Levenshtein, by rows).
-  let distance = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= hyp.length; j++) {
-      next.push(Math.min(distance[j]! + 1, next[j - 1]! + 1, distance[j - 1]! + (ref[i - 1] === hyp[j - 1] ? 0 : 1)));
-    }
-    distance = next;
-  }
-  return 1 - distance[hyp.length]! / ref.length;
-}
 
 /** CPU seconds of this process's exited, waited-for children (fields 16 and 17 of /proc/self/stat). */
 function childCpuSeconds(): number {

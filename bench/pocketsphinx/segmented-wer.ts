@@ -12,32 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { Segmenter } from '../../src/sessions/segmenter.js';
+import { ESPEAK_ARGS, SENTENCES, wordErrors, words } from '../shared/speech-corpus.js';
 
 const fixturesDir = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
-/** bench/codecs/accuracy.ts's sentences and voice, so the figures compare. */
-const SENTENCES = [
-  'the weather will be warm and sunny this afternoon',
-  'please send the report to my office before friday',
-  'we need to buy milk bread and eggs from the store',
-  'the train to boston leaves at seven thirty in the morning',
-  'can you turn off the lights when you leave the room',
-  'my sister is coming to visit us next week',
-  'the meeting has been moved to the second floor',
-  'i would like a cup of coffee with a little sugar',
-  'the children played in the park until it got dark',
-  'he forgot his keys at home again this morning',
-  'our flight was delayed by two hours because of the snow',
-  'she reads a new book every month',
-  'the doctor said i should drink more water',
-  'turn left at the next corner and then go straight',
-  'the price of gas went up again last week',
-  'they are building a new school near the river',
-  'do you know what time the store closes tonight',
-  'the dog barked at the mailman all morning',
-  'i think we should leave before the traffic gets bad',
-  'thank you very much for your help yesterday',
-];
-const ESPEAK_ARGS = ['-v', 'en-us+m1', '-s', '150', '-g', '5'];
 /** A breath between read sentences: shorter than SILENCE_MS (600), so only the cap cuts. */
 const BREATH_MS = 250;
 /** Sentences per reading (one session each). */
@@ -46,22 +23,6 @@ const CHUNK_BYTES = 3200;
 
 const { values } = parseArgs({ options: { caps: { type: 'string', default: '8000,6000,4000,3000' }, trim: { type: 'string', default: 'off' } } });
 
-function words(text: string): string[] {
-  return text.toLowerCase().match(/[a-z']+/g) ?? [];
-}
-
-/** Word-level Levenshtein distance (substitutions + deletions + insertions). */
-function wordErrors(reference: string, hypothesis: string): number {
-  const ref = words(reference);
-  const hyp = words(hypothesis);
-  let distance = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= hyp.length; j++) next.push(Math.min(distance[j]! + 1, next[j - 1]! + 1, distance[j - 1]! + (ref[i - 1] === hyp[j - 1] ? 0 : 1)));
-    distance = next;
-  }
-  return distance[hyp.length]!;
-}
 
 /** Where the server would cut `pcm` (16 kHz) fed in 100 ms chunks, with the default pause rules and this cap. */
 function cuts(pcm: Buffer, maxMs: number): Array<[number, number]> {
