@@ -228,7 +228,7 @@ async function sample(): Promise<void> {
   for (let second = 1; second <= (rampMs + audioMs) / 1000 + 30; second++) {
     await sleep(1000);
     const s = scheduler.state;
-    trace.push(`${second}s limit ${s.limit} inFlight ${s.inFlight}${interimMs > 0 ? ` (interims ${interimsInFlight})` : ''} queued ${s.queued} active ${active} rate ${admission.segmentRate().toFixed(1)}/s capacity ${scheduler.capacityPerSecond?.toFixed(1) ?? '—'} delay ${Math.round(scheduler.expectedResultDelayMs())}`);
+    trace.push(`${second}s limit ${s.limit} inFlight ${s.inFlight}${interimMs > 0 ? ` (interims ${interimsInFlight})` : ''} queued ${s.queued} active ${active} rate ${admission.segmentRate().toFixed(1)}/s capacity shown ${scheduler.provenCapacityPerSecond.toFixed(1)} delay ${Math.round(scheduler.expectedResultDelayMs())}`);
   }
 }
 

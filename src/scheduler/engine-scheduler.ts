@@ -85,11 +85,6 @@ export class EngineScheduler {
     return this.averageLatencyMs;
   }
 
-  /** Segments the engine can finish per second at the most it expects to be allowed. */
-  get capacityPerSecond(): number | undefined {
-    return this.averageLatencyMs === undefined ? undefined : (this.options.limit.ceiling * 1000) / this.averageLatencyMs;
-  }
-
   /**
    * Segments a second the engine has shown it can take, for admitting sessions before their load is seen: the limit
    * reached so far with room to double (as it may within a round trip while nothing has pushed back), never above
