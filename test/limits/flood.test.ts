@@ -1,6 +1,6 @@
 // A flooding client (its own process, the real socket.io-client) against the real server with its default limits: it
 // is stopped at the transport and closed with server_notice FLOODING while a real-time neighbour's chunks are all
-// acked in order; a well-behaved client (the client library, honouring retry_after_ms) is never paused; a flooder that
+// acked in order; a well-behaved client (the client library, honouring retry_after_ms) is never paused by the flood guard; a flooder that
 // vanishes while paused leaves nothing behind. Behaviour only: the latency figures are bench/noisy-neighbour/noisy-neighbour.ts's.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { TranscriptionClient } from '../../src/client/index.js';
 import { createOpenAIEngine } from '../../src/engines/openai.js';
+import { FloodGuard } from '../../src/limits/flood-guard.js';
 import { NAMESPACE } from '../../src/protocol/index.js';
 import { loudPcm } from '../support/audio.js';
 import { connect, startServer, until, type TestClient, type TestServer } from '../support/harness.js';
@@ -128,7 +129,10 @@ describe('a well-behaved client', () => {
   it('(the client library: a window of 32, retry_after_ms honoured) is never paused, even while rate limited', async () => {
     // A small burst and a high rate: many chunks, quickly, with RATE_LIMITED refusals along the way.
     const { url } = await start({ AUDIO_RATE_LIMIT: '100', AUDIO_BURST_MS: '2000' });
-    const paused = vi.spyOn(WebSocket.prototype, 'pause');
+    // The flood guard's decisions (a pause, or the close after too many). The read budget may still defer the rest of
+    // a loop turn's packets to the next turn (it did on a loaded host: acks and the window's refills shared one long
+    // poll phase); that deferral is fairness, not a penalty, and is not what this test is about.
+    const floodPaused = vi.spyOn(FloodGuard.prototype as unknown as { pause(now: number): void }, 'pause');
     const client = new TranscriptionClient({ url, socketOptions: { transports: ['websocket'] } });
     const notices: unknown[] = [];
     client.on('notice', (notice) => notices.push(notice));
@@ -143,7 +147,7 @@ describe('a well-behaved client', () => {
     // It was refused (RATE_LIMITED) and resent along the way: the limit was reached, the guard did not mind.
     expect(stats.resent).toBeGreaterThan(0);
     expect(end.duration_ms).toBe(chunks * 100);
-    expect(paused).not.toHaveBeenCalled();
+    expect(floodPaused).not.toHaveBeenCalled();
     expect(notices).toEqual([]);
   });
 
