@@ -90,7 +90,6 @@ describe('Redis Sentinel', () => {
     await watcher;
     await failover;
 
-    expect(await sentinel.primaryPort()).toBe(sentinel.replica.port);
     runs.forEach((run, i) => {
       const totalMs = sources[i]!.length / 32;
       expect(run.end).toMatchObject({ ok: true, duration_ms: Math.round(totalMs) });
@@ -109,6 +108,10 @@ describe('Redis Sentinel', () => {
     for (const server of servers) expect(await metric(server, 'store_failovers_total')).toBeGreaterThanOrEqual(1);
     expect(readiness).toContain(503);
     expect(readiness.at(-1)).toBe(200);
-    expect(await redisCli(sentinel.replica.port, 'ROLE')).toMatch(/^master/);
+    // The promotion itself was awaited above. The sentinels may fail over again later, to the replacement once it has
+    // synced (seen once on a loaded CI host): the data checks above hold either way; the primary they name now must be one.
+    const primaryNow = await sentinel.primaryPort();
+    expect([sentinel.replica.port, oldPrimary.port]).toContain(primaryNow);
+    expect(await redisCli(primaryNow, 'ROLE')).toMatch(/^master/);
   }, 60_000);
 });
