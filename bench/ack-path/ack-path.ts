@@ -40,6 +40,9 @@ const config = loadConfig({
   OPENAI_API_KEY: 'sk-bench',
   AUDIO_RATE_LIMIT: '0',
   LOG_LEVEL: 'warn',
+  // A fixed engine limit: admission's prior (one segment per half SEGMENT_MAX_MS per new session, against the 16 an
+  // adaptive limit starts at) would refuse most of these sessions, which all start before any segment is cut.
+  ENGINE_CONCURRENCY: '1024',
 });
 // By default an engine that answers at once: its upload is not the ack path's cost (--openai-engine measures it).
 const engine: TranscriptionEngine = values['openai-engine']

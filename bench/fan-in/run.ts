@@ -12,6 +12,7 @@ import { describeMachine } from '../shared/machine.js';
 import { formatMarkdown, targets, type RunDescription } from './markdown.js';
 import { runBounded } from '../shared/processes.js';
 import {
+  FAN_IN_SERVER_ENV,
   FAN_IN_WARM_UP_MS,
   fanInRampUpMs,
   fanInResult,
@@ -54,8 +55,7 @@ function settingsFor(quick: boolean, hello: SpeechSample, pauses: SpeechSample):
     },
     replay: { sessions: [1, 16], audioMs: 60_000 },
     // Phrases with 1 s pauses, so the VAD cuts segments while audio still flows; 8 sessions spread over 3 s,
-    // each ending on its own, never need more than ENGINE_CONCURRENCY's adaptive start (4) engine calls at once, so queueing
-    // stays out of the figure.
+    // each ending on its own, never need more than a few engine calls at once, so queueing stays out of the figure.
     finalization: { sample: pauses, sessions: 8, loops: 3, pace: 'realtime', rampUpMs: 3000, engineDelayMs: 200 },
     memory: { sessions: 1000, settleMs: 2000 },
     freshServers: true,
@@ -89,7 +89,7 @@ function method(settings: BenchSettings): string[] {
             ' the least disturbed one kept); the fan-in table shows what they used.',
         ]
       : []),
-    'Server settings: defaults (ENGINE_CONCURRENCY adaptive from 4, SEGMENT_MAX_MS 8000, …), TRANSCRIBER=openai at the stub, LOG_LEVEL=warn,' +
+    'Server settings: defaults (SEGMENT_MAX_MS 8000, …) but ENGINE_CONCURRENCY=1024 (so admission never turns a step\'s sessions away), TRANSCRIBER=openai at the stub, LOG_LEVEL=warn,' +
       ' NODE_ENV=production, SENTRY_PROFILES_SAMPLE_RATE=0; Sentry configurations send to a local process that only counts envelopes.' +
       ' Clients use the WebSocket transport. CPU per chunk is the server process\'s user + system time (/proc/<pid>/stat) over the' +
       ' whole step divided by the chunks acknowledged.',
@@ -115,7 +115,7 @@ async function runAll(configurations: Configuration[], infra: Infrastructure, se
   try {
     if (!settings.freshServers) {
       await each(configurations, async (c) => {
-        shared.set(c.id, await startServer(c, infra, { engineDelayMs: settings.finalization.engineDelayMs }));
+        shared.set(c.id, await startServer(c, infra, { engineDelayMs: settings.finalization.engineDelayMs, env: FAN_IN_SERVER_ENV }));
       });
     }
     const server = (c: Configuration) => shared.get(c.id);
@@ -154,7 +154,7 @@ async function profile(id: string, sessions: number, seconds: number, hello: Spe
   const infra = await startInfrastructure(configuration.store === 'redis');
   const dir = join(ROOT, 'bench', 'results', 'profiles', `${id}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
-  const server = await startServer(configuration, infra, { cpuProfileDir: dir });
+  const server = await startServer(configuration, infra, { cpuProfileDir: dir, env: FAN_IN_SERVER_ENV });
   const rampUpMs = fanInRampUpMs(sessions);
   console.error(`Profiling ${configuration.label}: ${sessions} real-time sessions for ${seconds} s…`);
   const summary = await runLoadTest(

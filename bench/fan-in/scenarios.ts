@@ -21,6 +21,14 @@ export function fanInRampUpMs(sessions: number): number {
  * 54-154 ms on freshly started servers and 30-36 ms on the same servers run again (measured 2026-11-30; the run is in
  * `git log -p BENCHMARKS.md`, "The fan-in on a quiet host").
  */
+/**
+ * Server settings every fan-in server gets: a fixed engine limit. These steps measure the chunk path at N streaming
+ * sessions; with the adaptive limit, admission's prior (a segment per half SEGMENT_MAX_MS per new session, against the
+ * 16 the limit starts at) refuses sessions of a fast ramp until finals prove the engine, and fewer streams send
+ * (measured at N = 200: ~1,280 chunks/s instead of ~1,640).
+ */
+export const FAN_IN_SERVER_ENV: Record<string, string> = { ENGINE_CONCURRENCY: '1024' };
+
 export const FAN_IN_WARM_UP_MS = 10_000;
 
 export interface BenchSettings {
@@ -134,7 +142,7 @@ async function withServer<T>(
   fn: (server: RunningServer) => Promise<T>,
 ): Promise<T> {
   if (shared) return fn(shared);
-  const server = await startServer(configuration, infra, { engineDelayMs });
+  const server = await startServer(configuration, infra, { engineDelayMs, env: FAN_IN_SERVER_ENV });
   try {
     return await fn(server);
   } finally {

@@ -6,6 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { freePort, getJson, startChild, type Child } from './processes.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * Where the server under test is built: this checkout, or BENCH_BUILD=<another checkout>/ (built, with its
+ * node_modules) to measure an older build under the same harness, in the same run.
+ */
+const SERVER_ROOT = process.env.BENCH_BUILD ?? ROOT;
 
 export interface Configuration {
   id: string;
@@ -94,8 +99,8 @@ export interface RunningServer {
 
 /** The real server's entry, with Sentry's instrument module loaded first when the build has it. */
 function serverArgs(): string[] {
-  if (!existsSync(`${ROOT}dist/main.js`)) throw new Error('dist/main.js is missing: run `npm run build` (npm run bench does) first');
-  const instrument = existsSync(`${ROOT}dist/telemetry/instrument.js`) ? ['--import', './dist/telemetry/instrument.js'] : [];
+  if (!existsSync(`${SERVER_ROOT}dist/main.js`)) throw new Error('dist/main.js is missing: run `npm run build` (npm run bench does) first');
+  const instrument = existsSync(`${SERVER_ROOT}dist/telemetry/instrument.js`) ? ['--import', './dist/telemetry/instrument.js'] : [];
   return [...instrument, 'dist/main.js'];
 }
 
@@ -167,7 +172,7 @@ export async function startServer(
   const { child } = await startChild(`server (${configuration.id})`, {
     command: process.execPath,
     args: [...profiling, ...serverArgs()],
-    cwd: ROOT,
+    cwd: SERVER_ROOT,
     env,
     readyPort: port,
     // A cluster primary listens only once its workers have started, each loading the whole server.

@@ -168,7 +168,8 @@ export async function runStep(plan: StepPlan, infra: Infrastructure, audio: Spea
   const env: Record<string, string> = { ...plan.env };
   if (opsPort !== undefined) env.OPS_PORT = String(opsPort);
   if (plan.restartAtMs !== undefined && plan.configuration.store === 'redis') env.REDIS_KEY_PREFIX = `bench:${randomUUID()}:`;
-  const serverOptions = { enginePath: plan.enginePath ?? '', env };
+  // STT_PROFILE_DIR=<dir>: the server runs under `node --cpu-prof` (summarise with bench/shared/cpu-profile.ts).
+  const serverOptions = { enginePath: plan.enginePath ?? '', env, cpuProfileDir: process.env.STT_PROFILE_DIR };
   let server: RunningServer = await startServer(plan.configuration, infra, serverOptions);
   try {
     const stubPid = infra.children.find((c) => c.name === 'engine stub')!.pid;
