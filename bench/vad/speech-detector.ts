@@ -1,7 +1,8 @@
 // What Silero VAD changes and costs (`npm run bench:vad`): the same cuts the segmenter makes today (energy VAD), on real
 // speech (the fixtures, espeak-ng sentences) and on sounds that are not speech (noises, a hum, a chord, sox-made);
 // how many segments go to the engine with the energy VAD alone and with Silero behind it, and Silero's CPU per
-// segment and per real-time stream (process CPU time around each decision; the model runs on one thread).
+// segment and per real-time stream (process CPU time around each decision; the model runs on one thread); and a surge
+// of segments checked at once, whose windows run in batches, against the same checked one after another.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -97,5 +98,28 @@ const lines = [
 for (const [name, pcm] of speech) lines.push(await row(name, pcm));
 for (const [name, pcm] of notSpeech) lines.push(await row(name, pcm));
 lines.push('', `Silero decisions: ${sileroDecisions}, ${(sileroCpuMs / Math.max(1, sileroDecisions)).toFixed(1)} ms CPU each on average.`);
+
+// A surge: every segment above, from `copies` speakers, cut in the same second. Checked one after another, each
+// decision's windows run alone; checked at once (as the sessions' cuts are), the windows of all of them run in batches.
+const heard: Buffer[] = [];
+for (const [, pcm] of [...speech, ...notSpeech]) for (const segment of segments(pcm)) if (await energy.hasSpeech(segment, RATE)) heard.push(segment);
+const copies = 20;
+const surge = Array.from({ length: copies }, () => heard).flat();
+async function timed(check: () => Promise<unknown>): Promise<{ cpuMs: number; wallMs: number }> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await check();
+  const used = process.cpuUsage(cpu);
+  return { cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - start };
+}
+const oneByOne = await timed(async () => {
+  for (const segment of surge) await silero.hasSpeech(segment, RATE);
+});
+const atOnce = await timed(() => Promise.all(surge.map((segment) => silero.hasSpeech(segment, RATE))));
+lines.push(
+  '',
+  `Surge: ${surge.length} segments (${copies} speakers' worth of the above) checked one after another: ${oneByOne.cpuMs.toFixed(0)} ms CPU` +
+    ` (${(oneByOne.cpuMs / surge.length).toFixed(2)} per segment); all at once: ${atOnce.cpuMs.toFixed(0)} ms CPU (${(atOnce.cpuMs / surge.length).toFixed(2)} per segment), ${atOnce.wallMs.toFixed(0)} ms until the last answer.`,
+);
 console.log(lines.join('\n'));
 rmSync(scratch, { recursive: true, force: true });

@@ -2,10 +2,12 @@
 // sound; Silero VAD, a neural speech detector, tells speech from noise, music and breathing, which Whisper would
 // otherwise answer with invented text. Silero runs only on segments the energy VAD already hears, from their first
 // loud frame, and stops as soon as it has heard enough speech: a segment of speech costs it a few dozen 32 ms frames,
-// not all of them. Where the model cannot load, the energy VAD decides alone (and start-up says so).
+// not all of them, and the frames of every segment being checked run as one batch per loop turn. Where the model
+// cannot load, the energy VAD decides alone (and start-up says so).
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { resamplePcm16 } from './resample.js';
+import { SileroBatch, SileroStream, WINDOW_SAMPLES, type OrtSession } from './silero-batch.js';
 import { hasSpeech, speechBounds } from './vad.js';
 
 export interface SpeechDetector {
@@ -18,9 +20,8 @@ export function energySpeechDetector(speechDbfs: number): SpeechDetector {
   return { name: 'energy', hasSpeech: async (pcm, sampleRate) => hasSpeech(pcm, sampleRate, speechDbfs) };
 }
 
-/** Silero's window at 16 kHz, and the rate its bundled model takes. */
+/** The rate the bundled model takes. */
 const SILERO_RATE = 16_000;
-const WINDOW_SAMPLES = 512;
 /** Probability at or above which a window is speech (Silero's own default). */
 const SPEECH_PROBABILITY = 0.5;
 /**
@@ -30,10 +31,9 @@ const SPEECH_PROBABILITY = 0.5;
  */
 const SPEECH_WINDOWS = 4;
 
-/** The part of the package this module uses: a loaded model whose fresh copies keep their own recurrent state. */
+/** The part of the package this module uses: the model it loads (its ONNX session), run here in batches. */
 interface SileroModel {
-  session: unknown;
-  processChunk(window: Float32Array, sampleRate: number): Promise<number>;
+  session: OrtSession;
 }
 
 /**
@@ -50,8 +50,9 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
     logger.warn({ err: error }, 'Silero VAD could not load: the energy VAD alone decides what is speech (SPEECH_DETECTOR=energy silences this)');
     return undefined;
   }
-  // Each segment gets its own copy of the model's state (the session, with the weights, is shared).
-  const Model = model.constructor as new (session: unknown) => SileroModel;
+  // One session (the weights) for every segment; each check keeps its own recurrent state, and the windows of all the
+  // checks under way run together (src/audio/silero-batch.ts).
+  const batch = new SileroBatch(model.session);
   return {
     name: 'silero',
     async hasSpeech(pcm, sampleRate) {
@@ -61,12 +62,12 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
       // A segment read back from the store may sit at an odd offset of its buffer: an Int16Array view needs an even one.
       const aligned = audio.byteOffset % 2 === 0 ? audio : Buffer.from(audio);
       const samples = new Int16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 1);
-      const state = new Model(model.session);
+      const stream = new SileroStream();
       const window = new Float32Array(WINDOW_SAMPLES);
       let run = 0;
       for (let at = 0; at + WINDOW_SAMPLES <= samples.length; at += WINDOW_SAMPLES) {
         for (let i = 0; i < WINDOW_SAMPLES; i++) window[i] = samples[at + i]! / 32768;
-        run = (await state.processChunk(window, SILERO_RATE)) >= SPEECH_PROBABILITY ? run + 1 : 0;
+        run = (await batch.probability(stream, window)) >= SPEECH_PROBABILITY ? run + 1 : 0;
         if (run >= SPEECH_WINDOWS) return true;
       }
       return false;
