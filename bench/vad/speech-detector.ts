@@ -73,10 +73,10 @@ async function row(name: string, pcm: Buffer): Promise<string> {
   let bySilero = 0;
   let cpuMs = 0;
   for (const segment of cuts) {
-    if (!(await energy.hasSpeech(segment, RATE))) continue;
+    if ((await energy.classify(segment, RATE)) !== 'speech') continue;
     byEnergy++;
     const before = process.cpuUsage();
-    if (await silero.hasSpeech(segment, RATE)) bySilero++;
+    if ((await silero.classify(segment, RATE)) === 'speech') bySilero++;
     const used = process.cpuUsage(before);
     cpuMs += (used.user + used.system) / 1000;
   }
@@ -87,7 +87,7 @@ async function row(name: string, pcm: Buffer): Promise<string> {
 }
 
 // One warm-up decision: the first run of an ONNX session allocates its buffers.
-await silero.hasSpeech(speech[0]![1], RATE);
+await silero.classify(speech[0]![1], RATE);
 const m = describeMachine();
 const lines = [
   `Run of ${new Date().toISOString()}; ${m.cpu}, ${m.cores} cores, Node ${m.node}; load average ${loadavg().map((v) => v.toFixed(2)).join(' / ')}.`,
@@ -102,7 +102,7 @@ lines.push('', `Silero decisions: ${sileroDecisions}, ${(sileroCpuMs / Math.max(
 // A surge: every segment above, from `copies` speakers, cut in the same second. Checked one after another, each
 // decision's windows run alone; checked at once (as the sessions' cuts are), the windows of all of them run in batches.
 const heard: Buffer[] = [];
-for (const [, pcm] of [...speech, ...notSpeech]) for (const segment of segments(pcm)) if (await energy.hasSpeech(segment, RATE)) heard.push(segment);
+for (const [, pcm] of [...speech, ...notSpeech]) for (const segment of segments(pcm)) if ((await energy.classify(segment, RATE)) === 'speech') heard.push(segment);
 const copies = 20;
 const surge = Array.from({ length: copies }, () => heard).flat();
 async function timed(check: () => Promise<unknown>): Promise<{ cpuMs: number; wallMs: number }> {
@@ -113,9 +113,9 @@ async function timed(check: () => Promise<unknown>): Promise<{ cpuMs: number; wa
   return { cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - start };
 }
 const oneByOne = await timed(async () => {
-  for (const segment of surge) await silero.hasSpeech(segment, RATE);
+  for (const segment of surge) await silero.classify(segment, RATE);
 });
-const atOnce = await timed(() => Promise.all(surge.map((segment) => silero.hasSpeech(segment, RATE))));
+const atOnce = await timed(() => Promise.all(surge.map((segment) => silero.classify(segment, RATE))));
 lines.push(
   '',
   `Surge: ${surge.length} segments (${copies} speakers' worth of the above) checked one after another: ${oneByOne.cpuMs.toFixed(0)} ms CPU` +

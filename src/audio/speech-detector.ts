@@ -10,14 +10,21 @@ import { resamplePcm16 } from './resample.js';
 import { SileroBatch, SileroStream, WINDOW_SAMPLES, type OrtSession } from './silero-batch.js';
 import { hasSpeech, speechBounds } from './vad.js';
 
+/**
+ * What a segment holds: nothing above the energy VAD's threshold, speech, or sound the detector can tell is not speech
+ * (noise, music, breathing: counted as dropped, never sent to the engine).
+ */
+export type SegmentSound = 'silence' | 'speech' | 'not_speech';
+
 export interface SpeechDetector {
   readonly name: 'silero' | 'energy';
-  /** Whether 16-bit mono PCM at `sampleRate` holds speech. */
-  hasSpeech(pcm: Buffer, sampleRate: number): Promise<boolean>;
+  /** What 16-bit mono PCM at `sampleRate` holds. */
+  classify(pcm: Buffer, sampleRate: number): Promise<SegmentSound>;
 }
 
+/** The energy VAD alone: it hears sound, and takes all sound for speech. */
 export function energySpeechDetector(speechDbfs: number): SpeechDetector {
-  return { name: 'energy', hasSpeech: async (pcm, sampleRate) => hasSpeech(pcm, sampleRate, speechDbfs) };
+  return { name: 'energy', classify: async (pcm, sampleRate) => (hasSpeech(pcm, sampleRate, speechDbfs) ? 'speech' : 'silence') };
 }
 
 /** The rate the bundled model takes. */
@@ -55,9 +62,10 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
   const batch = new SileroBatch(model.session);
   return {
     name: 'silero',
-    async hasSpeech(pcm, sampleRate) {
-      const sounding = speechBounds(pcm, sampleRate, speechDbfs);
-      if (!sounding) return false;
+    async classify(pcm, sampleRate) {
+      if (!hasSpeech(pcm, sampleRate, speechDbfs)) return 'silence';
+      // From the first loud frame: the model reads as little as it must.
+      const sounding = speechBounds(pcm, sampleRate, speechDbfs) ?? { from: 0 };
       const audio = resamplePcm16(pcm.subarray(sounding.from), sampleRate, SILERO_RATE);
       // A segment read back from the store may sit at an odd offset of its buffer: an Int16Array view needs an even one.
       const aligned = audio.byteOffset % 2 === 0 ? audio : Buffer.from(audio);
@@ -68,9 +76,9 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
       for (let at = 0; at + WINDOW_SAMPLES <= samples.length; at += WINDOW_SAMPLES) {
         for (let i = 0; i < WINDOW_SAMPLES; i++) window[i] = samples[at + i]! / 32768;
         run = (await batch.probability(stream, window)) >= SPEECH_PROBABILITY ? run + 1 : 0;
-        if (run >= SPEECH_WINDOWS) return true;
+        if (run >= SPEECH_WINDOWS) return 'speech';
       }
-      return false;
+      return 'not_speech';
     },
   };
 }

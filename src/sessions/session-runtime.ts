@@ -365,13 +365,12 @@ export class SessionRuntime {
   }
 
   /**
-   * Whether a segment goes to the engine: it has sound (energy VAD) and the speech detector hears speech in it. Sound
-   * that is not speech (noise, music, breathing) is counted as dropped, as the engine's own non-speech answers are.
+   * Whether a segment goes to the engine: the speech detector hears speech in it. Sound that is not speech (noise,
+   * music, breathing) is counted as dropped, as the engine's own non-speech answers are; silence is not counted.
    */
   private async holdsSpeech(pcm: Buffer, span: SpanHandle): Promise<boolean> {
-    const rate = this.settings.sample_rate;
-    if (!hasSpeech(pcm, rate, this.deps.segmentation.speechDbfs)) return false;
-    if (this.deps.speech.name === 'energy' || (await this.deps.speech.hasSpeech(pcm, rate))) return true;
+    const sound = await this.deps.speech.classify(pcm, this.settings.sample_rate);
+    if (sound !== 'not_speech') return sound === 'speech';
     this.deps.metrics.transcriptionDropped(NOT_SPEECH);
     span.setAttributes({ 'transcription.dropped': 1, 'transcription.dropped_reasons': NOT_SPEECH, 'transcription.speech_detector': this.deps.speech.name });
     return false;

