@@ -224,6 +224,7 @@ export class SessionRuntime {
       start_ms: exactMs(stored.startByte, rate),
       end_ms: exactMs(stored.endByte, rate),
       latency_ms: latencyMs,
+      ...stored.details,
     };
   }
 
@@ -320,11 +321,12 @@ export class SessionRuntime {
       }
       if (!answered) cut.answered = { start, text, refused, result, timings };
       const failure: SegmentFailure | undefined = refused ? { code: ErrorCode.ENGINE_REJECTED, reason: refused.reason } : undefined;
+      const details = { ...this.extrasOf(result, timings), speech_final: cut.speechFinal };
       const commitStarted = performance.now();
       const fence = this.fence;
-      let outcome = await store.commitSegment(this.id, start, end, text, fence, failure);
+      let outcome = await store.commitSegment(this.id, start, end, text, fence, failure, details);
       // This process claimed the session again (the client resumed here) while the commit was on its way.
-      if (outcome.status === 'fenced' && this.fence !== fence) outcome = await store.commitSegment(this.id, start, end, text, this.fence, failure);
+      if (outcome.status === 'fenced' && this.fence !== fence) outcome = await store.commitSegment(this.id, start, end, text, this.fence, failure, details);
       metrics.storeRoundTrip('commit', (performance.now() - commitStarted) / 1000);
       if (outcome.status === 'fenced') throw this.lostClaim();
       if (outcome.status === 'unknown') throw new UnknownSessionError(this.id, 'expired', `session ${this.id} expired while its audio was being transcribed`);
@@ -342,7 +344,7 @@ export class SessionRuntime {
       this.previousText = stored.text;
       const latencyMs = performance.now() - cut.cutAt;
       metrics.resultEmitted('final', latencyMs / 1000);
-      this.sink?.result({ ...this.toResult(stored, Math.round(latencyMs)), ...this.extrasOf(result, timings), speech_final: cut.speechFinal });
+      this.sink?.result(this.toResult(stored, Math.round(latencyMs)));
     }
   }
 

@@ -1,5 +1,5 @@
 // The buffer store interface: session state and not-yet-transcribed audio, shared by the Redis and memory stores.
-import type { ErrorCode, SessionSettings } from '../protocol/index.js';
+import type { ErrorCode, SessionSettings, TranscriptionResult } from '../protocol/index.js';
 
 export interface SessionRecord {
   id: string;
@@ -23,6 +23,9 @@ export interface SegmentFailure {
   reason: string;
 }
 
+/** What a final carries beyond its text and times, kept with the segment so a replayed final carries it too. */
+export type SegmentDetails = Pick<TranscriptionResult, 'engine' | 'language' | 'speech_final' | 'words' | 'words_interpolated'>;
+
 /** A segment whose text is known (or that failed for good), kept so a resumed client can be sent what it missed. */
 export interface StoredSegment {
   segment: number;
@@ -31,6 +34,7 @@ export interface StoredSegment {
   endByte: number;
   /** Set when the segment was not transcribed (text is empty): it keeps its number, so results stay gap-free. */
   failed?: SegmentFailure;
+  details?: SegmentDetails;
 }
 
 export type AppendOutcome =
@@ -90,8 +94,9 @@ export interface BufferStore {
    * session's next numbered segment. Stale when the committed offset is no longer `startByte`; fenced (nothing
    * written) when `fence` is given and a newer claim exists. With `failure` the stretch is committed as not
    * transcribed: it takes the next number as a failed segment, and its audio is kept aside until the session ends.
+   * `details` are kept with a segment that has text.
    */
-  commitSegment(id: string, startByte: number, endByte: number, text: string, fence?: number, failure?: SegmentFailure): Promise<CommitOutcome>;
+  commitSegment(id: string, startByte: number, endByte: number, text: string, fence?: number, failure?: SegmentFailure, details?: SegmentDetails): Promise<CommitOutcome>;
   /**
    * Makes the caller the session's one owner: returns a fencing token higher than any given before, and takes the
    * session over from whoever held it (a resume elsewhere wins at once). The lease lasts `leaseMs` unless renewed.

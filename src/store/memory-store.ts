@@ -110,7 +110,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
       return s ? audioOf(s, from, to) : Buffer.alloc(0);
     },
 
-    async commitSegment(id, startByte, endByte, text, fence, failure): Promise<CommitOutcome> {
+    async commitSegment(id, startByte, endByte, text, fence, failure, details): Promise<CommitOutcome> {
       const s = live(id);
       if (!s) return { status: 'unknown' };
       if (fence !== undefined && fence !== s.fence) return { status: 'fenced' };
@@ -125,7 +125,7 @@ export function createMemoryStore({ ttlS, now = Date.now }: MemoryStoreOptions):
       r.committedBytes = end;
       let segment: StoredSegment | undefined;
       if (text || failure) {
-        segment = { segment: r.segments, text: failure ? '' : text, startByte, endByte: end, ...(failure ? { failed: { ...failure } } : {}) };
+        segment = { segment: r.segments, text: failure ? '' : text, startByte, endByte: end, ...(failure ? { failed: { ...failure } } : details ? { details: structuredClone(details) } : {}) };
         s.segments.push(segment);
         r.segments += 1;
       }

@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors/server-errors.js';
 import type { SessionSettings } from '../protocol/index.js';
-import type { AppendOutcome, BufferStore, CommitOutcome, SegmentFailure, SessionRecord, StoredSegment } from './buffer-store.js';
+import type { AppendOutcome, BufferStore, CommitOutcome, SegmentDetails, SegmentFailure, SessionRecord, StoredSegment } from './buffer-store.js';
 import { createRedisClient, settingOf, type RedisClient, type RedisTopology } from './redis-connection.js';
 
 // KEYS: meta, audio, segments, kept, decoder. ARGV: ttl, settings JSON, resume token hash ('' = none).
@@ -59,7 +59,8 @@ if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 return {'appended', seq, nextSeq + 1, buffered + size, received}
 `;
 
-// KEYS: meta, audio, segments, kept, decoder. ARGV: start byte, end byte, text, ttl, fence ('' = unfenced), failure JSON ('' = none).
+// KEYS: meta, audio, segments, kept, decoder. ARGV: start byte, end byte, text, ttl, fence ('' = unfenced), failure JSON ('' = none),
+// details JSON ('' = none).
 // A fence that is not the session's newest token writes nothing: the node that sent it lost the session.
 // A failed segment takes a number like a transcribed one, and its audio moves to the kept key until the session ends.
 const COMMIT = `
@@ -85,6 +86,9 @@ if ARGV[3] ~= '' or failed then
   if failed then
     entry.text = ''
     entry.failed = cjson.decode(ARGV[6])
+  elseif ARGV[7] ~= '' then
+    -- Kept as the JSON text it came as: cjson would turn an empty array into an object.
+    entry.details = ARGV[7]
   end
   redis.call('RPUSH', KEYS[3], cjson.encode(entry))
   redis.call('HINCRBY', KEYS[1], 'segments', 1)
@@ -117,7 +121,7 @@ interface StoreScripts {
   claimSession(meta: string, lease: string, leaseMs: number): Promise<number>;
   renewLease(meta: string, lease: string, fence: string, leaseMs: number): Promise<number>;
   appendChunk(meta: string, audio: string, decoder: string, seq: string, chunk: Buffer, max: number, ttl: number, fence: string, continuation: Uint8Array | string): Promise<unknown[]>;
-  commitSegment(meta: string, audio: string, segs: string, kept: string, decoder: string, start: number, end: number, text: string, ttl: number, fence: string, failure: string): Promise<unknown[]>;
+  commitSegment(meta: string, audio: string, segs: string, kept: string, decoder: string, start: number, end: number, text: string, ttl: number, fence: string, failure: string, details: string): Promise<unknown[]>;
 }
 type ScriptedRedis = RedisClient & StoreScripts;
 
@@ -142,6 +146,17 @@ export interface RedisStoreOptions {
   /** How long that WAIT may take before the writes are refused (retryable). */
   waitTimeoutMs?: number;
   events?: RedisStoreEvents;
+}
+
+/** A segment list entry; its details are JSON text inside it (see COMMIT), and a replay goes on without unreadable ones. */
+function parseStoredSegment(item: string): StoredSegment {
+  const { details, ...segment } = JSON.parse(item) as Omit<StoredSegment, 'details'> & { details?: string };
+  if (details === undefined) return segment;
+  try {
+    return { ...segment, details: JSON.parse(details) as SegmentDetails };
+  } catch {
+    return segment;
+  }
 }
 
 function toRecord(id: string, flat: unknown[]): SessionRecord {
@@ -331,12 +346,13 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
       });
     },
 
-    commitSegment(id, startByte, endByte, text, fence, failure) {
+    commitSegment(id, startByte, endByte, text, fence, failure, details) {
       return guarded('commit the segment', async (): Promise<CommitOutcome> => {
         const k = keys(id);
         const failed = failure ? JSON.stringify(failure) : '';
+        const kept = details ? JSON.stringify(details) : '';
         // Replicated before its result is sent: a result the client saw is never renumbered by a failover.
-        const r = await replicated(() => redis.commitSegment(k.meta, k.audio, k.segs, k.kept, k.decoder, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence), failed));
+        const r = await replicated(() => redis.commitSegment(k.meta, k.audio, k.segs, k.kept, k.decoder, startByte, endByte, text, ttlS, fence === undefined ? '' : String(fence), failed, kept));
         const status = String(r[0]);
         if (status === 'unknown') return { status: 'unknown' };
         if (status === 'fenced') return { status: 'fenced' };
@@ -344,7 +360,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
         if (status === 'stale') return { status: 'stale', record };
         const number = Number(r[2]);
         const segment: StoredSegment | undefined =
-          number < 0 ? undefined : { segment: number, text: failure ? '' : text, startByte, endByte: Number(r[3]), ...(failure ? { failed: failure as SegmentFailure } : {}) };
+          number < 0 ? undefined : { segment: number, text: failure ? '' : text, startByte, endByte: Number(r[3]), ...(failure ? { failed: failure as SegmentFailure } : details ? { details } : {}) };
         return { status: 'committed', record, segment };
       });
     },
@@ -367,7 +383,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Buff
     segmentsFrom(id, from) {
       return guarded('read the segments', async () => {
         const items = await redis.lrange(keys(id).segs, from, -1);
-        return items.map((item) => JSON.parse(item) as StoredSegment);
+        return items.map(parseStoredSegment);
       });
     },
 

@@ -81,6 +81,29 @@ describe('word timings, language, engine and speech_final on finals', () => {
     expect(finals[1]!.end_ms - finals[1]!.start_ms).toBe(4000);
   });
 
+  it('a client that resumes gets the finals it missed with their words, language, engine and speech_final', async () => {
+    const { server } = await setup();
+    let client = await connect(server.url);
+    const opened = await client.call('start_session', { word_timestamps: true });
+    const sessionId = opened.session_id as string;
+    // Speech and a pause: the first segment is cut and transcribed while this client is still here.
+    await sendChunks(client, sessionId, chunksOf(Buffer.concat([hello.subarray(0, 2 * RATE * 2), silentPcm(1000)]), 100));
+    await until(() => client.results.some((r) => r.is_final), 'the first final');
+    const live = client.results.find((r) => r.is_final)!;
+    expect(live.words!.length).toBeGreaterThan(0);
+    client.close();
+
+    client = await connect(server.url);
+    cleanups.push(() => client.close());
+    expect(await client.call('start_session', { session_id: sessionId, resume_token: opened.resume_token, word_timestamps: true })).toMatchObject({ resumed: true });
+    await until(() => client.results.some((r) => r.replayed), 'the replayed final');
+    const { replayed, latency_ms: _replayLatency, ...again } = client.results.find((r) => r.replayed)!;
+    const { latency_ms: _liveLatency, ...first } = live;
+    expect(replayed).toBe(true);
+    expect(again).toEqual(first);
+    expect(again).toMatchObject({ engine: 'openai', language: 'en', speech_final: true });
+  });
+
   it('without word_timestamps no words are asked for or sent', async () => {
     const { stub, client } = await setup();
     await streamWhole(client, hello);

@@ -1,6 +1,6 @@
 // The same contract for both buffer stores: atomic seq-checked appends, bounded buffers, exact commits.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SessionSettings } from '../../src/protocol/index.js';
+import { ErrorCode, type SessionSettings } from '../../src/protocol/index.js';
 import type { BufferStore } from '../../src/store/buffer-store.js';
 import { createStore, STORE_KINDS } from '../support/harness.js';
 
@@ -63,6 +63,26 @@ describe.each(STORE_KINDS)('%s buffer store', (kind) => {
     // Buffered bytes shrink after commits, so the cap applies to untranscribed audio only.
     expect(await store.append('s', 2, bytes(9, 9, 9, 9), 6)).toMatchObject({ status: 'appended', bufferedBytes: 6 });
     expect(await store.segmentsFrom('s', 0)).toEqual([{ segment: 0, text: 'hello', startByte: 2, endByte: 6 }]);
+  });
+
+  it('keeps a segment\'s details (engine, language, speech_final, words, empty ones included) for its replay; a failed one has none', async () => {
+    await store.openSession('s', settings);
+    await store.append('s', 0, bytes(1, 2, 3, 4, 5, 6), 100);
+    const details = {
+      engine: 'openai',
+      language: 'en',
+      speech_final: false,
+      words: [{ word: 'héllo "quoted"', start_ms: 0, end_ms: 120.5, confidence: 0.9 }],
+      words_interpolated: true as const,
+    };
+    expect(await store.commitSegment('s', 0, 2, 'héllo "quoted"', undefined, undefined, details)).toMatchObject({ segment: { details } });
+    await store.commitSegment('s', 2, 4, 'no words', undefined, undefined, { engine: 'openai', speech_final: true, words: [] });
+    await store.commitSegment('s', 4, 6, '', undefined, { code: ErrorCode.ENGINE_REJECTED, reason: 'refused' }, details);
+    const [first, second, failed] = await store.segmentsFrom('s', 0);
+    expect(first).toEqual({ segment: 0, text: 'héllo "quoted"', startByte: 0, endByte: 2, details });
+    expect(second!.details).toEqual({ engine: 'openai', speech_final: true, words: [] });
+    expect(failed).toMatchObject({ segment: 2, failed: { code: ErrorCode.ENGINE_REJECTED } });
+    expect(failed!.details).toBeUndefined();
   });
 
   it('ends a session: later chunks are refused, the transcript stays', async () => {
