@@ -77,19 +77,21 @@ export class SileroBatch {
       state.set(stream.state.subarray(0, STATE_SIZE), b * STATE_SIZE);
       state.set(stream.state.subarray(STATE_SIZE), (size + b) * STATE_SIZE);
     });
-    let outputs: Record<string, { data: ArrayLike<number> }>;
+    let probabilities: ArrayLike<number>;
+    let nextState: Float32Array;
     try {
-      outputs = await this.session.run({
+      const outputs = await this.session.run({
         input: new this.Tensor('float32', input, [size, INPUT_SAMPLES]),
         state: new this.Tensor('float32', state, [2, size, STATE_SIZE]),
         sr: this.rate,
       });
+      probabilities = outputs[this.session.outputNames[0]!]!.data;
+      nextState = outputs[this.session.outputNames[1]!]!.data as Float32Array;
     } catch (error) {
+      // Every window of the batch is answered, so no check waits for ever.
       for (const job of jobs) job.reject(error);
       return;
     }
-    const probabilities = outputs[this.session.outputNames[0]!]!.data;
-    const nextState = outputs[this.session.outputNames[1]!]!.data as Float32Array;
     jobs.forEach(({ stream, window, resolve }, b) => {
       stream.state.set(nextState.subarray(b * STATE_SIZE, (b + 1) * STATE_SIZE), 0);
       stream.state.set(nextState.subarray((size + b) * STATE_SIZE, (size + b + 1) * STATE_SIZE), STATE_SIZE);

@@ -60,25 +60,37 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
   // One session (the weights) for every segment; each check keeps its own recurrent state, and the windows of all the
   // checks under way run together (src/audio/silero-batch.ts).
   const batch = new SileroBatch(model.session);
+  let failures = 0;
   return {
     name: 'silero',
     async classify(pcm, sampleRate) {
       if (!hasSpeech(pcm, sampleRate, speechDbfs)) return 'silence';
-      // From the first loud frame: the model reads as little as it must.
-      const sounding = speechBounds(pcm, sampleRate, speechDbfs) ?? { from: 0 };
-      const audio = resamplePcm16(pcm.subarray(sounding.from), sampleRate, SILERO_RATE);
-      // A segment read back from the store may sit at an odd offset of its buffer: an Int16Array view needs an even one.
-      const aligned = audio.byteOffset % 2 === 0 ? audio : Buffer.from(audio);
-      const samples = new Int16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 1);
-      const stream = new SileroStream();
-      const window = new Float32Array(WINDOW_SAMPLES);
-      let run = 0;
-      for (let at = 0; at + WINDOW_SAMPLES <= samples.length; at += WINDOW_SAMPLES) {
-        for (let i = 0; i < WINDOW_SAMPLES; i++) window[i] = samples[at + i]! / 32768;
-        run = (await batch.probability(stream, window)) >= SPEECH_PROBABILITY ? run + 1 : 0;
-        if (run >= SPEECH_WINDOWS) return 'speech';
+      try {
+        return (await sileroHears(batch, pcm, sampleRate, speechDbfs)) ? 'speech' : 'not_speech';
+      } catch (error) {
+        // A model that fails must not hold speech back: the segment goes to the engine, as the energy VAD would send it.
+        if (failures++ === 0) logger.error({ err: error }, 'Silero VAD failed: segments it cannot check go to the engine (logged once)');
+        return 'speech';
       }
-      return 'not_speech';
     },
   };
+}
+
+/** Whether Silero hears SPEECH_WINDOWS windows of speech in a row in `pcm`, read from its first loud frame. */
+async function sileroHears(batch: SileroBatch, pcm: Buffer, sampleRate: number, speechDbfs: number): Promise<boolean> {
+  // From the first loud frame: the model reads as little as it must.
+  const sounding = speechBounds(pcm, sampleRate, speechDbfs) ?? { from: 0 };
+  const audio = resamplePcm16(pcm.subarray(sounding.from), sampleRate, SILERO_RATE);
+  // A segment read back from the store may sit at an odd offset of its buffer: an Int16Array view needs an even one.
+  const aligned = audio.byteOffset % 2 === 0 ? audio : Buffer.from(audio);
+  const samples = new Int16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 1);
+  const stream = new SileroStream();
+  const window = new Float32Array(WINDOW_SAMPLES);
+  let run = 0;
+  for (let at = 0; at + WINDOW_SAMPLES <= samples.length; at += WINDOW_SAMPLES) {
+    for (let i = 0; i < WINDOW_SAMPLES; i++) window[i] = samples[at + i]! / 32768;
+    run = (await batch.probability(stream, window)) >= SPEECH_PROBABILITY ? run + 1 : 0;
+    if (run >= SPEECH_WINDOWS) return true;
+  }
+  return false;
 }

@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { resamplePcm16 } from '../../src/audio/resample.js';
+import { SileroBatch } from '../../src/audio/silero-batch.js';
 import { energySpeechDetector, loadSileroSpeechDetector, type SpeechDetector } from '../../src/audio/speech-detector.js';
 import { DEFAULT_SPEECH_DBFS } from '../../src/audio/vad.js';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
@@ -70,6 +71,23 @@ describe('Silero speech detector', () => {
   it('answers silence without running the model', async () => {
     expect(await silero.classify(Buffer.alloc(RATE * 2), RATE)).toBe('silence');
     expect(await energySpeechDetector(DEFAULT_SPEECH_DBFS).classify(Buffer.alloc(RATE * 2), RATE)).toBe('silence');
+  });
+
+  it('a failing model holds nothing back: the segment counts as speech, and the failure is logged once', async () => {
+    const logged: unknown[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    const failing = (await loadSileroSpeechDetector(DEFAULT_SPEECH_DBFS, logger))!;
+    const probability = vi.spyOn(SileroBatch.prototype, 'probability').mockRejectedValue(new Error('inference failed'));
+    try {
+      expect(await failing.classify(whiteNoise(1000), RATE)).toBe('speech');
+      expect(await failing.classify(whiteNoise(1000), RATE)).toBe('speech');
+    } finally {
+      probability.mockRestore();
+    }
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ msg: expect.stringMatching(/Silero VAD failed/), err: { message: 'inference failed' } });
+    // Silence never reaches the model, failing or not.
+    expect(await failing.classify(Buffer.alloc(RATE), RATE)).toBe('silence');
   });
 
   it('any bytes at any rate: a boolean, never a throw', async () => {
