@@ -17,11 +17,6 @@ export function fanInRampUpMs(sessions: number): number {
 }
 
 /**
- * A fresh server's first seconds at a step's load are not its steady state: the P99 of the same 200 sessions was
- * 54-154 ms on freshly started servers and 30-36 ms on the same servers run again (measured 2026-11-30; the run is in
- * `git log -p BENCHMARKS.md`, "The fan-in on a quiet host").
- */
-/**
  * Server settings every fan-in server gets: a fixed engine limit. These steps measure the chunk path at N streaming
  * sessions; with the adaptive limit, admission's prior (a segment per half SEGMENT_MAX_MS per new session, against the
  * 16 the limit starts at) refuses sessions of a fast ramp until finals prove the engine, and fewer streams send
@@ -29,6 +24,11 @@ export function fanInRampUpMs(sessions: number): number {
  */
 export const FAN_IN_SERVER_ENV: Record<string, string> = { ENGINE_CONCURRENCY: '1024' };
 
+/**
+ * A fresh server's first seconds at a step's load are not its steady state: the P99 of the same 200 sessions was
+ * 54-154 ms on freshly started servers and 30-36 ms on the same servers run again (measured 2026-11-30; the run is in
+ * `git log -p BENCHMARKS.md`, "The fan-in on a quiet host").
+ */
 export const FAN_IN_WARM_UP_MS = 10_000;
 
 export interface BenchSettings {

@@ -2,6 +2,7 @@
 // server, or the real server (dist/) with its store and Sentry settings, all pointed at local stand-ins.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, getJson, startChild, type Child } from './processes.js';
 
@@ -10,7 +11,7 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * Where the server under test is built: this checkout, or BENCH_BUILD=<another checkout>/ (built, with its
  * node_modules) to measure an older build under the same harness, in the same run.
  */
-const SERVER_ROOT = process.env.BENCH_BUILD ?? ROOT;
+const SERVER_ROOT = process.env.BENCH_BUILD ? path.join(path.resolve(process.env.BENCH_BUILD), path.sep) : ROOT;
 
 export interface Configuration {
   id: string;

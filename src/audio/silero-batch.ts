@@ -39,7 +39,8 @@ export class SileroBatch {
   private readonly Tensor: TensorConstructor;
   private readonly rate: unknown;
   private queue: Job[] = [];
-  private scheduled = false;
+  /** A run is scheduled or under way: the next starts after it, with whatever queued meanwhile. */
+  private busy = false;
 
   constructor(private readonly session: OrtSession) {
     const require = createRequire(import.meta.url);
@@ -57,12 +58,18 @@ export class SileroBatch {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.queue.length === 0) return;
-    this.scheduled = true;
+    if (this.busy || this.queue.length === 0) return;
+    this.busy = true;
     // After this turn's I/O: every segment that asked during it joins the same run.
     setImmediate(() => {
-      this.scheduled = false;
-      void this.runBatch(this.queue.splice(0, MAX_BATCH)).finally(() => this.schedule());
+      const jobs = this.queue.splice(0, MAX_BATCH);
+      // Whatever fails, every window of the batch is answered (a settled promise ignores a second answer).
+      void this.runBatch(jobs)
+        .catch((error: unknown) => jobs.forEach((job) => job.reject(error)))
+        .finally(() => {
+          this.busy = false;
+          this.schedule();
+        });
     });
   }
 
@@ -87,6 +94,9 @@ export class SileroBatch {
       });
       probabilities = outputs[this.session.outputNames[0]!]!.data;
       nextState = outputs[this.session.outputNames[1]!]!.data as Float32Array;
+      if (probabilities.length !== size || !(nextState instanceof Float32Array) || nextState.length !== state.length) {
+        throw new Error(`Silero answered ${probabilities.length} probabilities and ${nextState.length} state values for a batch of ${size}`);
+      }
     } catch (error) {
       // Every window of the batch is answered, so no check waits for ever.
       for (const job of jobs) job.reject(error);

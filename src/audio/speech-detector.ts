@@ -60,7 +60,7 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
   // One session (the weights) for every segment; each check keeps its own recurrent state, and the windows of all the
   // checks under way run together (src/audio/silero-batch.ts).
   const batch = new SileroBatch(model.session);
-  let failures = 0;
+  const failures = failureLog(logger);
   return {
     name: 'silero',
     async classify(pcm, sampleRate) {
@@ -68,11 +68,28 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
       try {
         return (await sileroHears(batch, pcm, sampleRate, speechDbfs)) ? 'speech' : 'not_speech';
       } catch (error) {
+        if (!(error instanceof ModelFailure)) throw error;
         // A model that fails must not hold speech back: the segment goes to the engine, as the energy VAD would send it.
-        if (failures++ === 0) logger.error({ err: error }, 'Silero VAD failed: segments it cannot check go to the engine (logged once)');
+        failures(error.cause);
         return 'speech';
       }
     },
+  };
+}
+
+/** The model's own failure (onnxruntime), told apart from a mistake in the code around it, which must surface. */
+class ModelFailure extends Error {}
+
+/** Logs a model failure at once, then at most once a minute with how many there were since. */
+function failureLog(logger: Logger): (cause: unknown) => void {
+  let unlogged = 0;
+  let loggedAt = -Infinity;
+  return (cause) => {
+    unlogged += 1;
+    if (performance.now() - loggedAt < 60_000) return;
+    logger.error({ err: cause, failures: unlogged }, 'Silero VAD failed: segments it cannot check go to the engine');
+    unlogged = 0;
+    loggedAt = performance.now();
   };
 }
 
@@ -89,7 +106,10 @@ async function sileroHears(batch: SileroBatch, pcm: Buffer, sampleRate: number, 
   let run = 0;
   for (let at = 0; at + WINDOW_SAMPLES <= samples.length; at += WINDOW_SAMPLES) {
     for (let i = 0; i < WINDOW_SAMPLES; i++) window[i] = samples[at + i]! / 32768;
-    run = (await batch.probability(stream, window)) >= SPEECH_PROBABILITY ? run + 1 : 0;
+    const probability = await batch.probability(stream, window).catch((cause: unknown) => {
+      throw new ModelFailure('Silero VAD inference failed', { cause });
+    });
+    run = probability >= SPEECH_PROBABILITY ? run + 1 : 0;
     if (run >= SPEECH_WINDOWS) return true;
   }
   return false;

@@ -11,7 +11,7 @@ import type { ServerMetrics } from '../metrics/metrics.js';
 import { bytesToMs, ErrorCode, msToBytes, type SessionSettings, type TranscriptionResult, type UtteranceEnd } from '../protocol/index.js';
 import type { AdmissionControl } from '../scheduler/admission.js';
 import type { EngineScheduler } from '../scheduler/engine-scheduler.js';
-import type { BufferStore, SegmentFailure, StoredSegment } from '../store/buffer-store.js';
+import type { BufferStore, SegmentDetails, SegmentFailure, StoredSegment } from '../store/buffer-store.js';
 import { eventSpans } from '../telemetry/event-spans.js';
 import type { EventTrace, SpanHandle, Telemetry } from '../telemetry/telemetry.js';
 import { Segmenter, type SegmentationSettings, type SegmentCut } from './segmenter.js';
@@ -217,6 +217,8 @@ export class SessionRuntime {
   toResult(stored: StoredSegment, latencyMs: number): TranscriptionResult {
     const rate = this.settings.sample_rate;
     return {
+      // First: what the store kept can add to a result, never change its identity or times.
+      ...stored.details,
       session_id: this.id,
       segment: stored.segment,
       text: stored.text,
@@ -224,7 +226,6 @@ export class SessionRuntime {
       start_ms: exactMs(stored.startByte, rate),
       end_ms: exactMs(stored.endByte, rate),
       latency_ms: latencyMs,
-      ...stored.details,
     };
   }
 
@@ -349,7 +350,7 @@ export class SessionRuntime {
   }
 
   /** What a final or interim carries beyond its text: the engine that made it, its language, word timings. */
-  private extrasOf(result: EngineResult | undefined, timings: Pick<TranscriptionResult, 'words' | 'words_interpolated'> | undefined): Partial<TranscriptionResult> {
+  private extrasOf(result: EngineResult | undefined, timings: Pick<TranscriptionResult, 'words' | 'words_interpolated'> | undefined): Omit<SegmentDetails, 'speech_final'> {
     return {
       engine: result?.engine ?? this.deps.engine.name,
       ...(result?.language ? { language: result.language } : {}),
