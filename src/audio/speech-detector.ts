@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { resamplePcm16 } from './resample.js';
 import { SileroBatch, SileroStream, WINDOW_SAMPLES, type OrtSession } from './silero-batch.js';
-import { hasSpeech, speechBounds } from './vad.js';
+import { hasSpeech, speechStart } from './vad.js';
 
 /**
  * What a segment holds: nothing above the energy VAD's threshold, speech, or sound the detector can tell is not speech
@@ -64,9 +64,11 @@ export async function loadSileroSpeechDetector(speechDbfs: number, logger: Logge
   return {
     name: 'silero',
     async classify(pcm, sampleRate) {
-      if (!hasSpeech(pcm, sampleRate, speechDbfs)) return 'silence';
+      const from = speechStart(pcm, sampleRate, speechDbfs);
+      if (from === undefined) return 'silence';
       try {
-        return (await sileroHears(batch, pcm, sampleRate, speechDbfs)) ? 'speech' : 'not_speech';
+        // From the first loud frame: the model reads as little as it must.
+        return (await sileroHears(batch, pcm.subarray(from), sampleRate)) ? 'speech' : 'not_speech';
       } catch (error) {
         if (!(error instanceof ModelFailure)) throw error;
         // A model that fails must not hold speech back: the segment goes to the engine, as the energy VAD would send it.
@@ -93,11 +95,9 @@ function failureLog(logger: Logger): (cause: unknown) => void {
   };
 }
 
-/** Whether Silero hears SPEECH_WINDOWS windows of speech in a row in `pcm`, read from its first loud frame. */
-async function sileroHears(batch: SileroBatch, pcm: Buffer, sampleRate: number, speechDbfs: number): Promise<boolean> {
-  // From the first loud frame: the model reads as little as it must.
-  const sounding = speechBounds(pcm, sampleRate, speechDbfs) ?? { from: 0 };
-  const audio = resamplePcm16(pcm.subarray(sounding.from), sampleRate, SILERO_RATE);
+/** Whether Silero hears SPEECH_WINDOWS windows of speech in a row in `pcm`. */
+async function sileroHears(batch: SileroBatch, pcm: Buffer, sampleRate: number): Promise<boolean> {
+  const audio = resamplePcm16(pcm, sampleRate, SILERO_RATE);
   // A segment read back from the store may sit at an odd offset of its buffer: an Int16Array view needs an even one.
   const aligned = audio.byteOffset % 2 === 0 ? audio : Buffer.from(audio);
   const samples = new Int16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 1);

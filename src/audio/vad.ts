@@ -60,15 +60,28 @@ export function forEachFrame(
 /** Speech frames a segment needs before it counts as speech, so a lone click does not. */
 const MIN_SPEECH_FRAMES = 3;
 
-/** True when `pcm` holds speech: silent segments are never sent to an engine (no text made up from silence). */
-export function hasSpeech(pcm: Uint8Array, sampleRate: number, speechDbfs: number): boolean {
+/**
+ * Byte offset in `pcm` of its first speech frame when it holds speech (MIN_SPEECH_FRAMES of them), else undefined.
+ * Speech is usually found in the first frames: the rest of the segment is not read.
+ */
+export function speechStart(pcm: Uint8Array, sampleRate: number, speechDbfs: number): number | undefined {
+  let at = 0;
+  let first: number | undefined;
   let speechFrames = 0;
-  forEachFrame(pcm, sampleRate, speechDbfs, (isSpeech) => {
-    if (isSpeech) speechFrames += 1;
-    // Speech is usually found in the first frames: no need to read the rest of the segment.
+  forEachFrame(pcm, sampleRate, speechDbfs, (isSpeech, frameBytes) => {
+    if (isSpeech) {
+      first ??= at;
+      speechFrames += 1;
+    }
+    at += frameBytes;
     return speechFrames >= MIN_SPEECH_FRAMES;
   });
-  return speechFrames >= MIN_SPEECH_FRAMES;
+  return speechFrames >= MIN_SPEECH_FRAMES ? first : undefined;
+}
+
+/** True when `pcm` holds speech: silent segments are never sent to an engine (no text made up from silence). */
+export function hasSpeech(pcm: Uint8Array, sampleRate: number, speechDbfs: number): boolean {
+  return speechStart(pcm, sampleRate, speechDbfs) !== undefined;
 }
 
 /** Root-mean-square level of `samples` in dBFS (−Infinity for digital silence or no samples), for the page's input meter. */

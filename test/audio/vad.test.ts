@@ -1,7 +1,7 @@
 // The energy VAD (a frame is speech when its RMS level reaches VAD_SPEECH_DBFS, whatever the chunk's alignment) and
 // the page meter's level.
 import { describe, expect, it } from 'vitest';
-import { forEachFrame, levelDbfs } from '../../src/audio/vad.js';
+import { forEachFrame, hasSpeech, levelDbfs, speechStart } from '../../src/audio/vad.js';
 
 /** 10 ms frames at 16 kHz of constant amplitude, one amplitude per frame. */
 function framesOf(amplitudes: number[]): Buffer {
@@ -57,6 +57,21 @@ describe('VAD', () => {
     let frames = 0;
     forEachFrame(framesOf([9000, 9000, 9000, 9000]), 16000, -45, () => ++frames === 2);
     expect(frames).toBe(2);
+  });
+});
+
+describe('speechStart', () => {
+  it('is where the first loud frame begins once three are loud, and what hasSpeech answers', () => {
+    const loud = 16384;
+    // Two quiet frames, a loud one, a quiet one, two loud ones: speech from byte 640.
+    const speech = framesOf([0, 0, loud, 0, loud, loud]);
+    expect(speechStart(speech, 16000, -20)).toBe(640);
+    expect(hasSpeech(speech, 16000, -20)).toBe(true);
+    // Two loud frames are a click, not speech.
+    const click = framesOf([0, loud, loud, 0]);
+    expect(speechStart(click, 16000, -20)).toBeUndefined();
+    expect(hasSpeech(click, 16000, -20)).toBe(false);
+    expect(speechStart(Buffer.alloc(0), 16000, -20)).toBeUndefined();
   });
 });
 
