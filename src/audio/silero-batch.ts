@@ -84,23 +84,16 @@ export class SileroBatch {
       state.set(stream.state.subarray(0, STATE_SIZE), b * STATE_SIZE);
       state.set(stream.state.subarray(STATE_SIZE), (size + b) * STATE_SIZE);
     });
-    let probabilities: ArrayLike<number>;
-    let nextState: Float32Array;
-    try {
-      const outputs = await this.session.run({
-        input: new this.Tensor('float32', input, [size, INPUT_SAMPLES]),
-        state: new this.Tensor('float32', state, [2, size, STATE_SIZE]),
-        sr: this.rate,
-      });
-      probabilities = outputs[this.session.outputNames[0]!]!.data;
-      nextState = outputs[this.session.outputNames[1]!]!.data as Float32Array;
-      if (probabilities.length !== size || !(nextState instanceof Float32Array) || nextState.length !== state.length) {
-        throw new Error(`Silero answered ${probabilities.length} probabilities and ${nextState.length} state values for a batch of ${size}`);
-      }
-    } catch (error) {
-      // Every window of the batch is answered, so no check waits for ever.
-      for (const job of jobs) job.reject(error);
-      return;
+    // A failure here rejects every window of the batch (schedule's catch), so no check waits for ever.
+    const outputs = await this.session.run({
+      input: new this.Tensor('float32', input, [size, INPUT_SAMPLES]),
+      state: new this.Tensor('float32', state, [2, size, STATE_SIZE]),
+      sr: this.rate,
+    });
+    const probabilities = outputs[this.session.outputNames[0]!]!.data;
+    const nextState = outputs[this.session.outputNames[1]!]!.data;
+    if (probabilities.length !== size || !(nextState instanceof Float32Array) || nextState.length !== state.length) {
+      throw new Error(`Silero answered ${probabilities.length} probabilities and ${nextState.length} state values for a batch of ${size}`);
     }
     jobs.forEach(({ stream, window, resolve }, b) => {
       stream.state.set(nextState.subarray(b * STATE_SIZE, (b + 1) * STATE_SIZE), 0);
