@@ -139,7 +139,7 @@ export const SETTINGS = {
   },
   SPEECH_DETECTOR: {
     group: 'tuning',
-    doc: 'What decides that a cut segment holds speech before it goes to the engine: silero (a neural VAD, shipped in the\npackage, on the segments the energy VAD hears; noise, music and breathing stay away from the engine) or energy (the\nlevel alone). When Silero cannot load, the energy VAD decides and start-up logs why; a segment it fails on goes\nto the engine (logged once).',
+    doc: 'What decides that a cut segment holds speech before it goes to the engine: silero (a neural VAD, shipped in the\npackage, on the segments the energy VAD hears; noise, music and breathing stay away from the engine) or energy (the\nlevel alone). When Silero cannot load, the energy VAD decides and start-up logs why; a segment it fails on goes\nto the engine (logged at most once a minute).',
     schema: () => oneOf(SPEECH_DETECTORS, 'silero'),
   },
 
