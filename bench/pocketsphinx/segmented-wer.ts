@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { createPocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
-import { Segmenter } from '../../src/sessions/segmenter.js';
+import { segmentRanges } from '../shared/cuts.js';
+import { cpuSeconds } from '../shared/processes.js';
 import { ESPEAK_ARGS, SENTENCES, wordErrors, words } from '../shared/speech-corpus.js';
 
 const fixturesDir = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
@@ -26,22 +27,11 @@ const { values } = parseArgs({ options: { caps: { type: 'string', default: '8000
 
 /** Where the server would cut `pcm` (16 kHz) fed in 100 ms chunks, with the default pause rules and this cap. */
 function cuts(pcm: Buffer, maxMs: number): Array<[number, number]> {
-  const segmenter = new Segmenter({ maxMs, minMs: 1000, silenceMs: 600, speechDbfs: -45 }, 16000, 0);
-  const ends: number[] = [];
-  for (let at = 0; at < pcm.length; at += CHUNK_BYTES) {
-    const end = Math.min(pcm.length, at + CHUNK_BYTES);
-    ends.push(...segmenter.feed(pcm.subarray(at, end), end));
-  }
-  ends.push(...segmenter.flush(pcm.length));
-  return ends.map((end, i) => [i === 0 ? 0 : ends[i - 1]!, end]);
+  return segmentRanges(pcm, { maxMs, minMs: 1000, silenceMs: 600, speechDbfs: -45 });
 }
 
 function decoderCpuSeconds(pids: number[]): number {
-  return pids.reduce((sum, pid) => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return sum + (Number(fields[11]) + Number(fields[12])) / 100;
-  }, 0);
+  return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
 async function main(): Promise<void> {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
 import { createPocketsphinxEngine, type PocketsphinxEngine } from '../../src/engines/pocketsphinx/engine.js';
 import { Segmenter } from '../../src/sessions/segmenter.js';
+import { cpuSeconds } from '../shared/processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,11 +41,9 @@ function segmentInHand(i: number, atMs: number): Buffer {
   throw new Error('recording too short');
 }
 
-function cpuSeconds(pids: number[]): number {
-  return pids.reduce((sum, pid) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return sum + (Number(fields[11]) + Number(fields[12])) / 100;
-  }, 0);
+/** CPU seconds the decoders have used (bench/shared/processes.ts reads each one's /proc entry). */
+function decodersCpuSeconds(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
 async function main(): Promise<void> {
@@ -67,10 +66,10 @@ async function main(): Promise<void> {
       for (const config of configs) {
         const engine = engines.get(config.label)!;
         const pids = await engine.decoderPids();
-        const cpuBefore = cpuSeconds(pids);
+        const cpuBefore = decodersCpuSeconds(pids);
         const started = performance.now();
         const done = await Promise.all(wave.map((pcm) => engine.transcribe({ pcm, sampleRate: 16000 }).then(() => performance.now() - started)));
-        const cpu = cpuSeconds(pids) - cpuBefore;
+        const cpu = decodersCpuSeconds(pids) - cpuBefore;
         done.sort((a, b) => a - b);
         console.log(
           `round ${round}, ${config.label}: done at ${done.map((ms) => Math.round(ms)).join(' ')} ms (last ${Math.round(done[done.length - 1]!)}), ` +

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { energySpeechDetector, loadSileroSpeechDetector } from '../../src/audio/speech-detector.js';
 import { DEFAULT_SPEECH_DBFS } from '../../src/audio/vad.js';
 import { decodeWavToPcm16 } from '../../src/audio/wav-decode.js';
-import { Segmenter } from '../../src/sessions/segmenter.js';
+import { segmentRanges } from '../shared/cuts.js';
 import { describeMachine } from '../shared/machine.js';
 
 const RATE = 16000;
@@ -54,13 +54,7 @@ const notSpeech: [string, Buffer][] = [
 
 /** The segments today's segmenter cuts from `pcm` fed in 100 ms chunks. */
 function segments(pcm: Buffer): Buffer[] {
-  const segmenter = new Segmenter(SEGMENTATION, RATE, 0);
-  const chunk = (RATE / 10) * 2;
-  const ends: number[] = [];
-  for (let at = 0; at < pcm.length; at += chunk) ends.push(...segmenter.feed(pcm.subarray(at, at + chunk), Math.min(pcm.length, at + chunk)));
-  ends.push(...segmenter.flush(pcm.length));
-  let from = 0;
-  return ends.map((end) => pcm.subarray(from, (from = end)));
+  return segmentRanges(pcm, SEGMENTATION, RATE).map(([from, to]) => pcm.subarray(from, to));
 }
 
 const energy = energySpeechDetector(DEFAULT_SPEECH_DBFS);
